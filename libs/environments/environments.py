@@ -1,0 +1,89 @@
+"""Finding environments and reading their settings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import yaml
+
+from libs.tasks.catalog import Task, find_task, list_tasks
+from libs.tasks.names import TaskName
+
+NAME: Final = re.compile(r"\A[a-z0-9_]+\Z")  # Puppet's rule for environment names
+SETTINGS_FILE: Final = "podium.yaml"
+DEFAULT_AGENT_COMMAND: Final = ("puppet", "agent", "--test", "--detailed-exitcodes")
+
+
+class InvalidEnvironmentName(ValueError):
+    """Raised for a name that Puppet would not accept as an environment name."""
+
+
+class BadEnvironment(ValueError):
+    """Raised for an environment whose settings file cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    name: str
+    path: Path
+    agent_command: tuple[str, ...] = DEFAULT_AGENT_COMMAND
+    task_timeout_s: float | None = None
+
+    @property
+    def module_dirs(self) -> list[Path]:
+        return [self.path / "modules"]
+
+    def task(self, name: TaskName) -> Task | None:
+        """Raises TaskError for a task that exists but is broken."""
+        return find_task(self.module_dirs, name)
+
+    def tasks(self) -> list[Task]:
+        return list_tasks(self.module_dirs)
+
+
+class Environments:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get(self, name: str) -> Environment | None:
+        """The environment, or None if there is none by that name. Raises
+        InvalidEnvironmentName, or BadEnvironment for a broken settings file."""
+        if not NAME.match(name):
+            raise InvalidEnvironmentName(
+                f"invalid environment name {name!r}: use lowercase letters, digits and '_'"
+            )
+        path = self.root / name
+        if not path.is_dir():
+            return None
+        return _load(name, path)
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME.match(p.name))
+
+
+def _load(name: str, path: Path) -> Environment:
+    settings_path = path / SETTINGS_FILE
+    if not settings_path.is_file():
+        return Environment(name, path)
+    try:
+        data = yaml.safe_load(settings_path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise BadEnvironment(f"{settings_path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadEnvironment(f"{settings_path}: must be a map")
+    command = data.get("agent-command", list(DEFAULT_AGENT_COMMAND))
+    if isinstance(command, str):
+        command = command.split()
+    if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
+        raise BadEnvironment(f"{settings_path}: `agent-command` must be a list of strings")
+    if not Path(command[0]).is_absolute() and "/" in command[0]:
+        command[0] = str(path / command[0])  # relative to the environment
+    timeout = data.get("task-timeout-s")
+    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+        raise BadEnvironment(f"{settings_path}: `task-timeout-s` must be a positive number")
+    return Environment(name, path, tuple(command), None if timeout is None else float(timeout))

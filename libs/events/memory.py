@@ -1,0 +1,109 @@
+"""In-process adapters for `podium serve`: the work queue, the stop bus and heartbeats.
+
+They are real adapters, not test doubles: the work queue keeps order, limits each consumer to its
+prefetch, and gives an item back to the queue when its consumer goes away without acking it,
+as RabbitMQ does. Nothing here survives the process, which `WorkQueue.durable` says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+from libs.events.ports import QueueUnavailable
+from libs.events.signal import Signal
+from libs.events.work import StopNotice, WorkItem
+
+
+class MemoryDelivery:
+    __slots__ = ("_consumer", "item")
+
+    def __init__(self, item: WorkItem, consumer: _Consumer) -> None:
+        self.item = item
+        self._consumer = consumer
+
+    async def ack(self) -> None:
+        self._consumer.settle(self)
+
+
+class _Consumer:
+    def __init__(self, queue: MemoryWorkQueue, prefetch: int) -> None:
+        self.queue = queue
+        self.prefetch = prefetch
+        self.unacked: dict[MemoryDelivery, None] = {}
+
+    def settle(self, delivery: MemoryDelivery) -> None:
+        if self.unacked.pop(delivery, False) is None:
+            self.queue.wake()
+
+
+class MemoryWorkQueue:
+    durable = False
+
+    def __init__(self) -> None:
+        self._items: deque[WorkItem] = deque()
+        self._changed = Signal()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def put(self, items: Sequence[WorkItem]) -> None:
+        if self._closed:
+            raise QueueUnavailable("the work queue is closed")
+        self._items.extend(items)
+        self.wake()
+
+    def wake(self) -> None:
+        self._changed.notify()
+
+    async def consume(self, prefetch: int) -> AsyncIterator[MemoryDelivery]:
+        consumer = _Consumer(self, max(1, prefetch))
+        try:
+            while not self._closed:
+                if not self._items or len(consumer.unacked) >= consumer.prefetch:
+                    await self._changed.wait()
+                    continue
+                delivery = MemoryDelivery(self._items.popleft(), consumer)
+                consumer.unacked[delivery] = None
+                yield delivery
+        finally:
+            # Like a broker: what a departed consumer held goes back to the head of the queue.
+            self._items.extendleft(reversed([d.item for d in consumer.unacked]))
+            consumer.unacked.clear()
+            if self._items:
+                self.wake()
+
+    async def close(self) -> None:
+        self._closed = True
+        self.wake()
+
+
+class MemoryStopBus:
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Queue[StopNotice]] = set()
+
+    async def publish(self, notice: StopNotice) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait(notice)
+
+    async def subscribe(self) -> AsyncIterator[StopNotice]:
+        queue: asyncio.Queue[StopNotice] = asyncio.Queue()
+        self._subscribers.add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers.discard(queue)
+
+
+class MemoryHeartbeats:
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+
+    async def beat(self, executor: str, at: float) -> None:
+        self._seen[executor] = max(at, self._seen.get(executor, at))
+
+    def last_seen(self) -> Mapping[str, float]:
+        return self._seen

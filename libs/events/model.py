@@ -1,0 +1,177 @@
+"""The events on the log: frozen, tagged msgspec Structs joined in one union.
+
+Rules for changing them (old logs must keep decoding): a new field gets a default and goes at the
+end; a field's type never changes; a type is never renamed or removed. Every event carries the
+producer (`origin`) and that producer's sequence number (`seq`): together they are the event's
+unique id, which the fold uses to drop the copies a retried append can leave. Both are stamped by
+`Producer` when the event is appended, so code that builds events leaves them at their defaults.
+
+Events are encoded as arrays (`array_like`), so field order is the wire format. Every class is
+`kw_only`, which keeps the base fields first and each class's own fields in definition order:
+that is what makes "append new fields at the end" safe.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Final, Literal
+
+import msgspec
+
+
+class JobState(StrEnum):
+    NEW = "new"
+    READY = "ready"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class NodeState(StrEnum):
+    NEW = "new"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    ERRORED = "errored"
+    SKIPPED = "skipped"
+
+
+JOB_TERMINAL: Final = frozenset({JobState.FINISHED, JobState.FAILED, JobState.STOPPED})
+NODE_TERMINAL: Final = frozenset(
+    {NodeState.FINISHED, NodeState.FAILED, NodeState.ERRORED, NodeState.SKIPPED}
+)
+JobKind = Literal["deploy", "task"]
+Json = Any  # a JSON value as decoded: dict, list, str, int, float, bool or None
+
+
+class Target(msgspec.Struct, frozen=True, array_like=True):
+    """Nodes that share one transport, its settings and their features (from the inventory)."""
+
+    transport: str
+    config: dict[str, Json]
+    nodes: list[str]
+    features: list[str] = []
+
+
+class EventBase(
+    msgspec.Struct, frozen=True, array_like=True, tag_field="type", kw_only=True, gc=False
+):
+    """Fields every event has. `at` is seconds since the epoch, UTC, taken at the edge."""
+
+    at: float
+    origin: str = ""
+    seq: int = 0
+
+
+class TokenIssued(EventBase, tag="token_issued", frozen=True, kw_only=True):
+    """A bearer token now authenticates `login`. Only the SHA-256 of the token is kept."""
+
+    token_sha256: str
+    user_id: str
+    login: str
+
+
+class JobRequested(EventBase, tag="job_requested", frozen=True, kw_only=True):
+    """A deploy or task command was accepted; the fold names the job by counting these.
+
+    `options` is the validated request with defaults filled in, as GET /jobs shows it. `targets`
+    is the resolved scope: every node with its transport settings, so that the job can be run
+    again from the log alone. `nodes` keeps the scope's order.
+    """
+
+    request_id: str
+    kind: JobKind
+    owner: str
+    environment: str
+    options: dict[str, Json]
+    nodes: list[str]
+    targets: list[Target]
+    concurrency: int | None = None
+    description: str = ""
+
+
+class JobReady(EventBase, tag="job_ready", frozen=True, kw_only=True):
+    job: str
+
+
+class NodeRunDispatched(EventBase, tag="node_run_dispatched", frozen=True, kw_only=True):
+    """The scheduler queued a run. `attempt` grows when a lost deploy run is dispatched again."""
+
+    job: str
+    node: str
+    attempt: int
+
+
+class NodeRunStarted(EventBase, tag="node_run_started", frozen=True, kw_only=True):
+    job: str
+    node: str
+    attempt: int
+    executor: str
+
+
+class NodeRunFinished(EventBase, tag="node_run_finished", frozen=True, kw_only=True):
+    """A run ended (or, for `skipped`, never began). The first terminal status of a node wins."""
+
+    job: str
+    node: str
+    attempt: int
+    state: NodeState  # one of NODE_TERMINAL
+    result: Json = None
+    message: str = ""
+
+
+class JobStopRequested(EventBase, tag="job_stop_requested", frozen=True, kw_only=True):
+    job: str
+    force: bool = False
+
+
+class JobStopping(EventBase, tag="job_stopping", frozen=True, kw_only=True):
+    job: str
+
+
+class JobAborted(EventBase, tag="job_aborted", frozen=True, kw_only=True):
+    job: str
+    reason: str
+
+
+class JobFinished(EventBase, tag="job_finished", frozen=True, kw_only=True):
+    """Always the last event of a job; `state` is its final state."""
+
+    job: str
+    state: JobState  # one of JOB_TERMINAL
+
+
+class ExecutorLost(EventBase, tag="executor_lost", frozen=True, kw_only=True):
+    """The scheduler's verdict on an executor whose heartbeats stopped; its runs are settled."""
+
+    executor: str
+
+
+Event = (
+    TokenIssued
+    | JobRequested
+    | JobReady
+    | NodeRunDispatched
+    | NodeRunStarted
+    | NodeRunFinished
+    | JobStopRequested
+    | JobStopping
+    | JobAborted
+    | JobFinished
+    | ExecutorLost
+)
+EVENT_TYPES: Final[tuple[type[EventBase], ...]] = (
+    TokenIssued,
+    JobRequested,
+    JobReady,
+    NodeRunDispatched,
+    NodeRunStarted,
+    NodeRunFinished,
+    JobStopRequested,
+    JobStopping,
+    JobAborted,
+    JobFinished,
+    ExecutorLost,
+)

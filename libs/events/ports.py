@@ -1,0 +1,89 @@
+"""The ports every role talks to, with their contracts. Adapters: `filelog`, `memory`, `amqp`.
+
+One contract suite per port (tests/integration/test_*_contract.py) runs against every adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import NamedTuple, Protocol
+
+from libs.events.model import Event
+from libs.events.work import StopNotice, WorkItem
+
+
+class PortError(Exception):
+    """Root of the errors adapters raise; the driver's own error is kept as `__cause__`."""
+
+
+class LogUnavailable(PortError):
+    """Raised when an append was not confirmed. The batch may still have landed, which is why
+    every event carries an (origin, seq) id and the fold drops copies."""
+
+
+class LogCorrupted(PortError):
+    """Raised on open when a record in the middle of the log fails its checksum."""
+
+
+class QueueUnavailable(PortError):
+    """Raised when work or a notice could not be handed to the broker."""
+
+
+class Record(NamedTuple):
+    """One appended batch. `offset` numbers records (not events) from 0, in append order."""
+
+    offset: int
+    events: list[Event]
+
+
+class EventLog(Protocol):
+    async def append(self, batch: Sequence[Event]) -> None:
+        """Return once the batch is durable as one record. Raises LogUnavailable otherwise."""
+
+    def subscribe(self, from_offset: int) -> AsyncIterator[Record]:
+        """Yield every record from `from_offset` on, in order, then each new one as it is
+        appended. Ends only when the log is closed."""
+
+    async def end_offset(self) -> int:
+        """The offset the next appended record will get."""
+
+    async def close(self) -> None: ...
+
+
+class Delivery(Protocol):
+    @property
+    def item(self) -> WorkItem: ...
+
+    async def ack(self) -> None:
+        """Done with the item: it is never delivered again. An item whose consumer goes away
+        without acking it is delivered again, to any consumer."""
+
+
+class WorkQueue(Protocol):
+    @property
+    def durable(self) -> bool:
+        """Whether queued items outlive the process (False for the in-process queue)."""
+
+    async def put(self, items: Sequence[WorkItem]) -> None:
+        """Queue items for competing consumers, in order. Raises QueueUnavailable."""
+
+    def consume(self, prefetch: int) -> AsyncIterator[Delivery]:
+        """Deliver items, never more than `prefetch` unacked at once."""
+
+    async def close(self) -> None: ...
+
+
+class StopBus(Protocol):
+    async def publish(self, notice: StopNotice) -> None:
+        """Tell every executor now listening. Raises QueueUnavailable."""
+
+    def subscribe(self) -> AsyncIterator[StopNotice]:
+        """Notices published from now on, to every subscriber."""
+
+
+class Heartbeats(Protocol):
+    async def beat(self, executor: str, at: float) -> None:
+        """Say that `executor` was alive at `at` (seconds since the epoch)."""
+
+    def last_seen(self) -> Mapping[str, float]:
+        """When each executor heard from so far was last alive."""

@@ -1,0 +1,118 @@
+"""The one way events reach the log: a producer that batches what its callers have ready.
+
+Many coroutines call `emit`; one flusher appends everything that gathered since the last append
+as one batch, so a busy process writes large batches and an idle one writes at once. Events are
+stamped with this producer's `origin` and the next `seq` at flush time, in log order: the fold's
+copy detection relies on a producer's seqs growing along the log. A batch whose append failed is
+retried with the same stamps until `give_up_s` passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from typing import Final
+
+import msgspec
+import structlog
+
+from libs.events.model import Event
+from libs.events.ports import EventLog, LogUnavailable
+
+log = structlog.get_logger(__name__)
+
+_RETRY_FIRST_S: Final = 0.05
+_RETRY_MAX_S: Final = 2.0
+
+
+class Producer:
+    def __init__(
+        self,
+        event_log: EventLog,
+        origin: str,
+        *,
+        max_batch: int = 5_000,
+        give_up_s: float = 30.0,
+    ) -> None:
+        self._log = event_log
+        self.origin = origin
+        self._seq = 0
+        self._max_batch = max_batch
+        self._give_up_s = give_up_s
+        self._pending: deque[tuple[Sequence[Event], asyncio.Future[list[Event]]]] = deque()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="producer")
+
+    async def emit(self, events: Sequence[Event]) -> list[Event]:
+        """Return the stamped events once they are durable. Raises LogUnavailable."""
+        if self._closing:
+            raise LogUnavailable("the producer is closed")
+        if not events:
+            return []
+        done: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        self._pending.append((events, done))
+        self._wakeup.set()
+        return await done
+
+    async def close(self) -> None:
+        """Append what is pending, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                await self._flush(self._take())
+            if self._closing:
+                return
+
+    def _take(self) -> list[tuple[list[Event], asyncio.Future[list[Event]]]]:
+        taken: list[tuple[list[Event], asyncio.Future[list[Event]]]] = []
+        count = 0
+        while self._pending and (not taken or count + len(self._pending[0][0]) <= self._max_batch):
+            events, done = self._pending.popleft()
+            stamped = [self._stamp(event) for event in events]
+            count += len(stamped)
+            taken.append((stamped, done))
+        return taken
+
+    def _stamp(self, event: Event) -> Event:
+        self._seq += 1
+        return msgspec.structs.replace(event, origin=self.origin, seq=self._seq)
+
+    async def _flush(self, taken: list[tuple[list[Event], asyncio.Future[list[Event]]]]) -> None:
+        batch = [event for events, _ in taken for event in events]
+        try:
+            await self._append_with_retries(batch)
+        except LogUnavailable as exc:
+            for _, done in taken:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for events, done in taken:
+            if not done.done():
+                done.set_result(events)
+
+    async def _append_with_retries(self, batch: list[Event]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._give_up_s
+        delay = _RETRY_FIRST_S
+        while True:
+            try:
+                await self._log.append(batch)
+                return
+            except LogUnavailable as exc:
+                if loop.time() + delay > deadline or self._closing:
+                    raise
+                log.warning("append failed, retrying", events=len(batch), error=str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_S)

@@ -1,0 +1,74 @@
+"""The projector: follows the log from an offset and folds each record into one `State`.
+
+It is the only writer of that state in a process. Readers wait on it: `wait_applied` gives the
+api read-your-writes (an event it appended is folded before it answers), `wait_change` wakes the
+scheduler, and listeners see each folded record (event streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Final
+
+from libs.events.fold import fold
+from libs.events.model import Event
+from libs.events.ports import EventLog, Record
+from libs.events.signal import Signal
+from libs.events.state import State
+
+Listener = Callable[[Record, State], None]
+_NO_LIMIT: Final = float("inf")
+
+
+class Projector:
+    def __init__(self, event_log: EventLog, state: State | None = None, from_offset: int = 0):
+        self.state = State() if state is None else state
+        self.next_offset = from_offset
+        self.version = 0  # records folded by this projector
+        self.caught_up = asyncio.Event()
+        self._log = event_log
+        self._changed = Signal()
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    async def run(self) -> None:
+        """Fold until the log closes. A fold error is a bug, and it stops the projector."""
+        end = await self._log.end_offset()
+        if self.next_offset >= end:
+            self.caught_up.set()
+        async for record in self._log.subscribe(self.next_offset):
+            self.apply(record)
+            if self.next_offset >= end:
+                self.caught_up.set()
+
+    def apply(self, record: Record) -> None:
+        state = self.state
+        for event in record.events:
+            fold(state, event)
+        self.next_offset = record.offset + 1
+        self.version += 1
+        for listener in self._listeners:
+            listener(record, state)
+        self._changed.notify()
+
+    def applied(self, event: Event) -> bool:
+        return self.state.marks.get(event.origin, 0) >= event.seq
+
+    async def wait_applied(self, event: Event) -> None:
+        """Return once `event` (as stamped by the producer) has been folded."""
+        while not self.applied(event):
+            await self._changed.wait()
+
+    async def wait_change(self, since_version: int) -> None:
+        """Return once a record has been folded after `since_version`."""
+        while self.version <= since_version:
+            await self._changed.wait()
+
+    async def wait_caught_up(self, timeout_s: float = _NO_LIMIT) -> None:
+        await asyncio.wait_for(self.caught_up.wait(), None if timeout_s == _NO_LIMIT else timeout_s)

@@ -1,0 +1,1 @@
+"""The `podium` command: parses settings once and assembles the roles into processes."""

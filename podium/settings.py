@@ -1,0 +1,24 @@
+"""One frozen settings object per process, built once by the CLI and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+EXAMPLES: Final = Path(__file__).resolve().parent.parent / "examples"
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8143
+    data_dir: Path = Path("data")
+    environments: Path = EXAMPLES / "environments"
+    inventory: Path = EXAMPLES / "inventory.yaml"
+    executor_slots: int = 64
+    max_inflight: int = 250
+    public_url: str | None = None
+    fsync: bool = True
+    shutdown_grace_s: float = 30.0
+    log_level: str = "info"

@@ -1,0 +1,1 @@
+"""The three roles: api (HTTP ingress), scheduler (job lifecycle), executor (node runs)."""

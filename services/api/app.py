@@ -1,0 +1,62 @@
+"""Builds the aiohttp application: the route table, the middlewares and the shared objects."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from libs.environments import Environments
+from libs.events.producer import Producer
+from libs.events.projector import Projector
+from services.api import commands, jobs, status
+from services.api.keys import (
+    CLOCK,
+    ENVIRONMENTS,
+    INVENTORY,
+    PRODUCER,
+    PROJECTOR,
+    SETTINGS,
+    ApiSettings,
+    InventoryHolder,
+)
+from services.api.middleware import authenticate, errors
+
+V1 = "/orchestrator/v1"
+ROUTES = [
+    web.get("/status/v1/services", status.services),
+    web.get("/status/v1/services/{name}", status.service),
+    web.get("/status/v1/simple", status.simple),
+    web.get(V1, status.root),
+    web.get(f"{V1}/openapi.json", status.openapi),
+    web.post(f"{V1}/command/deploy", commands.deploy),
+    web.post(f"{V1}/command/task", commands.task),
+    web.post(f"{V1}/command/stop", commands.stop),
+    web.get(f"{V1}/jobs", jobs.list_jobs),
+    web.get(f"{V1}/jobs/{{id}}", jobs.get_job),
+    web.get(f"{V1}/jobs/{{id}}/nodes", jobs.job_nodes),
+    web.get(f"{V1}/jobs/{{id}}/report", jobs.job_report),
+    web.get(f"{V1}/jobs/{{id}}/events", jobs.job_events),
+]
+
+
+def build_app(
+    projector: Projector,
+    producer: Producer,
+    environments: Environments,
+    inventory: InventoryHolder,
+    settings: ApiSettings,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[errors, authenticate], client_max_size=settings.max_body_bytes
+    )
+    app[PROJECTOR] = projector
+    app[PRODUCER] = producer
+    app[ENVIRONMENTS] = environments
+    app[INVENTORY] = inventory
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app.add_routes(ROUTES)
+    return app

@@ -1,0 +1,187 @@
+"""POST /command/deploy, /command/task, /command/stop: parse, check, record, answer.
+
+A command becomes one event on the log. The answer (202) goes out only after the event is
+durable and this process's projector has folded it, so the job can be read at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiohttp import web
+
+from libs.environments import Environment, Environments
+from libs.environments.environments import BadEnvironment, InvalidEnvironmentName
+from libs.events.model import JOB_TERMINAL, Event, JobKind, JobRequested, JobStopRequested, Json
+from libs.events.ports import LogUnavailable
+from libs.tasks.catalog import Task, TaskError
+from libs.tasks.names import InvalidTaskName, parse_task_name
+from services.api.bodies import DeployCommand, StopCommand, TaskCommand, parse_body
+from services.api.errors import (
+    EmptyEnvironment,
+    QueryError,
+    Unavailable,
+    UnknownEnvironment,
+    UnknownJob,
+    UnknownTask,
+    ValidationError,
+)
+from services.api.keys import (
+    CLOCK,
+    ENVIRONMENTS,
+    INVENTORY,
+    PRODUCER,
+    PROJECTOR,
+    SETTINGS,
+    USER,
+    base_url,
+)
+from services.api.scopes import resolve_scope, targets_for, whole_inventory
+from services.api.views import job_url, node_counts
+
+
+async def deploy(request: web.Request) -> web.Response:
+    """POST /command/deploy"""
+    command = parse_body(DeployCommand, await request.read())
+    inventory = request.app[INVENTORY].current
+    if command.environment:
+        find_environment(request.app[ENVIRONMENTS], command.environment)
+    if command.scope is not None:
+        nodes = resolve_scope(command.scope, inventory)
+    elif command.target:
+        raise QueryError("Application targets are not supported yet", target=command.target)
+    else:
+        nodes = whole_inventory(inventory)
+        if not nodes:
+            raise EmptyEnvironment(
+                f"Environment {command.environment!r} has no nodes to deploy",
+                environment=command.environment,
+            )
+    options: dict[str, Json] = {
+        "environment": command.environment,
+        "scope": command.scope.as_options() if command.scope else {},
+        "noop": bool(command.noop),
+        "no_noop": bool(command.no_noop),
+        "concurrency": command.concurrency,
+        "enforce_environment": command.enforce_environment is not False,
+        "debug": bool(command.debug),
+        "trace": bool(command.trace),
+        "evaltrace": bool(command.evaltrace),
+        "target": command.target,
+        "description": command.description,
+    }
+    return await _create_job(request, "deploy", command.environment, options, nodes, command)
+
+
+async def task(request: web.Request) -> web.Response:
+    """POST /command/task"""
+    command = parse_body(TaskCommand, await request.read())
+    environment = find_environment(request.app[ENVIRONMENTS], command.environment or "production")
+    found = find_task(environment, command.task)
+    if command.noop and not found.metadata.supports_noop:
+        raise ValidationError(f"Task {found.name.full} does not support noop", task=found.name.full)
+    if command.scope.application is not None:
+        raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
+    nodes = resolve_scope(command.scope, request.app[INVENTORY].current)
+    options: dict[str, Json] = {
+        "task": found.name.full,
+        "params": command.params,
+        "scope": command.scope.as_options(),
+        "environment": environment.name,
+        "noop": bool(command.noop),
+        "description": command.description,
+        "sensitive": [],
+        "plan_job": None,
+        "scheduled-job-id": None,
+        "concurrency": command.concurrency,
+        "timeout": command.timeout,
+    }
+    return await _create_job(request, "task", environment.name, options, nodes, command)
+
+
+async def stop(request: web.Request) -> web.Response:
+    """POST /command/stop: record the request; the scheduler does the stopping."""
+    command = parse_body(StopCommand, await request.read())
+    name = command.job_name
+    projector = request.app[PROJECTOR]
+    job = projector.state.jobs.get(name)
+    if job is None:
+        raise UnknownJob(f"No job named {name}", job=name)
+    if job.state not in JOB_TERMINAL:  # stopping an ended job changes nothing
+        event = JobStopRequested(at=request.app[CLOCK](), job=name, force=bool(command.force))
+        await _submit(request, event)
+    url = job_url(base_url(request), name)
+    return web.json_response(
+        {"job": {"id": url, "name": name, "nodes": node_counts(job)}}, status=202
+    )
+
+
+def find_environment(environments: Environments, name: str) -> Environment:
+    """Raises ValidationError for a malformed name, UnknownEnvironment for a missing one."""
+    try:
+        environment = environments.get(name)
+    except InvalidEnvironmentName as exc:
+        raise ValidationError(str(exc), environment=name) from exc
+    except BadEnvironment as exc:
+        raise ValidationError(f"Environment {name} is misconfigured: {exc}") from exc
+    if environment is None:
+        raise UnknownEnvironment(f"Unknown environment {name}", environment=name)
+    return environment
+
+
+def find_task(environment: Environment, name: str) -> Task:
+    try:
+        found = environment.task(parse_task_name(name))
+    except InvalidTaskName as exc:
+        raise ValidationError(str(exc), task=name) from exc
+    except TaskError as exc:
+        raise ValidationError(f"Task {name} cannot be used: {exc}", task=name) from exc
+    if found is None:
+        raise UnknownTask(
+            f"Unknown task {name} in environment {environment.name}",
+            task=name,
+            environment=environment.name,
+        )
+    return found
+
+
+async def _create_job(
+    request: web.Request,
+    kind: JobKind,
+    environment: str,
+    options: dict[str, Json],
+    nodes: list[str],
+    command: DeployCommand | TaskCommand,
+) -> web.Response:
+    if command.userdata:
+        options["userdata"] = command.userdata
+    event = JobRequested(
+        at=request.app[CLOCK](),
+        request_id=uuid.uuid4().hex,
+        kind=kind,
+        owner=request[USER],
+        environment=environment,
+        options=options,
+        nodes=nodes,
+        targets=targets_for(nodes, request.app[INVENTORY].current),
+        concurrency=command.concurrency,
+        description=command.description or "",
+    )
+    await _submit(request, event)
+    name = request.app[PROJECTOR].state.requests[event.request_id]
+    url = job_url(base_url(request), name)
+    return web.json_response({"job": {"id": url, "name": name}}, status=202)
+
+
+async def _submit(request: web.Request, event: Event) -> None:
+    """Append the event and wait until it is folded here. Raises Unavailable."""
+    timeout_s = request.app[SETTINGS].submit_timeout_s
+    try:
+        async with asyncio.timeout(timeout_s):
+            stamped = await request.app[PRODUCER].emit([event])
+            await request.app[PROJECTOR].wait_applied(stamped[0])
+    except LogUnavailable as exc:
+        raise Unavailable(f"The command was not recorded: {exc}") from exc
+    except TimeoutError as exc:
+        raise Unavailable(f"The command was not confirmed within {timeout_s:g} s") from exc

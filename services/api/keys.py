@@ -1,0 +1,44 @@
+"""Typed keys for what handlers share: the app's collaborators and the request's user."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from libs.environments import Environments
+from libs.events.producer import Producer
+from libs.events.projector import Projector
+from libs.inventory import Inventory
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    public_url: str | None = None  # e.g. https://orch.example.com:8143; else from the request
+    submit_timeout_s: float = 10.0
+    max_body_bytes: int = 1024 * 1024
+
+
+class InventoryHolder:
+    """The inventory in force; replaced whole on reload, so readers never see half of one."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.current = inventory
+
+
+PROJECTOR = web.AppKey("projector", Projector)
+PRODUCER = web.AppKey("producer", Producer)
+ENVIRONMENTS = web.AppKey("environments", Environments)
+INVENTORY = web.AppKey("inventory", InventoryHolder)
+SETTINGS = web.AppKey("settings", ApiSettings)
+Clock = Callable[[], float]
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+USER = web.RequestKey("user", str)
+
+
+def base_url(request: web.Request) -> str:
+    """Absolute URLs start from the configured public URL, else the request's scheme and Host."""
+    public = request.app[SETTINGS].public_url
+    root = public.rstrip("/") if public else f"{request.scheme}://{request.host}"
+    return f"{root}/orchestrator/v1"

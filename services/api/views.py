@@ -1,0 +1,181 @@
+"""Response bodies built from folded state: pure functions, the time and base URL passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from libs.events.model import NodeState
+from libs.events.state import Job, JobEvent, NodeRun, State, User
+
+Json = Any
+NODE_STATES: Final = tuple(NodeState)
+_WHAT: Final = {"task": "task", "deploy": "puppet"}
+
+
+def iso(ts: float | None) -> str | None:
+    """Whole-second ISO-8601 UTC, as the orchestrator writes timestamps."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _duration(start: float | None, end: float | None, now: float) -> float | None:
+    if start is None:
+        return None
+    return round((end if end is not None else now) - start, 3)
+
+
+def owner(state: State, user_id: str) -> dict[str, Json]:
+    user = state.users.get(user_id) or User(user_id, user_id)
+    return {
+        "id": user.id,
+        "login": user.login,
+        "display_name": user.login,
+        "email": "",
+        "is_revoked": False,
+        "is_superuser": True,
+        "is_remote": False,
+        "is_group": False,
+        "role_ids": [1],
+        "inherited_role_ids": [],
+        "group_ids": [],
+        "last_login": None,
+    }
+
+
+def job_url(base: str, name: str) -> str:
+    return f"{base}/jobs/{name}"
+
+
+def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
+    url = job_url(base, job.name)
+    node_states = {s.value: n for s, n in job.counts.items() if n} if job.nodes else None
+    return {
+        "id": url,
+        "name": job.name,
+        "state": job.state.value,
+        "command": job.kind,
+        "type": job.kind,
+        "options": job.options,
+        "owner": owner(state, job.owner),
+        "description": job.options.get("description"),
+        "timestamp": iso(job.updated_at),
+        "started_timestamp": iso(job.started_at),
+        "finished_timestamp": iso(job.finished_at),
+        "duration": _duration(job.started_at, job.finished_at, now),
+        "environment": {"name": job.environment},
+        "node_count": len(job.nodes),
+        "node_states": node_states,
+        "userdata": job.options.get("userdata") or {},
+        "nodes": {"id": f"{url}/nodes"},
+        "report": {"id": f"{url}/report"},
+        "events": {"id": f"{url}/events"},
+    }
+
+
+def job_detail(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
+    item = job_item(state, job, base, now)
+    item["status"] = [
+        {"state": entry.state.value, "enter_time": iso(entry.enter), "exit_time": iso(entry.exit)}
+        for entry in job.status
+    ]
+    return item
+
+
+def node_counts(job: Job) -> dict[str, int]:
+    """Every node state, zeros included, as the stop answer shows them."""
+    return {state.value: job.counts.get(state, 0) for state in NODE_STATES}
+
+
+def node_item(job: Job, run: NodeRun, now: float) -> dict[str, Json]:
+    return {
+        "name": run.name,
+        "state": run.state.value,
+        "transport": job.transport(run),
+        "start_timestamp": iso(run.started_at),
+        "finish_timestamp": iso(run.finished_at),
+        "duration": _duration(run.started_at, run.finished_at, now),
+        "timestamp": iso(run.updated_at or job.created_at),
+        "transaction_uuid": None,
+        "latest-event-id": run.latest_event or None,
+        "details": _node_details(job, run, now),
+        "result": run.result if run.state in _WITH_RESULT else None,
+    }
+
+
+_WITH_RESULT: Final = frozenset({NodeState.FINISHED, NodeState.FAILED, NodeState.ERRORED})
+
+
+def _node_details(job: Job, run: NodeRun, now: float) -> dict[str, Json]:
+    if run.state == NodeState.NEW:
+        return {}
+    if run.state == NodeState.RUNNING:
+        started = run.started_at if run.started_at is not None else now
+        return {
+            "message": f"Started {_WHAT[job.kind]} run on {run.name}",
+            "run-time": int(now - started),
+        }
+    return {"message": run.message or _event_message(job, f"node_{run.state.value}", run.name)}
+
+
+def job_event(job: Job, event: JobEvent) -> dict[str, Json]:
+    if event.node is None:
+        details: dict[str, Json] = event.detail
+    else:
+        details = {"node": event.node, "detail": event.detail}
+    return {
+        "id": str(event.id),
+        "type": event.type,
+        "timestamp": iso(event.at),
+        "details": details,
+        "message": event.message or _event_message(job, event.type, event.node),
+    }
+
+
+def _event_message(job: Job, kind: str, node: str | None) -> str:
+    what = _WHAT[job.kind]
+    match kind:
+        case "node_running":
+            return f"Started {what} run on {node}"
+        case "node_finished":
+            return f"Finished {what} run on {node}"
+        case "node_failed":
+            return f"Failed {what} run on {node}"
+        case "node_errored":
+            return f"Error running {what} on {node}"
+        case "node_skipped":
+            return f"Skipped {what} run on {node}"
+        case "job_stopping":
+            return f"Stopping job {job.name}"
+        case "job_aborted":
+            return f"Job {job.name} aborted"
+        case _:
+            return f"Job {job.name} {job.state.value}"
+
+
+def next_events(job: Job, base: str, returned: Iterable[JobEvent], start: int | None) -> Json:
+    """Where to resume: one past the highest id returned, else `start`, else one past the
+    job's last event (or past the event that created it)."""
+    highest = max((event.id for event in returned), default=None)
+    if highest is not None:
+        position = highest + 1
+    elif start is not None:
+        position = start
+    else:
+        position = (job.events[-1].id if job.events else job.created_position) + 1
+    return {"id": f"{job_url(base, job.name)}/events?start={position}", "event": str(position)}
+
+
+def pagination(
+    limit: int | None, offset: int, order: str, order_by: str, total: int, **extra: Json
+) -> dict[str, Json]:
+    return {
+        "limit": limit,
+        "offset": offset,
+        "order": order,
+        "order_by": order_by,
+        "total": total,
+        **extra,
+    }

@@ -1,0 +1,193 @@
+"""The executor loop: the one owner of this process's slots, its runs and the stops it heard.
+
+For each work item: skip it if its job was stopped; otherwise report `NodeRunStarted`, ack the
+item once that is durable (never holding a delivery for a whole run), run it over its transport
+and report `NodeRunFinished`. A forced stop cancels the runs of its job, and the transports kill
+what they started. Heartbeats tell the scheduler this executor is alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import structlog
+
+from libs.events.model import NodeRunFinished, NodeRunStarted, NodeState
+from libs.events.ports import Delivery, Heartbeats, PortError, StopBus, WorkQueue
+from libs.events.producer import Producer
+from libs.events.work import StopNotice, WorkItem
+from services.executor.outcome import Outcome, errored
+from services.executor.transports.base import RunError, Transport
+
+log = structlog.get_logger(__name__)
+
+SKIPPED_BY_STOP: Final = "The job was stopped before this node's run started"
+KILLED_BY_STOP: Final = "The run was killed by a forced stop of the job"
+KILLED_BY_SHUTDOWN: Final = "The executor shut down before the run finished"
+_REMEMBERED_STOPS: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSettings:
+    slots: int = 64
+    heartbeat_s: float = 5.0
+    shutdown_grace_s: float = 30.0
+
+
+class Executor:
+    def __init__(
+        self,
+        executor_id: str,
+        work_queue: WorkQueue,
+        stop_bus: StopBus,
+        producer: Producer,
+        heartbeats: Heartbeats,
+        transports: Mapping[str, Transport],
+        settings: ExecutorSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.id = executor_id
+        self._work_queue = work_queue
+        self._stop_bus = stop_bus
+        self._producer = producer
+        self._heartbeats = heartbeats
+        self._transports = transports
+        self._settings = settings
+        self._clock = clock
+        self._slots = asyncio.Semaphore(settings.slots)
+        self._stopped: OrderedDict[str, bool] = OrderedDict()  # job -> forced
+        self._runs: dict[str, dict[str, asyncio.Task[Outcome]]] = {}  # job -> node -> run
+        self._cancel_reasons: dict[asyncio.Task[Outcome], str] = {}
+        self._items: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._consuming: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self._heartbeats.beat(self.id, self._clock())
+        self._loops = [
+            loop.create_task(self._beat(), name="executor-heartbeat"),
+            loop.create_task(self._listen(), name="executor-stops"),
+        ]
+        self._consuming = loop.create_task(self._consume(), name="executor-consume")
+        await self._consuming
+
+    async def close(self) -> None:
+        """Take no more work; let runs finish for the grace period, then cut them off."""
+        if self._consuming is not None:
+            self._consuming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consuming
+        if self._items:
+            _, pending = await asyncio.wait(self._items, timeout=self._settings.shutdown_grace_s)
+            if pending:
+                self._cancel_all(KILLED_BY_SHUTDOWN)
+                await asyncio.wait(pending)
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        async for delivery in self._work_queue.consume(self._settings.slots):
+            await self._slots.acquire()
+            task = loop.create_task(self._handle(delivery))
+            self._items.add(task)
+            task.add_done_callback(self._items.discard)
+
+    async def _handle(self, delivery: Delivery) -> None:
+        item = delivery.item
+        try:
+            with structlog.contextvars.bound_contextvars(job_id=item.job, node=item.node):
+                await self._handle_item(delivery, item)
+        except PortError as exc:
+            # Not acked, or acked with its start on the log: the scheduler settles it either way.
+            log.error("node run not reported", job_id=item.job, node=item.node, error=str(exc))
+        finally:
+            self._slots.release()
+
+    async def _handle_item(self, delivery: Delivery, item: WorkItem) -> None:
+        if item.job in self._stopped:
+            await self._finish(item, Outcome(NodeState.SKIPPED, None, SKIPPED_BY_STOP))
+            await delivery.ack()
+            return
+        started = NodeRunStarted(
+            at=self._clock(), job=item.job, node=item.node, attempt=item.attempt, executor=self.id
+        )
+        await self._producer.emit([started])
+        await delivery.ack()
+        outcome = await self._run(item)
+        await self._finish(item, outcome)
+
+    async def _run(self, item: WorkItem) -> Outcome:
+        transport = self._transports.get(item.transport)
+        if transport is None:
+            return errored(item.node, f"Transport {item.transport!r} is not available here")
+        run = asyncio.get_running_loop().create_task(transport.run(item))
+        self._runs.setdefault(item.job, {})[item.node] = run
+        try:
+            return await asyncio.shield(run)
+        except RunError as exc:
+            return errored(item.node, str(exc))
+        except asyncio.CancelledError:
+            if run.cancelled() and run in self._cancel_reasons:
+                return errored(item.node, self._cancel_reasons[run])
+            raise
+        except Exception as exc:  # a transport bug must not take the executor down
+            log.exception("transport failed")
+            return errored(item.node, f"Internal error running {item.transport}: {exc}")
+        finally:
+            self._cancel_reasons.pop(run, None)
+            runs = self._runs.get(item.job)
+            if runs is not None:
+                runs.pop(item.node, None)
+                if not runs:
+                    del self._runs[item.job]
+
+    async def _finish(self, item: WorkItem, outcome: Outcome) -> None:
+        finished = NodeRunFinished(
+            at=self._clock(),
+            job=item.job,
+            node=item.node,
+            attempt=item.attempt,
+            state=outcome.state,
+            result=outcome.result,
+            message=outcome.message,
+        )
+        await self._producer.emit([finished])
+
+    async def _listen(self) -> None:
+        async for notice in self._stop_bus.subscribe():
+            self._on_stop(notice)
+
+    def _on_stop(self, notice: StopNotice) -> None:
+        self._stopped[notice.job] = self._stopped.get(notice.job, False) or notice.force
+        self._stopped.move_to_end(notice.job)
+        while len(self._stopped) > _REMEMBERED_STOPS:
+            self._stopped.popitem(last=False)
+        if notice.force:
+            for run in self._runs.get(notice.job, {}).values():
+                self._cancel(run, KILLED_BY_STOP)
+
+    def _cancel_all(self, reason: str) -> None:
+        for runs in self._runs.values():
+            for run in runs.values():
+                self._cancel(run, reason)
+
+    def _cancel(self, run: asyncio.Task[Outcome], reason: str) -> None:
+        self._cancel_reasons.setdefault(run, reason)
+        run.cancel()
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.heartbeat_s)
+            try:
+                await self._heartbeats.beat(self.id, self._clock())
+            except PortError as exc:
+                log.warning("heartbeat not sent", error=str(exc))

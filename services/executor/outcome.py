@@ -1,0 +1,90 @@
+"""How a run's raw output becomes a node state and result: pure functions, no processes.
+
+Task output follows the task specification's rules; a deploy maps Puppet's
+`--detailed-exitcodes` (0 no changes, 2 changes, 4 failures, 6 changes and failures).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final, NamedTuple
+
+from libs.events.model import NodeState
+from libs.events.results import execution_failure
+
+Json = Any
+TASK_ERROR: Final = "puppetlabs.tasks/task-error"
+DEPLOY_FINISHED: Final = {0: "unchanged", 2: "changed"}
+DEPLOY_FAILED: Final = frozenset({4, 6})
+
+
+class Outcome(NamedTuple):
+    state: NodeState
+    result: Json
+    message: str
+
+
+def errored(node: str, message: str) -> Outcome:
+    return Outcome(NodeState.ERRORED, execution_failure(node, message), message)
+
+
+def task_outcome(node: str, task: str, stdout: bytes, exit_code: int) -> Outcome:
+    """Apply the task spec's output rules (UTF-8, JSON object or `_output`, `_error`)."""
+    try:
+        text = stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        error = _task_error("The task output was not valid UTF-8", {"exitcode": exit_code})
+        return Outcome(NodeState.FAILED, {"_error": error}, f"Failed task run on {node}")
+    result = _parse_result(text)
+    if "_error" in result:
+        result["_error"] = _checked_error(result["_error"])
+    elif exit_code != 0:
+        result["_error"] = _task_error(
+            f"The task errored with a code {exit_code}", {"exitcode": exit_code}
+        )
+    if "_error" in result:
+        return Outcome(NodeState.FAILED, result, f"Failed task run on {node}: {task}")
+    return Outcome(NodeState.FINISHED, result, f"Finished task run on {node}")
+
+
+def _parse_result(text: str) -> dict[str, Json]:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {"_output": text}
+    return parsed if isinstance(parsed, dict) else {"_output": text}
+
+
+def _checked_error(error: Json) -> dict[str, Json]:
+    """A task's own `_error` must be an object with `msg`; anything else is replaced."""
+    if isinstance(error, dict) and isinstance(error.get("msg"), str):
+        checked = dict(error)
+        checked.setdefault("kind", TASK_ERROR)
+        checked.setdefault("details", {})
+        return checked
+    return _task_error("The task returned a malformed _error", {"original_error": error})
+
+
+def _task_error(msg: str, details: dict[str, Json]) -> dict[str, Json]:
+    return {"kind": TASK_ERROR, "msg": msg, "details": details}
+
+
+def deploy_outcome(
+    node: str, exit_code: int, environment: str, noop: bool, no_noop: bool
+) -> Outcome:
+    """Exit 0/2 finished, 4/6 failed, anything else errored (the run itself went wrong)."""
+    if exit_code in DEPLOY_FINISHED or exit_code in DEPLOY_FAILED:
+        status = DEPLOY_FINISHED.get(exit_code, "failed")
+        report = {
+            "hash": None,
+            "noop": {"noop": noop, "no_noop": no_noop},
+            "status": status,
+            "metrics": None,
+            "environment": environment,
+            "configuration_version": None,
+            "exit_code": exit_code,
+        }
+        if status == "failed":
+            return Outcome(NodeState.FAILED, report, f"Puppet run failed on {node}")
+        return Outcome(NodeState.FINISHED, report, f"Finished puppet run on {node} - {status}")
+    return errored(node, f"The Puppet agent run on {node} ended with exit code {exit_code}")

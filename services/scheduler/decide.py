@@ -1,0 +1,186 @@
+"""The scheduler's decisions: plain functions from folded state (and the time) to events and work.
+
+Nothing here does I/O or reads a clock. The loop in `scheduler.py` appends what these return and
+waits until it is folded before deciding again, so a decision never sees its own effects missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Final
+
+from libs.events.model import (
+    Event,
+    ExecutorLost,
+    JobFinished,
+    JobReady,
+    JobState,
+    JobStopping,
+    NodeRunDispatched,
+    NodeRunFinished,
+    NodeState,
+)
+from libs.events.results import execution_failure
+from libs.events.state import Job, NodeRun, State, split_run_key
+from libs.events.work import RunSpec, WorkItem
+
+SKIPPED_BY_STOP: Final = "The job was stopped before this node's run started"
+
+
+@dataclass(slots=True)
+class Decision:
+    events: list[Event] = field(default_factory=list)
+    work: list[WorkItem] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.work)
+
+
+def decide(state: State, now: float, max_inflight: int) -> Decision:
+    """Advance every live job one step: ready it, stop it, dispatch within limits, finish it.
+
+    Jobs are served oldest first, so the global `max_inflight` budget goes to them first.
+    """
+    decision = Decision()
+    budget = max_inflight - state.inflight
+    for name in state.active:
+        job = state.jobs[name]
+        if job.stop_requested or job.state == JobState.STOPPING:
+            _stop(job, now, decision)
+            continue
+        if job.state == JobState.NEW:
+            decision.events.append(JobReady(at=now, job=name))
+        if job.undispatched:
+            budget -= _dispatch(job, now, budget, decision)
+        elif job.inflight == 0:
+            decision.events.append(JobFinished(at=now, job=name, state=JobState.FINISHED))
+    return decision
+
+
+def _stop(job: Job, now: float, decision: Decision) -> None:
+    if job.state != JobState.STOPPING:
+        decision.events.append(JobStopping(at=now, job=job.name))
+        decision.events.extend(
+            NodeRunFinished(
+                at=now,
+                job=job.name,
+                node=node,
+                attempt=0,
+                state=NodeState.SKIPPED,
+                message=SKIPPED_BY_STOP,
+            )
+            for node in job.undispatched
+        )
+    if job.inflight == 0:
+        decision.events.append(JobFinished(at=now, job=job.name, state=JobState.STOPPED))
+
+
+def _dispatch(job: Job, now: float, budget: int, decision: Decision) -> int:
+    room = budget if job.concurrency is None else min(budget, job.concurrency - job.inflight)
+    if room <= 0:
+        return 0
+    spec = run_spec(job)
+    nodes = list(islice(job.undispatched, room))
+    for node in nodes:
+        decision.events.append(NodeRunDispatched(at=now, job=job.name, node=node, attempt=1))
+        decision.work.append(work_item(job, job.nodes[node], 1, spec))
+    return len(nodes)
+
+
+def settle_lost_executor(state: State, executor: str, now: float) -> Decision:
+    """Settle the runs a lost executor had started: a task is not run again and ends `errored`;
+    a deploy (Puppet runs are idempotent) is dispatched again."""
+    decision = Decision([ExecutorLost(at=now, executor=executor)])
+    specs: dict[str, RunSpec] = {}
+    for key in state.running.get(executor, {}):
+        job_name, node = split_run_key(key)
+        job = state.jobs[job_name]
+        run = job.nodes[node]
+        if job.kind == "deploy":
+            spec = specs.get(job_name) or specs.setdefault(job_name, run_spec(job))
+            attempt = run.attempt + 1
+            decision.events.append(
+                NodeRunDispatched(at=now, job=job_name, node=node, attempt=attempt)
+            )
+            decision.work.append(work_item(job, run, attempt, spec))
+        else:
+            message = f"The executor {executor} running this task was lost"
+            decision.events.append(
+                NodeRunFinished(
+                    at=now,
+                    job=job_name,
+                    node=node,
+                    attempt=run.attempt,
+                    state=NodeState.ERRORED,
+                    result=execution_failure(node, message),
+                    message=message,
+                )
+            )
+    return decision
+
+
+def lost_executors(
+    state: State, last_seen: Mapping[str, float], now: float, lease_s: float, since: float
+) -> list[str]:
+    """Executors holding started runs that have not been heard from for `lease_s`. One never
+    heard from counts from `since` (when this scheduler started listening)."""
+    return [
+        executor
+        for executor in state.running
+        if executor not in state.lost_executors
+        and now - max(last_seen.get(executor, since), since) > lease_s
+    ]
+
+
+def undelivered_work(state: State) -> list[WorkItem]:
+    """Work dispatched but never started: what an in-process queue lost when its process died."""
+    work: list[WorkItem] = []
+    for name in state.active:
+        job = state.jobs[name]
+        if job.inflight == 0:
+            continue
+        spec = run_spec(job)
+        work.extend(
+            work_item(job, run, run.attempt, spec)
+            for run in _dispatched(job.nodes.values())
+            if run.executor is None
+        )
+    return work
+
+
+def _dispatched(runs: Iterable[NodeRun]) -> Iterable[NodeRun]:
+    return (
+        run for run in runs if run.dispatched and run.state in (NodeState.NEW, NodeState.RUNNING)
+    )
+
+
+def run_spec(job: Job) -> RunSpec:
+    options = job.options
+    timeout = options.get("timeout")
+    return RunSpec(
+        kind=job.kind,
+        environment=job.environment,
+        task=str(options.get("task") or ""),
+        params=dict(options.get("params") or {}),
+        noop=bool(options.get("noop")),
+        no_noop=bool(options.get("no_noop")),
+        debug=bool(options.get("debug")),
+        trace=bool(options.get("trace")),
+        evaltrace=bool(options.get("evaltrace")),
+        timeout_s=float(timeout) if isinstance(timeout, int | float) else None,
+    )
+
+
+def work_item(job: Job, run: NodeRun, attempt: int, spec: RunSpec) -> WorkItem:
+    target = job.targets[run.target]
+    return WorkItem(
+        job=job.name,
+        node=run.name,
+        attempt=attempt,
+        transport=target.transport,
+        config=target.config,
+        features=target.features,
+        spec=spec,
+    )
