@@ -171,6 +171,12 @@ def _job_finished(state: State, event: JobFinished) -> None:
     _enter(job, event.state, event.at)
     job.finished_at = event.at
     state.active.pop(job.name, None)
+    if job.inflight:  # an ended job holds no slot, whatever its runs said last
+        for run in job.nodes.values():
+            if run.dispatched and run.state not in NODE_TERMINAL:
+                _forget_executor(state, job.name, run)
+        state.inflight -= job.inflight
+        job.inflight = 0
     _job_event(state, job, "job_finished", event.at, None, {"state": event.state.value})
 
 

@@ -94,13 +94,16 @@ class Producer:
         try:
             await self._append_with_retries(batch)
         except LogUnavailable as exc:
-            for _, done in taken:
-                if not done.done():
-                    done.set_exception(exc)
-            return
-        for events, done in taken:
-            if not done.done():
-                done.set_result(events)
+            _settle(taken, exc)
+        except Exception as exc:  # e.g. an event that cannot be encoded: it fails alone
+            if len(taken) == 1:
+                log.error("events refused by the log", events=len(batch), error=repr(exc))
+                _settle(taken, exc)
+            else:
+                for entry in taken:
+                    await self._flush([entry])
+        else:
+            _settle(taken, None)
 
     async def _append_with_retries(self, batch: list[Event]) -> None:
         loop = asyncio.get_running_loop()
@@ -116,3 +119,15 @@ class Producer:
                 log.warning("append failed, retrying", events=len(batch), error=str(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX_S)
+
+
+def _settle(
+    taken: list[tuple[list[Event], asyncio.Future[list[Event]]]], error: BaseException | None
+) -> None:
+    for events, done in taken:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(events)
+        else:
+            done.set_exception(error)

@@ -1,9 +1,9 @@
 """Parse an inventory v2 file and apply Bolt's merge rules.
 
-A target may sit in several groups. For each place it appears, the groups on the way down from
-the top level are merged, the deeper group winning; among those places the first in file order
-wins; the target's own settings win over all of it. `config` and `facts` and `vars` merge key by
-key (nested maps too), and `features` is the union.
+A target may sit in several groups. For each place it appears, the groups on the way down are
+merged, the deeper group winning; among those places the first in file order wins; the target's
+own settings win over all of it, and the top level comes last. `config`, `facts` and `vars` merge
+key by key (nested maps too), and `features` is the union.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ class _Parser:
         self.found: dict[str, _Found] = {}
         self.group_names: set[str] = set()
         self.members: dict[str, list[str]] = {}
+        self.top = _Layer()
 
     def fail(self, where: str, problem: str) -> InventoryError:
         return InventoryError(f"{self.source}: {where}: {problem}")
@@ -99,7 +100,8 @@ class _Parser:
             raise self.fail("version", f"only version 2 is supported, not {version!r}")
         self._check_keys(data, _TOP_KEYS, "top level")
         top = self._layer(data, _Layer(), "top level", ())
-        self._walk(data, top, "top level", [])
+        self._walk(data, _Layer(), "top level", [])
+        self.top = top
         default_transport = str(top.config.get("transport", DEFAULT_TRANSPORT))
         self._check_transport(default_transport, "top level")
         targets = {name: self._resolve(name, found) for name, found in self.found.items()}
@@ -181,7 +183,7 @@ class _Parser:
     def _resolve(self, name: str, found: _Found) -> InventoryTarget:
         config, facts, vars_ = dict(found.own.config), dict(found.own.facts), dict(found.own.vars)
         features = set(found.own.features)
-        for layer in found.layers:  # the first place the target appears wins conflicts
+        for layer in [*found.layers, self.top]:  # the first place it appears wins conflicts
             config = merged(config, layer.config)
             facts = merged(facts, layer.facts)
             vars_ = merged(vars_, layer.vars)

@@ -7,13 +7,29 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from services.api.errors import ValidationError
 
 Json = Any
 NodeName = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s,]+$")]
-JobName = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*$")] | Annotated[int, Field(gt=0)]
+
+
+def _job_name(value: str | int) -> str:
+    name = str(value)
+    if not name.isascii() or not name.isdigit() or int(name) <= 0:
+        raise ValueError(f"{value!r} is not a job name (a positive integer)")
+    return str(int(name))
+
+
+JobName = Annotated[str | int, AfterValidator(_job_name)]
 Model = TypeVar("Model", bound=BaseModel)
 SCOPE_KEYS = ("nodes", "query", "node_group", "application")
 
@@ -92,7 +108,7 @@ class StopCommand(_Command):
 
     @property
     def job_name(self) -> str:
-        return str(self.job)
+        return str(self.job)  # normalised by _job_name
 
 
 def parse_body(model: type[Model], body: bytes) -> Model:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import msgspec
 from aiohttp import web
 
 from libs.environments import Environment, Environments
@@ -81,6 +82,7 @@ async def task(request: web.Request) -> web.Response:
     found = find_task(environment, command.task)
     if command.noop and not found.metadata.supports_noop:
         raise ValidationError(f"Task {found.name.full} does not support noop", task=found.name.full)
+    _check_encodable(command.params, "params")
     if command.scope.application is not None:
         raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
     nodes = resolve_scope(command.scope, request.app[INVENTORY].current)
@@ -144,6 +146,14 @@ def find_task(environment: Environment, name: str) -> Task:
             environment=environment.name,
         )
     return found
+
+
+def _check_encodable(value: Json, field: str) -> None:
+    """The log holds integers of up to 64 bits; JSON allows more."""
+    try:
+        msgspec.msgpack.encode(value)
+    except OverflowError as exc:
+        raise ValidationError(f"{field}: integers must fit in 64 bits", field=field) from exc
 
 
 async def _create_job(

@@ -49,10 +49,16 @@ def task_outcome(node: str, task: str, stdout: bytes, exit_code: int) -> Outcome
 
 def _parse_result(text: str) -> dict[str, Json]:
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(text, parse_int=_json_int)
     except ValueError:
         return {"_output": text}
     return parsed if isinstance(parsed, dict) else {"_output": text}
+
+
+def _json_int(text: str) -> int | float:
+    """JSON allows any integer; the log (msgpack) holds 64 bits, so larger ones become floats."""
+    value = int(text)
+    return value if -(2**63) <= value < 2**64 else float(value)
 
 
 def _checked_error(error: Json) -> dict[str, Json]:

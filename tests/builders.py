@@ -1,0 +1,39 @@
+"""Builders for events and histories, shared by the unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from libs.events.model import Event, JobRequested, Target
+
+
+def stamp(events: Iterable[Event], origin: str = "test", first_seq: int = 1) -> list[Event]:
+    """Stamp events as a producer would: one origin, consecutive seqs."""
+    return [
+        msgspec.structs.replace(event, origin=origin, seq=first_seq + index)
+        for index, event in enumerate(events)
+    ]
+
+
+def job_requested(
+    nodes: Sequence[str],
+    *,
+    request_id: str,
+    kind: str = "task",
+    concurrency: int | None = None,
+    at: float = 1000.0,
+    transport: str = "sim",
+) -> JobRequested:
+    return JobRequested(
+        at=at,
+        request_id=request_id,
+        kind="deploy" if kind == "deploy" else "task",
+        owner="user-1",
+        environment="production",
+        options={"task": "mod::t", "params": {}, "noop": False} if kind == "task" else {},
+        nodes=list(nodes),
+        targets=[Target(transport, {}, list(nodes))],
+        concurrency=concurrency,
+    )

@@ -1,0 +1,242 @@
+"""`podium serve` as a real subprocess: concurrency seen from the events, idempotent stop,
+SIGKILL mid-job and a restart that rebuilds the same state, and a clean SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import ENVIRONMENTS
+
+Json = Any
+TERMINAL = {"finished", "failed", "stopped"}
+NODE_ENDS = {"node_finished", "node_failed", "node_errored", "node_skipped"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_inventory(path: Path) -> Path:
+    fleet = ", ".join(f"f{i:03d}" for i in range(200))
+    slow = ", ".join(f"slow{i}" for i in range(12))
+    path.write_text(
+        "version: 2\nconfig:\n  transport: sim\n"
+        "groups:\n"
+        f"  - name: fleet\n    targets: [{fleet}]\n"
+        "    config:\n      sim: {latency-ms: [2, 15], failure-rate: 0.05, seed: 9}\n"
+        f"  - name: slow\n    targets: [{slow}]\n"
+        "    config:\n      sim: {latency-ms: 700}\n"
+    )
+    return path
+
+
+class Server:
+    def __init__(self, data: Path, inventory: Path) -> None:
+        self.data, self.inventory, self.port = data, inventory, free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = data.parent / f"serve-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "podium.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data),
+            "--inventory",
+            str(self.inventory),
+            "--environments",
+            str(ENVIRONMENTS),
+        ]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+    async def wait_ready(self, session: aiohttp.ClientSession) -> None:
+        async with asyncio.timeout(30):
+            while True:
+                assert self.process is not None
+                assert self.process.poll() is None, self.log.read_text()
+                try:
+                    async with session.get(f"{self.url}/status/v1/simple") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+
+    def signal(self, sig: signal.Signals) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        return self.process.wait(timeout=60)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class Client:
+    def __init__(self, session: aiohttp.ClientSession, server: Server) -> None:
+        self.session, self.server = session, server
+
+    @property
+    def headers(self) -> dict[str, str]:
+        token = (self.server.data / "admin.token").read_text().strip()
+        return {"X-Authentication": token}
+
+    async def post(self, path: str, body: Json) -> tuple[int, Json]:
+        url = f"{self.server.url}/orchestrator/v1{path}"
+        async with self.session.post(url, json=body, headers=self.headers) as response:
+            return response.status, await response.json()
+
+    async def get(self, path: str) -> Json:
+        url = f"{self.server.url}/orchestrator/v1{path}"
+        async with self.session.get(url, headers=self.headers) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def task(self, nodes: list[str], **extra: Json) -> str:
+        body = {"task": "testmod::echo", "params": {}, "scope": {"nodes": nodes}, **extra}
+        status, answer = await self.post("/command/task", body)
+        assert status == 202, answer
+        return str(answer["job"]["name"])
+
+    async def wait_job(self, name: str, timeout_s: float = 60) -> Json:
+        async with asyncio.timeout(timeout_s):
+            while (job := await self.get(f"/jobs/{name}"))["state"] not in TERMINAL:
+                await asyncio.sleep(0.05)
+        return job
+
+    async def wait_running(self, name: str, count: int) -> None:
+        async with asyncio.timeout(30):
+            while (await self.get(f"/jobs/{name}"))["node_states"].get("running", 0) < count:
+                await asyncio.sleep(0.02)
+
+    async def everything(self) -> str:
+        """Every job with its nodes and events, as one comparable text."""
+        jobs = (await self.get("/jobs?order_by=name"))["items"]
+        views = []
+        for job in jobs:
+            name = job["name"]
+            views.append(await self.get(f"/jobs/{name}/events"))
+            views.append(job)
+        return json.dumps(views).replace(self.server.url, "http://server")
+
+
+@contextmanager
+def server_process(data: Path, inventory: Path) -> Iterator[Server]:
+    server = Server(data, inventory)
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@asynccontextmanager
+async def client(server: Server) -> AsyncIterator[Client]:
+    async with aiohttp.ClientSession() as session:
+        server.start()
+        await server.wait_ready(session)
+        yield Client(session, server)
+
+
+def most_running_at_once(events: list[Json]) -> int:
+    running: set[str] = set()
+    peak = 0
+    for event in events:
+        if event["type"] == "node_running":
+            running.add(event["details"]["node"])
+        elif event["type"] in NODE_ENDS:
+            running.discard(event["details"]["node"])
+        peak = max(peak, len(running))
+    return peak
+
+
+async def test_serve_runs_stops_survives_sigkill_and_shuts_down_cleanly(tmp_path: Path) -> None:
+    inventory = write_inventory(tmp_path / "inventory.yaml")
+    data = tmp_path / "data"
+    with server_process(data, inventory) as server:
+        async with client(server) as api:
+            assert (data / "admin.token").stat().st_mode & 0o777 == 0o600
+
+            # 200 sim nodes, at most 10 at once, as the events show.
+            fleet = await api.task([f"f{i:03d}" for i in range(200)], concurrency=10)
+            job = await api.wait_job(fleet)
+            assert job["state"] == "finished"
+            assert sum(job["node_states"].values()) == 200
+            events = (await api.get(f"/jobs/{fleet}/events"))["items"]
+            assert most_running_at_once(events) == 10
+            assert [e["type"] for e in events].count("node_running") == 200
+
+            # A slow job stopped twice: one job_stopping, the rest skipped.
+            slow = await api.task([f"slow{i}" for i in range(6)], concurrency=2)
+            await api.wait_running(slow, 2)
+            for _ in range(2):
+                status, _ = await api.post("/command/stop", {"job": slow})
+                assert status == 202
+            stopped = await api.wait_job(slow)
+            assert stopped["state"] == "stopped"
+            assert stopped["node_states"] == {"finished": 2, "skipped": 4}
+            slow_events = [e["type"] for e in (await api.get(f"/jobs/{slow}/events"))["items"]]
+            assert slow_events.count("job_stopping") == 1
+            assert slow_events[-1] == "job_finished"
+
+            # SIGKILL in the middle of a job.
+            doomed = await api.task([f"slow{i}" for i in range(6, 12)], concurrency=3)
+            await api.wait_running(doomed, 3)
+            before = await api.everything()
+            server.kill()
+
+        server.start()
+        async with aiohttp.ClientSession() as session:
+            await server.wait_ready(session)
+            api = Client(session, server)
+            after = await api.everything()
+            # Everything read before the kill is still there, with the same names and ids;
+            # the doomed job may have moved on since (its lost runs are being settled).
+            before_jobs = json.loads(before)
+            after_jobs = json.loads(after)
+            assert [v.get("name") for v in after_jobs[1::2]] == [
+                v.get("name") for v in before_jobs[1::2]
+            ]
+            for old, new in zip(before_jobs[0::2], after_jobs[0::2], strict=True):
+                assert new["items"][: len(old["items"])] == old["items"]
+            for old, new in zip(before_jobs[1:-1:2], after_jobs[1:-1:2], strict=True):
+                assert old == new  # ended jobs are exactly as they were
+            job = await api.wait_job(doomed)
+            assert job["state"] == "finished"
+            assert job["node_states"].get("errored") == 3  # the task runs the kill cut off
+            assert await api.task(["f000"]) == str(int(doomed) + 1)
+
+            # SIGTERM: runs in progress finish, the log is flushed, exit code 0.
+            last = await api.task([f"slow{i}" for i in range(3)])
+            await api.wait_running(last, 3)
+            assert server.signal(signal.SIGTERM) == 0
+
+        server.start()
+        async with aiohttp.ClientSession() as session:
+            await server.wait_ready(session)
+            api = Client(session, server)
+            finished = await api.get(f"/jobs/{last}")
+            assert finished["node_states"] == {"finished": 3}
+            assert finished["state"] in ("running", "finished")

@@ -1,0 +1,103 @@
+"""Task output rules and the deploy exit-code mapping, as tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from libs.events.model import NodeState
+from services.executor.outcome import deploy_outcome, task_outcome
+
+TASK_ERROR = "puppetlabs.tasks/task-error"
+
+
+@pytest.mark.parametrize(
+    ("stdout", "code", "state", "result"),
+    [
+        (b'{"a": 1}', 0, NodeState.FINISHED, {"a": 1}),
+        (b"plain text\n", 0, NodeState.FINISHED, {"_output": "plain text\n"}),
+        (b"[1, 2]", 0, NodeState.FINISHED, {"_output": "[1, 2]"}),
+        (b'"scalar"', 0, NodeState.FINISHED, {"_output": '"scalar"'}),
+        (b"", 0, NodeState.FINISHED, {"_output": ""}),
+        (
+            b"oops",
+            12,
+            NodeState.FAILED,
+            {
+                "_output": "oops",
+                "_error": {
+                    "kind": TASK_ERROR,
+                    "msg": "The task errored with a code 12",
+                    "details": {"exitcode": 12},
+                },
+            },
+        ),
+        (
+            b'{"_error": {"msg": "no such package", "kind": "mymod/error"}}',
+            0,
+            NodeState.FAILED,
+            {"_error": {"msg": "no such package", "kind": "mymod/error", "details": {}}},
+        ),
+        (
+            b'{"_error": {"msg": "defaults"}}',
+            1,
+            NodeState.FAILED,
+            {"_error": {"msg": "defaults", "kind": TASK_ERROR, "details": {}}},
+        ),
+        (
+            b'{"_error": "just a string"}',
+            0,
+            NodeState.FAILED,
+            {
+                "_error": {
+                    "kind": TASK_ERROR,
+                    "msg": "The task returned a malformed _error",
+                    "details": {"original_error": "just a string"},
+                }
+            },
+        ),
+        (
+            b'{"big": 123456789012345678901234567890}',
+            0,
+            NodeState.FINISHED,
+            {"big": 1.2345678901234568e29},
+        ),
+    ],
+)
+def test_task_output_becomes_a_state_and_a_result(
+    stdout: bytes, code: int, state: NodeState, result: object
+) -> None:
+    outcome = task_outcome("n1", "mod::t", stdout, code)
+    assert (outcome.state, outcome.result) == (state, result)
+
+
+def test_output_that_is_not_utf8_fails_the_run() -> None:
+    outcome = task_outcome("n1", "mod::t", b"\xff\xfe bad", 0)
+    assert outcome.state == NodeState.FAILED
+    assert outcome.result["_error"]["kind"] == TASK_ERROR
+    assert "UTF-8" in outcome.result["_error"]["msg"]
+
+
+@pytest.mark.parametrize(
+    ("code", "state", "status"),
+    [
+        (0, NodeState.FINISHED, "unchanged"),
+        (2, NodeState.FINISHED, "changed"),
+        (4, NodeState.FAILED, "failed"),
+        (6, NodeState.FAILED, "failed"),
+        (1, NodeState.ERRORED, None),
+        (3, NodeState.ERRORED, None),
+        (127, NodeState.ERRORED, None),
+    ],
+)
+def test_deploy_exit_codes_map_to_node_states(
+    code: int, state: NodeState, status: str | None
+) -> None:
+    outcome = deploy_outcome("n1", code, "production", noop=True, no_noop=False)
+    assert outcome.state == state
+    if status is None:
+        assert outcome.result["kind"] == "puppetlabs.orchestrator/execution-failure"
+        assert outcome.result["details"] == {"node": "n1"}
+    else:
+        assert outcome.result["status"] == status
+        assert outcome.result["noop"] == {"noop": True, "no_noop": False}
+        assert outcome.result["environment"] == "production"
