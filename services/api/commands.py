@@ -10,6 +10,7 @@ import asyncio
 import uuid
 
 import msgspec
+import structlog
 from aiohttp import web
 
 from libs.environments import Environment, Environments
@@ -40,6 +41,8 @@ from services.api.keys import (
 )
 from services.api.scopes import resolve_scope, targets_for, whole_inventory
 from services.api.views import job_url, node_counts
+
+log = structlog.get_logger(__name__)
 
 
 async def deploy(request: web.Request) -> web.Response:
@@ -113,6 +116,7 @@ async def stop(request: web.Request) -> web.Response:
     if job.state not in JOB_TERMINAL:  # stopping an ended job changes nothing
         event = JobStopRequested(at=request.app[CLOCK](), job=name, force=bool(command.force))
         await _submit(request, event)
+        log.info("job stop requested", job_id=name, force=event.force, user=request[USER])
     url = job_url(base_url(request), name)
     return web.json_response(
         {"job": {"id": url, "name": name, "nodes": node_counts(job)}}, status=202
@@ -180,6 +184,7 @@ async def _create_job(
     )
     await _submit(request, event)
     name = request.app[PROJECTOR].state.requests[event.request_id]
+    log.info("job requested", job_id=name, kind=kind, nodes=len(nodes), user=request[USER])
     url = job_url(base_url(request), name)
     return web.json_response({"job": {"id": url, "name": name}}, status=202)
 

@@ -124,6 +124,7 @@ class Executor:
         await delivery.ack()
         outcome = await self._run(item)
         await self._finish(item, outcome)
+        log.debug("node run finished", state=outcome.state.value)
 
     async def _run(self, item: WorkItem) -> Outcome:
         transport = self._transports.get(item.transport)

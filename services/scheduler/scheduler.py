@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from libs.events.model import JobStopRequested
+from libs.events.model import Event, JobFinished, JobStopping, JobStopRequested
 from libs.events.ports import Heartbeats, PortError, Record, StopBus, WorkQueue
 from libs.events.producer import Producer
 from libs.events.projector import Projector
@@ -101,6 +101,7 @@ class Scheduler:
         if decision.events:
             stamped = await self._producer.emit(decision.events)
             await self._projector.wait_applied(stamped[-1])
+            _log_lifecycle(decision.events)
         if decision.work:
             await self._put(decision.work)
         return bool(decision)
@@ -151,3 +152,11 @@ class Scheduler:
                 task = asyncio.get_running_loop().create_task(self._stop_bus.publish(notice))
                 self._notices.add(task)
                 task.add_done_callback(self._notices.discard)
+
+
+def _log_lifecycle(events: list[Event]) -> None:
+    for event in events:
+        if isinstance(event, JobFinished):
+            log.info("job finished", job_id=event.job, state=event.state.value)
+        elif isinstance(event, JobStopping):
+            log.info("job stopping", job_id=event.job)
