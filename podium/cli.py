@@ -1,5 +1,11 @@
 """The `podium` command line. Every flag can also be given as `PODIUM_<FLAG>` in the environment;
-this module is the only place that reads the environment."""
+this module is the only place that reads the environment.
+
+  podium serve       api, scheduler and executor in one process (embedded, or on RabbitMQ)
+  podium api         the HTTP API, on RabbitMQ (any number of replicas)
+  podium scheduler   job lifecycle, on RabbitMQ (one active, the others on standby)
+  podium executor    node runs, on RabbitMQ (any number)
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from libs.events.amqp.settings import AmqpSettings
+from podium.engine import ALL_ROLES, Role
 from podium.logs import configure_logging
-from podium.settings import ServeSettings
+from podium.settings import Settings
+
+DEFAULTS = Settings()
+AMQP_DEFAULTS = AmqpSettings()
 
 
 def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
     return value
 
 
@@ -47,49 +65,144 @@ def _option(
     )
 
 
-def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    defaults = ServeSettings()
-    serve = commands.add_parser("serve", help="api, scheduler and executor in one process")
-    _option(serve, "--host", str, defaults.host, "address to listen on")
-    _option(serve, "--port", int, defaults.port, "port to listen on")
-    _option(serve, "--data-dir", Path, defaults.data_dir, "holds the log and the admin token")
-    _option(serve, "--environments", Path, defaults.environments, "directory of environments")
-    _option(serve, "--inventory", Path, defaults.inventory, "inventory v2 YAML file")
-    _option(serve, "--executor-slots", _positive_int, defaults.executor_slots, "runs at once")
-    _option(serve, "--max-inflight", _positive_int, defaults.max_inflight, "runs in flight")
-    _option(serve, "--public-url", str, defaults.public_url, "base of absolute URLs")
-    _option(serve, "--fsync", _flag, defaults.fsync, "fsync every log append")
-    _option(serve, "--shutdown-grace-s", float, defaults.shutdown_grace_s, "run drain time")
-    _option(serve, "--log-level", str, defaults.log_level, "debug, info, warning or error")
+def _http_options(parser: argparse.ArgumentParser) -> None:
+    _option(parser, "--host", str, DEFAULTS.host, "address to listen on")
+    _option(parser, "--port", int, DEFAULTS.port, "port to listen on")
+    _option(parser, "--data-dir", Path, DEFAULTS.data_dir, "holds the log and the admin token")
+    _option(parser, "--inventory", Path, DEFAULTS.inventory, "inventory v2 YAML file")
+    _option(parser, "--public-url", str, DEFAULTS.public_url, "base of absolute URLs")
+    _option(
+        parser,
+        "--submit-timeout-s",
+        _positive_float,
+        DEFAULTS.submit_timeout_s,
+        "how long a command may wait for the log before a 503",
+    )
 
 
-def parse(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="podium", description=__doc__)
+def _scheduler_options(parser: argparse.ArgumentParser) -> None:
+    _option(parser, "--max-inflight", _positive_int, DEFAULTS.max_inflight, "runs in flight")
+    _option(
+        parser,
+        "--lease-s",
+        _positive_float,
+        DEFAULTS.lease_s,
+        "an executor silent this long is lost",
+    )
+    _option(
+        parser,
+        "--snapshot-interval-s",
+        _positive_float,
+        DEFAULTS.snapshot_interval_s,
+        "how often the state is snapshotted",
+    )
+    _option(
+        parser,
+        "--snapshot-min-events",
+        _positive_int,
+        DEFAULTS.snapshot_min_events,
+        "events since the last snapshot before another is taken",
+    )
+
+
+def _executor_options(parser: argparse.ArgumentParser, slots_flag: str) -> None:
+    _option(parser, slots_flag, _positive_int, DEFAULTS.executor_slots, "node runs at once")
+    _option(
+        parser,
+        "--heartbeat-s",
+        _positive_float,
+        DEFAULTS.heartbeat_s,
+        "how often an executor says it is alive",
+    )
+    _option(parser, "--shutdown-grace-s", float, DEFAULTS.shutdown_grace_s, "run drain time")
+
+
+def _amqp_options(parser: argparse.ArgumentParser, required: bool) -> None:
+    _option(
+        parser,
+        "--amqp-url",
+        str,
+        None,
+        "RabbitMQ URL" + (" (required)" if required else "; without it, embedded"),
+    )
+    _option(parser, "--prefix", str, AMQP_DEFAULTS.prefix, "prefix of every queue and exchange")
+    _option(parser, "--log-max-age", str, AMQP_DEFAULTS.log_max_age, "event stream retention")
+    _option(
+        parser,
+        "--log-max-bytes",
+        _positive_int,
+        AMQP_DEFAULTS.log_max_bytes,
+        "event stream retention in bytes",
+    )
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    _option(parser, "--environments", Path, DEFAULTS.environments, "directory of environments")
+    _option(parser, "--fsync", _flag, DEFAULTS.fsync, "fsync every log append (embedded)")
+    _option(parser, "--log-level", str, DEFAULTS.log_level, "debug, info, warning or error")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="podium", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    _serve_parser(commands)
-    return parser.parse_args(argv)
+    serve = commands.add_parser("serve", help="all roles in one process")
+    for add in (_http_options, _scheduler_options, _common_options):
+        add(serve)
+    _executor_options(serve, "--executor-slots")
+    _amqp_options(serve, required=False)
+    api = commands.add_parser("api", help="the HTTP API (RabbitMQ)")
+    for add in (_http_options, _common_options):
+        add(api)
+    _amqp_options(api, required=True)
+    scheduler = commands.add_parser("scheduler", help="job lifecycle (RabbitMQ)")
+    for add in (_scheduler_options, _common_options):
+        add(scheduler)
+    _amqp_options(scheduler, required=True)
+    executor = commands.add_parser("executor", help="node runs (RabbitMQ)")
+    _common_options(executor)
+    _executor_options(executor, "--slots")
+    _amqp_options(executor, required=True)
+    return parser
+
+
+ROLES = {
+    "serve": ALL_ROLES,
+    "api": frozenset({Role.API}),
+    "scheduler": frozenset({Role.SCHEDULER}),
+    "executor": frozenset({Role.EXECUTOR}),
+}
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    amqp = None
+    if args.amqp_url:
+        amqp = AmqpSettings(
+            url=args.amqp_url,
+            prefix=args.prefix,
+            log_max_age=args.log_max_age,
+            log_max_bytes=args.log_max_bytes,
+        )
+    given = {
+        key: value
+        for key, value in vars(args).items()
+        if key in Settings.__dataclass_fields__ and value is not None
+    }
+    if "slots" in vars(args):
+        given["executor_slots"] = args.slots
+    return Settings(**{**given, "amqp": amqp})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command != "serve" and not args.amqp_url:
+        parser.error(f"podium {args.command} needs --amqp-url (or PODIUM_AMQP_URL)")
     configure_logging(args.log_level)
-    if args.command == "serve":
-        from podium.serve import serve
+    from podium.serve import serve
 
-        settings = ServeSettings(
-            host=args.host,
-            port=args.port,
-            data_dir=args.data_dir,
-            environments=args.environments,
-            inventory=args.inventory,
-            executor_slots=args.executor_slots,
-            max_inflight=args.max_inflight,
-            public_url=args.public_url,
-            fsync=args.fsync,
-            shutdown_grace_s=args.shutdown_grace_s,
-            log_level=args.log_level,
-        )
-        asyncio.run(serve(settings))
+    asyncio.run(serve(settings_from(args), ROLES[args.command]))
     return 0
 
 

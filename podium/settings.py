@@ -6,11 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from libs.events.amqp.settings import AmqpSettings
+
 EXAMPLES: Final = Path(__file__).resolve().parent.parent / "examples"
 
 
 @dataclass(frozen=True, slots=True)
-class ServeSettings:
+class Settings:
+    """Everything a podium process may run; each role reads the part it needs."""
+
     host: str = "127.0.0.1"
     port: int = 8143
     data_dir: Path = Path("data")
@@ -22,3 +26,9 @@ class ServeSettings:
     fsync: bool = True
     shutdown_grace_s: float = 30.0
     log_level: str = "info"
+    amqp: AmqpSettings | None = None  # None: the embedded adapters (one process, a file log)
+    lease_s: float = 15.0
+    heartbeat_s: float = 3.0
+    snapshot_interval_s: float = 60.0
+    snapshot_min_events: int = 10_000
+    submit_timeout_s: float = 10.0

@@ -9,6 +9,8 @@ import uuid
 from pathlib import Path
 from typing import Final
 
+import structlog
+
 from libs.auth import new_token, token_sha256
 from libs.events.model import TokenIssued
 from libs.events.producer import Producer
@@ -17,15 +19,22 @@ from libs.events.projector import Projector
 ADMIN_LOGIN: Final = "admin"
 ADMIN_ID: Final = str(uuid.uuid5(uuid.NAMESPACE_URL, "podium:user/admin"))
 TOKEN_FILE: Final = "admin.token"
+log = structlog.get_logger(__name__)
 
 
-async def ensure_admin_token(data_dir: Path, projector: Projector, producer: Producer) -> Path:
-    """Reuse the token in the file if the log knows it; otherwise make a new one."""
+async def ensure_admin_token(
+    data_dir: Path, projector: Projector, producer: Producer, *, only_if_none: bool = False
+) -> Path | None:
+    """Reuse the token in the file if the log knows it; otherwise make a new one, unless
+    `only_if_none` and the log has tokens already (another api replica made the first)."""
     path = data_dir / TOKEN_FILE
     if path.is_file():
         token = path.read_text(encoding="utf-8").strip()
         if token_sha256(token) in projector.state.tokens:
             return path
+    if only_if_none and projector.state.tokens:
+        log.info("the admin token was made by another api replica; see its data dir")
+        return None
     token = new_token()
     _write_private(path, token)
     issued = TokenIssued(

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from podium.serve import Embedded
-from podium.settings import ServeSettings
+from libs.events.amqp.broker import Broker
+from libs.events.amqp.settings import AmqpSettings
+from libs.events.amqp.topology import delete_everything
+from podium.engine import Engine
+from podium.settings import Settings
 
 DATA: Final = Path(__file__).parent / "data"
 ENVIRONMENTS: Final = DATA / "environments"
@@ -20,7 +27,7 @@ TERMINAL: Final = frozenset({"finished", "failed", "stopped"})
 Json = Any
 
 
-def settings_for(data_dir: Path, **overrides: Any) -> ServeSettings:
+def settings_for(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "environments": ENVIRONMENTS,
@@ -29,7 +36,7 @@ def settings_for(data_dir: Path, **overrides: Any) -> ServeSettings:
         "shutdown_grace_s": 5.0,
     }
     values.update(overrides)
-    return ServeSettings(**values)
+    return Settings(**values)
 
 
 class Api:
@@ -90,9 +97,18 @@ class Api:
                 await asyncio.sleep(0.02)
 
 
+@asynccontextmanager
+async def serving(engine: Engine) -> AsyncIterator[Api]:
+    """An HTTP client for the engine's api, with its admin token."""
+    assert engine.app is not None
+    assert engine.token_path is not None
+    async with TestClient(TestServer(engine.app)) as client:
+        yield Api(client, engine.token_path.read_text().strip())
+
+
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[Embedded]:
-    started = await Embedded.start(settings_for(tmp_path / "data"))
+async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    started = await Engine.start(settings_for(tmp_path / "data"))
     try:
         yield started
     finally:
@@ -100,6 +116,70 @@ async def engine(tmp_path: Path) -> AsyncIterator[Embedded]:
 
 
 @pytest.fixture
-async def api(engine: Embedded) -> AsyncIterator[Api]:
-    async with TestClient(TestServer(engine.app)) as client:
-        yield Api(client, engine.token_path.read_text().strip())
+async def api(engine: Engine) -> AsyncIterator[Api]:
+    async with serving(engine) as client:
+        yield client
+
+
+# RabbitMQ: a broker someone started (PODIUM_AMQP_URL), else the local one on 127.0.0.1:5672,
+# else testcontainers when Docker answers; otherwise skip, or fail under CI.
+
+DEFAULT_AMQP_URL: Final = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _broker_required() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true") or bool(
+        os.environ.get("PODIUM_REQUIRE_RABBITMQ")
+    )
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    url = os.environ.get("PODIUM_AMQP_URL")
+    if url:
+        yield url
+        return
+    if _port_open("127.0.0.1", 5672):
+        yield DEFAULT_AMQP_URL
+        return
+    try:
+        from testcontainers.community.rabbitmq import (  # type: ignore[import-not-found]
+            RabbitMqContainer,
+        )
+
+        container = RabbitMqContainer("rabbitmq:3.10-management")
+    except Exception as exc:  # the extra is missing, or Docker does not answer
+        reason = (
+            "no RabbitMQ broker: PODIUM_AMQP_URL is unset, nothing listens on 127.0.0.1:5672 "
+            f"and Docker is not available ({exc!r}); start one with `rabbitmq-server -detached`"
+        )
+        if _broker_required():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with container:
+        host, port = container.get_container_host_ip(), container.get_exposed_port(5672)
+        yield f"amqp://guest:guest@{host}:{port}/"
+
+
+@pytest.fixture
+def amqp_settings(amqp_url: str) -> AmqpSettings:
+    """Settings with a prefix of the test's own, so tests never see each other's queues."""
+    return AmqpSettings(url=amqp_url, prefix=f"test-{uuid.uuid4().hex[:10]}", connect_timeout_s=10)
+
+
+@pytest.fixture
+async def broker(amqp_settings: AmqpSettings) -> AsyncIterator[Broker]:
+    opened = await Broker.open(amqp_settings, "test")
+    try:
+        yield opened
+    finally:
+        await delete_everything(opened)
+        await opened.close()

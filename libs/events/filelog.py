@@ -19,7 +19,7 @@ from typing import Final
 
 from libs.events.codec import decode_batch, encode_batch
 from libs.events.model import Event
-from libs.events.ports import LogCorrupted, LogUnavailable, Record
+from libs.events.ports import Head, LogCorrupted, LogUnavailable, Record
 
 _HEADER: Final = struct.Struct(">II")
 _READ_CHUNK_BYTES: Final = 4 * 1024 * 1024
@@ -110,8 +110,8 @@ class FileEventLog:
             raise
         return cls(path, fd, starts, valid, fsync)
 
-    async def end_offset(self) -> int:
-        return len(self._starts)
+    async def head(self) -> Head:
+        return Head(offset=len(self._starts))
 
     async def append(self, batch: Sequence[Event]) -> None:
         if self._closed:

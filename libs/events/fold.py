@@ -30,6 +30,7 @@ from libs.events.model import (
     NodeRunStarted,
     NodeState,
     TokenIssued,
+    WorkQueued,
 )
 from libs.events.state import Job, JobEvent, NodeRun, State, StatusEntry, User, run_key
 
@@ -95,14 +96,17 @@ def _node_run_dispatched(state: State, event: NodeRunDispatched) -> None:
     job, run = _live_run(state, event.job, event.node)
     if job is None or run is None:
         return
-    if run.dispatched:  # dispatched again after its executor was lost
-        _forget_executor(state, event.job, run)
+    if run.dispatched:
+        if event.attempt <= run.attempt:
+            return  # the same dispatch again (two schedulers overlapping for a moment)
+        _forget_executor(state, event.job, run)  # dispatched again after its executor was lost
     else:
         run.dispatched = True
         job.inflight += 1
         state.inflight += 1
         job.undispatched.pop(run.name, None)
     run.attempt = event.attempt
+    run.dispatched_position = state.position
     if job.state in (JobState.NEW, JobState.READY):
         _enter(job, JobState.RUNNING, event.at)
         job.started_at = event.at
@@ -184,6 +188,10 @@ def _executor_lost(state: State, event: ExecutorLost) -> None:
     state.lost_executors[event.executor] = event.at
 
 
+def _work_queued(state: State, event: WorkQueued) -> None:
+    state.work_queued_through = max(state.work_queued_through, event.through)
+
+
 def _live_job(state: State, name: str) -> Job | None:
     job = state.jobs.get(name)
     return None if job is None or job.state in JOB_TERMINAL else job
@@ -251,5 +259,6 @@ _HANDLERS: Final[dict[type[EventBase], Callable[[State, Any], None]]] = {
     JobAborted: _job_aborted,
     JobFinished: _job_finished,
     ExecutorLost: _executor_lost,
+    WorkQueued: _work_queued,
 }
 assert set(_HANDLERS) == set(EVENT_TYPES), "every event type needs a handler"

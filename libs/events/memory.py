@@ -107,3 +107,18 @@ class MemoryHeartbeats:
 
     def last_seen(self) -> Mapping[str, float]:
         return self._seen
+
+
+class SoleLeader:
+    """Leadership when there is only one scheduler: always held."""
+
+    is_leader = True
+
+    async def acquired(self) -> None:
+        return None
+
+    async def lost(self) -> None:
+        await asyncio.Event().wait()
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()

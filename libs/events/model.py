@@ -149,6 +149,13 @@ class ExecutorLost(EventBase, tag="executor_lost", frozen=True, kw_only=True):
     executor: str
 
 
+class WorkQueued(EventBase, tag="work_queued", frozen=True, kw_only=True):
+    """The work of every run dispatched at or before log position `through` is on the work
+    queue. A scheduler taking over queues again only what was dispatched after it."""
+
+    through: int
+
+
 Event = (
     TokenIssued
     | JobRequested
@@ -161,6 +168,7 @@ Event = (
     | JobAborted
     | JobFinished
     | ExecutorLost
+    | WorkQueued
 )
 EVENT_TYPES: Final[tuple[type[EventBase], ...]] = (
     TokenIssued,
@@ -174,4 +182,5 @@ EVENT_TYPES: Final[tuple[type[EventBase], ...]] = (
     JobAborted,
     JobFinished,
     ExecutorLost,
+    WorkQueued,
 )

@@ -25,15 +25,36 @@ class LogCorrupted(PortError):
     """Raised on open when a record in the middle of the log fails its checksum."""
 
 
+class LogTruncated(PortError):
+    """Raised when records a reader asked for are gone (retention dropped them): the reader must
+    start again from a newer snapshot, never fold across the gap."""
+
+
 class QueueUnavailable(PortError):
     """Raised when work or a notice could not be handed to the broker."""
 
 
 class Record(NamedTuple):
-    """One appended batch. `offset` numbers records (not events) from 0, in append order."""
+    """One appended batch. `offset` numbers records (not events) in append order; `marker` is
+    set on the empty records that `EventLog.head` may append."""
 
     offset: int
     events: list[Event]
+    marker: str = ""
+
+
+class Head(NamedTuple):
+    """Where the log ended when `EventLog.head` was called: a reader has seen everything
+    appended before then once it has read the record below `offset`, or the record carrying
+    `marker` (for logs that learn their end by appending a marker)."""
+
+    offset: int = 0
+    marker: str = ""
+
+    def reached_by(self, record: Record) -> bool:
+        if self.marker:
+            return record.marker == self.marker
+        return record.offset + 1 >= self.offset
 
 
 class EventLog(Protocol):
@@ -44,8 +65,8 @@ class EventLog(Protocol):
         """Yield every record from `from_offset` on, in order, then each new one as it is
         appended. Ends only when the log is closed."""
 
-    async def end_offset(self) -> int:
-        """The offset the next appended record will get."""
+    async def head(self) -> Head:
+        """Where the log ends now. Raises LogUnavailable."""
 
     async def close(self) -> None: ...
 
@@ -87,3 +108,19 @@ class Heartbeats(Protocol):
 
     def last_seen(self) -> Mapping[str, float]:
         """When each executor heard from so far was last alive."""
+
+
+class Leadership(Protocol):
+    """Which scheduler may act. Only the holder makes lifecycle decisions."""
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    async def acquired(self) -> None:
+        """Return once this process leads."""
+
+    async def lost(self) -> None:
+        """Return once this process does not lead (at once if it does not now)."""
+
+    async def run(self) -> None:
+        """Contend for leadership until cancelled."""

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Final
 
 from libs.events.fold import fold
 from libs.events.model import Event
-from libs.events.ports import EventLog, Record
+from libs.events.ports import EventLog, Head, Record
 from libs.events.signal import Signal
 from libs.events.state import State
 
 Listener = Callable[[Record, State], None]
-_NO_LIMIT: Final = float("inf")
 
 
 class Projector:
@@ -30,6 +28,7 @@ class Projector:
         self._log = event_log
         self._changed = Signal()
         self._listeners: list[Listener] = []
+        self._heads: list[tuple[Head, asyncio.Future[None]]] = []
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -39,13 +38,27 @@ class Projector:
 
     async def run(self) -> None:
         """Fold until the log closes. A fold error is a bug, and it stops the projector."""
-        end = await self._log.end_offset()
-        if self.next_offset >= end:
+        catching_up = asyncio.get_running_loop().create_task(self.sync())
+        catching_up.add_done_callback(self._on_caught_up)
+        try:
+            async for record in self._log.subscribe(self.next_offset):
+                self.apply(record)
+        finally:
+            catching_up.cancel()
+
+    def _on_caught_up(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is None:
             self.caught_up.set()
-        async for record in self._log.subscribe(self.next_offset):
-            self.apply(record)
-            if self.next_offset >= end:
-                self.caught_up.set()
+
+    async def sync(self) -> None:
+        """Return once everything appended before this call has been folded here.
+        Raises LogUnavailable."""
+        head = await self._log.head()
+        if not head.marker and self.next_offset >= head.offset:
+            return
+        reached = asyncio.get_running_loop().create_future()
+        self._heads.append((head, reached))
+        await reached
 
     def apply(self, record: Record) -> None:
         state = self.state
@@ -55,7 +68,18 @@ class Projector:
         self.version += 1
         for listener in self._listeners:
             listener(record, state)
+        if self._heads:
+            self._resolve_heads(record)
         self._changed.notify()
+
+    def _resolve_heads(self, record: Record) -> None:
+        waiting = []
+        for head, reached in self._heads:
+            if not head.reached_by(record):
+                waiting.append((head, reached))
+            elif not reached.done():
+                reached.set_result(None)
+        self._heads = waiting
 
     def applied(self, event: Event) -> bool:
         return self.state.marks.get(event.origin, 0) >= event.seq
@@ -69,6 +93,3 @@ class Projector:
         """Return once a record has been folded after `since_version`."""
         while self.version <= since_version:
             await self._changed.wait()
-
-    async def wait_caught_up(self, timeout_s: float = _NO_LIMIT) -> None:
-        await asyncio.wait_for(self.caught_up.wait(), None if timeout_s == _NO_LIMIT else timeout_s)

@@ -44,6 +44,7 @@ class NodeRun(msgspec.Struct, gc=False):
     result: Json = None
     message: str = ""
     latest_event: int = 0
+    dispatched_position: int = 0  # the log position of its latest NodeRunDispatched
 
 
 class Job(msgspec.Struct, gc=False):
@@ -92,6 +93,7 @@ class State(msgspec.Struct, gc=False):
     inflight: int = 0  # runs dispatched and not ended, over all jobs
     running: dict[str, dict[str, None]] = {}  # executor -> run keys it has started
     lost_executors: dict[str, float] = {}
+    work_queued_through: int = 0
 
     def job(self, name: str) -> Job | None:
         return self.jobs.get(name)

@@ -9,14 +9,13 @@ from typing import Any, Final
 from aiohttp import web
 
 from libs.events.model import NodeState
+from libs.events.render import iso, job_event
 from libs.events.state import Job, JobEvent, NodeRun, State
 from services.api.errors import UnknownJob, ValidationError
 from services.api.keys import CLOCK, PROJECTOR, base_url
 from services.api.params import choice_param, int_param, path_id, time_param
 from services.api.views import (
-    iso,
     job_detail,
-    job_event,
     job_item,
     next_events,
     node_item,

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from libs.events.model import NodeState
+from libs.events.render import WHAT, event_message, iso
 from libs.events.state import Job, JobEvent, NodeRun, State, User
 
 Json = Any
 NODE_STATES: Final = tuple(NodeState)
-_WHAT: Final = {"task": "task", "deploy": "puppet"}
-
-
-def iso(ts: float | None) -> str | None:
-    """Whole-second ISO-8601 UTC, as the orchestrator writes timestamps."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _duration(start: float | None, end: float | None, now: float) -> float | None:
@@ -114,45 +106,10 @@ def _node_details(job: Job, run: NodeRun, now: float) -> dict[str, Json]:
     if run.state == NodeState.RUNNING:
         started = run.started_at if run.started_at is not None else now
         return {
-            "message": f"Started {_WHAT[job.kind]} run on {run.name}",
+            "message": f"Started {WHAT[job.kind]} run on {run.name}",
             "run-time": int(now - started),
         }
-    return {"message": run.message or _event_message(job, f"node_{run.state.value}", run.name)}
-
-
-def job_event(job: Job, event: JobEvent) -> dict[str, Json]:
-    if event.node is None:
-        details: dict[str, Json] = event.detail
-    else:
-        details = {"node": event.node, "detail": event.detail}
-    return {
-        "id": str(event.id),
-        "type": event.type,
-        "timestamp": iso(event.at),
-        "details": details,
-        "message": event.message or _event_message(job, event.type, event.node),
-    }
-
-
-def _event_message(job: Job, kind: str, node: str | None) -> str:
-    what = _WHAT[job.kind]
-    match kind:
-        case "node_running":
-            return f"Started {what} run on {node}"
-        case "node_finished":
-            return f"Finished {what} run on {node}"
-        case "node_failed":
-            return f"Failed {what} run on {node}"
-        case "node_errored":
-            return f"Error running {what} on {node}"
-        case "node_skipped":
-            return f"Skipped {what} run on {node}"
-        case "job_stopping":
-            return f"Stopping job {job.name}"
-        case "job_aborted":
-            return f"Job {job.name} aborted"
-        case _:
-            return f"Job {job.name} {job.state.value}"
+    return {"message": run.message or event_message(job, f"node_{run.state.value}", run.name)}
 
 
 def next_events(job: Job, base: str, returned: Iterable[JobEvent], start: int | None) -> Json:

@@ -12,6 +12,8 @@ from itertools import islice
 from typing import Final
 
 from libs.events.model import (
+    JOB_TERMINAL,
+    NODE_TERMINAL,
     Event,
     ExecutorLost,
     JobFinished,
@@ -134,8 +136,9 @@ def lost_executors(
     ]
 
 
-def undelivered_work(state: State) -> list[WorkItem]:
-    """Work dispatched but never started: what an in-process queue lost when its process died."""
+def undelivered_work(state: State, dispatched_after: int = 0) -> list[WorkItem]:
+    """Work dispatched (after log position `dispatched_after`) but never started: what an
+    in-process queue lost with its process, or what a scheduler that died may not have queued."""
     work: list[WorkItem] = []
     for name in state.active:
         job = state.jobs[name]
@@ -145,9 +148,27 @@ def undelivered_work(state: State) -> list[WorkItem]:
         work.extend(
             work_item(job, run, run.attempt, spec)
             for run in _dispatched(job.nodes.values())
-            if run.executor is None
+            if run.executor is None and run.dispatched_position > dispatched_after
         )
     return work
+
+
+def parked_run(state: State, item: WorkItem, now: float) -> NodeRunFinished | None:
+    """A work item the queue gave up delivering: its run ends `errored`, unless it has ended."""
+    job = state.jobs.get(item.job)
+    run = None if job is None or job.state in JOB_TERMINAL else job.nodes.get(item.node)
+    if run is None or run.state in NODE_TERMINAL or run.attempt != item.attempt:
+        return None
+    message = f"The work for {item.node} could not be delivered to an executor"
+    return NodeRunFinished(
+        at=now,
+        job=item.job,
+        node=item.node,
+        attempt=item.attempt,
+        state=NodeState.ERRORED,
+        result=execution_failure(item.node, message),
+        message=message,
+    )
 
 
 def _dispatched(runs: Iterable[NodeRun]) -> Iterable[NodeRun]:

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from podium.serve import Embedded
-from tests.conftest import Api, settings_for
+from podium.engine import Engine
+from tests.conftest import Api, serving, settings_for
 
 Json = Any
 ORCH = "puppetlabs.orchestrator"
@@ -259,10 +258,9 @@ async def test_a_deploy_of_an_environment_without_nodes_is_empty_environment(
 ) -> None:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text("version: 2\n")
-    engine = await Embedded.start(settings_for(tmp_path / "data", inventory=inventory))
+    engine = await Engine.start(settings_for(tmp_path / "data", inventory=inventory))
     try:
-        async with TestClient(TestServer(engine.app)) as client:
-            api = Api(client, engine.token_path.read_text().strip())
+        async with serving(engine) as api:
             await expect_error(
                 api, "/command/deploy", {"environment": "production"}, 400, "empty-environment"
             )

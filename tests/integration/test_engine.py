@@ -9,31 +9,29 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestClient, TestServer
-
-from podium.serve import Embedded
-from tests.conftest import Api, settings_for
+from podium.engine import Engine
+from tests.conftest import Api, serving, settings_for
 
 Json = Any
 TERMINAL_EVENTS = {"node_finished", "node_failed", "node_errored", "node_skipped"}
 
 
 @asynccontextmanager
-async def running(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple[Embedded, Api]]:
-    engine = await Embedded.start(settings_for(data_dir, **overrides))
+async def running(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple[Engine, Api]]:
+    engine = await Engine.start(settings_for(data_dir, **overrides))
     try:
-        async with TestClient(TestServer(engine.app)) as client:
-            yield engine, Api(client, engine.token_path.read_text().strip())
+        async with serving(engine) as api:
+            yield engine, api
     finally:
         await engine.close()
 
 
-async def crash(engine: Embedded) -> None:
+async def crash(engine: Engine) -> None:
     """Leave as a killed process would: no drain, no flush beyond what is already durable."""
-    for task in engine.roles:
+    for task in engine.tasks:
         task.cancel()
-    await asyncio.gather(*engine.roles, return_exceptions=True)
-    await engine.event_log.close()
+    await asyncio.gather(*engine.tasks, return_exceptions=True)
+    await engine.adapters.event_log.close()
 
 
 def most_running_at_once(events: list[Json]) -> int:
@@ -91,6 +89,7 @@ async def test_jobs_share_the_global_in_flight_limit(tmp_path: Path) -> None:
             merged += (await api.ok(f"/jobs/{name}/events"))["items"]
         merged.sort(key=lambda event: int(event["id"]))
         assert most_running_at_once(merged) <= 4
+        assert engine.projector is not None
         assert engine.projector.state.inflight == 0
 
 
@@ -161,9 +160,8 @@ async def test_after_a_crash_task_runs_in_progress_end_errored_and_deploys_run_a
 ) -> None:
     inventory = sim_inventory(tmp_path / "inv.yaml", 4, 400)
     data = tmp_path / "data"
-    engine = await Embedded.start(settings_for(data, inventory=inventory))
-    async with TestClient(TestServer(engine.app)) as client:
-        api = Api(client, engine.token_path.read_text().strip())
+    engine = await Engine.start(settings_for(data, inventory=inventory))
+    async with serving(engine) as api:
         task = await api.run_task(["s000", "s001", "s002"], concurrency=2)
         status, answer = await api.post(
             "/command/deploy", {"environment": "production", "scope": {"nodes": ["s003"]}}

@@ -17,7 +17,7 @@ def ready(job: str) -> JobReady:
 
 
 async def read_all(log: FileEventLog) -> list[Record]:
-    end = await log.end_offset()
+    end = (await log.head()).offset
     records: list[Record] = []
     if end == 0:
         return records
@@ -43,7 +43,7 @@ async def test_a_reopened_log_reads_back_every_batch_in_order(tmp_path: Path) ->
     assert [r.offset for r in records] == [0, 1]
     assert [[e.job for e in r.events] for r in records] == [["1", "2"], ["3"]]  # type: ignore[union-attr]
     await log.append([ready("4")])
-    assert await log.end_offset() == 3
+    assert (await log.head()).offset == 3
     await log.close()
 
 

@@ -1,0 +1,198 @@
+"""The event log on a RabbitMQ stream: one confirmed message per batch of events.
+
+Readers follow the stream from an offset with a per-consumer prefetch, ack every delivery (acks
+are a stream consumer's credit) only after the record has been taken, never nack or reject
+(either closes the connection on a stream), and keep their own position: after any reconnect they
+attach again at the next offset they have not yet yielded. A delivery below it is a replay and
+is skipped; a first delivery above it means retention dropped what was asked for (LogTruncated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Final
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from pamqp.common import FieldTable
+
+from libs.events.amqp.broker import AMQP_ERRORS, Broker, BrokerUnavailable, wait_closed
+from libs.events.amqp.settings import AmqpSettings
+from libs.events.codec import decode_batch, encode_batch
+from libs.events.model import Event
+from libs.events.ports import Head, LogTruncated, LogUnavailable, PortError, Record
+
+log = structlog.get_logger(__name__)
+
+MARKER_HEADER: Final = "x-podium-marker"
+OFFSET_HEADER: Final = "x-stream-offset"
+_EMPTY_BATCH: Final = encode_batch([])
+_RESUBSCRIBE_S: Final = 0.5
+
+
+def stream_arguments(max_age: str, max_bytes: int, segment_bytes: int) -> FieldTable:
+    """The one place stream arguments are spelled: a redeclare with others is refused."""
+    return {
+        "x-queue-type": "stream",
+        "x-max-age": max_age,
+        "x-max-length-bytes": max_bytes,
+        "x-stream-max-segment-size-bytes": segment_bytes,
+    }
+
+
+async def declare_stream(channel: AbstractChannel, name: str, arguments: FieldTable) -> None:
+    await channel.declare_queue(name, durable=True, arguments=arguments)
+
+
+async def publish_confirmed(
+    broker: Broker,
+    body: bytes,
+    routing_key: str,
+    headers: FieldTable | None = None,
+    *,
+    error: type[PortError] = LogUnavailable,
+) -> None:
+    """Publish to a queue through the default exchange and wait for the broker's confirm.
+    Raises `error` when no confirm comes (the message may still have landed)."""
+    message = aio_pika.Message(
+        body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers or {}
+    )
+    try:
+        channel = await broker.publisher()
+        await channel.default_exchange.publish(
+            message, routing_key=routing_key, timeout=broker.settings.confirm_timeout_s
+        )
+    except BrokerUnavailable as exc:
+        raise error(str(exc)) from exc
+    except (*AMQP_ERRORS, aio_pika.exceptions.PublishError) as exc:
+        raise error(f"{len(body)} bytes to {routing_key} not confirmed: {exc!r}") from exc
+
+
+class AmqpEventLog:
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self._settings: AmqpSettings = broker.settings
+        self._closed = asyncio.Event()
+
+    @classmethod
+    async def open(cls, broker: Broker) -> AmqpEventLog:
+        settings = broker.settings
+        channel = await broker.now().channel()
+        try:
+            await declare_stream(
+                channel,
+                settings.events,
+                stream_arguments(
+                    settings.log_max_age, settings.log_max_bytes, settings.log_segment_bytes
+                ),
+            )
+        finally:
+            await channel.close()
+        return cls(broker)
+
+    async def append(self, batch: Sequence[Event]) -> None:
+        await publish_confirmed(self._broker, encode_batch(batch), self._settings.events)
+
+    async def head(self) -> Head:
+        """The end is learnt by appending an empty marker record: a reader that has seen it has
+        seen everything appended before. (A stream cannot tell its end over AMQP 0.9.1.)"""
+        marker = uuid.uuid4().hex
+        await publish_confirmed(
+            self._broker, _EMPTY_BATCH, self._settings.events, {MARKER_HEADER: marker}
+        )
+        return Head(marker=marker)
+
+    async def subscribe(self, from_offset: int) -> AsyncIterator[Record]:
+        position = _Position(from_offset)
+        while not self._closed.is_set():
+            try:
+                async for record in self._attach(position):
+                    yield record
+            except AMQP_ERRORS as exc:
+                log.warning("log consumer interrupted", error=repr(exc), next=position.next)
+                await asyncio.sleep(_RESUBSCRIBE_S)
+
+    async def _attach(self, position: _Position) -> AsyncIterator[Record]:
+        """One consumer on one channel, until that channel closes."""
+        connection = await self._broker.connected(streams=True)
+        channel = await connection.channel()
+        inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        try:
+            await channel.set_qos(prefetch_count=self._settings.stream_prefetch)
+            queue = await channel.get_queue(self._settings.events, ensure=False)
+
+            async def deliver(message: AbstractIncomingMessage) -> None:
+                inbox.put_nowait(message)
+
+            requested = position.next
+            await queue.consume(deliver, arguments={"x-stream-offset": requested}, exclusive=False)
+            closed = asyncio.ensure_future(wait_closed(channel))
+            stopping = asyncio.ensure_future(self._closed.wait())
+            try:
+                while True:
+                    message = await _next(inbox, closed, stopping)
+                    if message is None:
+                        return
+                    record = _record(message, position, requested)
+                    if record is not None:
+                        yield record
+                    await _ack(message)
+            finally:
+                closed.cancel()
+                stopping.cancel()
+        finally:
+            with contextlib.suppress(*AMQP_ERRORS):
+                await channel.close()
+
+    async def close(self) -> None:
+        self._closed.set()
+
+
+class _Position:
+    """The next offset a subscription has not yielded yet, and whether it has seen anything."""
+
+    def __init__(self, next_offset: int) -> None:
+        self.next = next_offset
+        self.started = False
+
+
+def _record(message: AbstractIncomingMessage, position: _Position, requested: int) -> Record | None:
+    raw = message.headers[OFFSET_HEADER]
+    offset = raw if isinstance(raw, int) else int(str(raw))
+    if offset < position.next:
+        return None  # a replay from the chunk boundary, or after a reconnect
+    if offset > position.next and not position.started and offset > requested:
+        raise LogTruncated(
+            f"asked for offset {position.next}, the stream starts at {offset}: "
+            "retention dropped records this reader needs"
+        )
+    position.next = offset + 1
+    position.started = True
+    marker = message.headers.get(MARKER_HEADER)
+    return Record(offset, decode_batch(message.body), str(marker) if marker else "")
+
+
+async def _next(
+    inbox: asyncio.Queue[AbstractIncomingMessage],
+    closed: asyncio.Future[Any],
+    stopping: asyncio.Future[Any],
+) -> AbstractIncomingMessage | None:
+    """The next delivery; None once the channel closed (after what it had delivered) or the
+    log is closing."""
+    if not inbox.empty():
+        return inbox.get_nowait()
+    getting = asyncio.ensure_future(inbox.get())
+    await asyncio.wait({getting, closed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if getting.done():
+        return getting.result()
+    getting.cancel()
+    return None
+
+
+async def _ack(message: AbstractIncomingMessage) -> None:
+    with contextlib.suppress(*AMQP_ERRORS):  # a closed channel: the ack does not matter now
+        await message.ack()

@@ -1,0 +1,86 @@
+"""The topic exchange that mirrors job events for any AMQP client.
+
+Routing keys are `job.<name>.<type>` with the event types of `/jobs/<id>/events` (`node_running`,
+`node_finished`, ..., `job_finished`); bind `job.17.#` for one job or `job.#` for all. Each
+message body is a JSON array of the events (in the API's shape, ids included) that one folded
+record produced for that key, oldest first. The active scheduler publishes it after folding; it
+is a live feed (no confirms, nothing kept for absent subscribers): the log stays the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, Final
+
+import aio_pika
+import structlog
+
+from libs.events.amqp.broker import AMQP_ERRORS, Broker
+from libs.events.ports import Record
+from libs.events.render import job_event
+from libs.events.state import State
+
+log = structlog.get_logger(__name__)
+Json = Any
+_MAX_PENDING: Final = 10_000  # messages kept while the broker is away; older ones are dropped
+
+
+class TopicMirror:
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self._position = 0
+        self._pending: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(_MAX_PENDING)
+        self.active: Callable[[], bool] = lambda: False  # set to "this scheduler leads"
+
+    @classmethod
+    async def open(cls, broker: Broker) -> TopicMirror:
+        channel = await broker.now().channel()
+        try:
+            await channel.declare_exchange(
+                broker.settings.topic, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+        finally:
+            await channel.close()
+        return cls(broker)
+
+    def on_record(self, record: Record, state: State) -> None:
+        """A projector listener: queue what this record added to jobs' event lists."""
+        first, self._position = self._position, state.position
+        if not self.active():
+            return
+        grouped: dict[str, list[Json]] = defaultdict(list)
+        for name in dict.fromkeys(getattr(event, "job", None) for event in record.events):
+            job = state.jobs.get(name) if isinstance(name, str) else None
+            if job is None:
+                continue
+            fresh = []
+            for event in reversed(job.events):
+                if event.id <= first:
+                    break
+                fresh.append(event)
+            for event in reversed(fresh):
+                grouped[f"job.{job.name}.{event.type}"].append(job_event(job, event))
+        for key, events in grouped.items():
+            with contextlib.suppress(asyncio.QueueFull):
+                self._pending.put_nowait((key, json.dumps(events).encode()))
+
+    async def run(self) -> None:
+        """Publish what the listener queued, for as long as the process runs."""
+        channel = None
+        exchange = None
+        while True:
+            key, body = await self._pending.get()
+            try:
+                if channel is None or channel.is_closed or exchange is None:
+                    connection = await self._broker.connected()
+                    channel = await connection.channel(publisher_confirms=False)
+                    exchange = await channel.get_exchange(self._broker.settings.topic)
+                message = aio_pika.Message(body, content_type="application/json")
+                await exchange.publish(message, routing_key=key, mandatory=False)
+            except AMQP_ERRORS as exc:
+                log.warning("mirror publish failed", routing_key=key, error=repr(exc))
+                channel = None

@@ -1,0 +1,129 @@
+"""Node-run work on a quorum queue: one item per message, competing consumers, manual acks.
+
+An executor acks an item once its start is on the log, so a delivery is never held for a whole
+run (RabbitMQ closes a channel that holds one past its consumer timeout). A message delivered
+more than `delivery_limit` times is dead-lettered to the parking queue, which the scheduler
+drains so that no run is left waiting for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Final
+
+import structlog
+from aio_pika.abc import AbstractIncomingMessage
+
+from libs.events.amqp.broker import AMQP_ERRORS, Broker, wait_closed
+from libs.events.amqp.log import publish_confirmed
+from libs.events.amqp.topology import work_arguments
+from libs.events.codec import decode_work, encode_work
+from libs.events.ports import QueueUnavailable
+from libs.events.work import WorkItem
+
+log = structlog.get_logger(__name__)
+_PUBLISH_WINDOW: Final = 500  # concurrent confirmed publishes
+_RESUBSCRIBE_S: Final = 0.5
+
+
+class AmqpDelivery:
+    __slots__ = ("_message", "item")
+
+    def __init__(self, item: WorkItem, message: AbstractIncomingMessage) -> None:
+        self.item = item
+        self._message = message
+
+    async def ack(self) -> None:
+        # If the channel is gone the broker has already put the item back for someone else.
+        with contextlib.suppress(*AMQP_ERRORS):
+            await self._message.ack()
+
+
+class AmqpWorkQueue:
+    durable = True
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self._closed = asyncio.Event()
+
+    @classmethod
+    async def open(cls, broker: Broker) -> AmqpWorkQueue:
+        settings = broker.settings
+        channel = await broker.now().channel()
+        try:
+            await channel.declare_queue(
+                settings.parked, durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            await channel.declare_queue(
+                settings.work, durable=True, arguments=work_arguments(settings)
+            )
+        finally:
+            await channel.close()
+        return cls(broker)
+
+    async def put(self, items: Sequence[WorkItem]) -> None:
+        name = self._broker.settings.work
+        for start in range(0, len(items), _PUBLISH_WINDOW):
+            window = items[start : start + _PUBLISH_WINDOW]
+            await asyncio.gather(
+                *(
+                    publish_confirmed(
+                        self._broker, encode_work([item]), name, error=QueueUnavailable
+                    )
+                    for item in window
+                )
+            )
+
+    def consume(self, prefetch: int) -> AsyncIterator[AmqpDelivery]:
+        return self._deliveries(self._broker.settings.work, prefetch)
+
+    def parked(self) -> AsyncIterator[AmqpDelivery]:
+        """Items that could not be delivered (dead-lettered), for the scheduler to settle."""
+        return self._deliveries(self._broker.settings.parked, 64)
+
+    async def _deliveries(self, queue_name: str, prefetch: int) -> AsyncIterator[AmqpDelivery]:
+        while not self._closed.is_set():
+            try:
+                async for delivery in self._attach(queue_name, prefetch):
+                    yield delivery
+            except AMQP_ERRORS as exc:
+                log.warning("work consumer interrupted", queue=queue_name, error=repr(exc))
+                await asyncio.sleep(_RESUBSCRIBE_S)
+
+    async def _attach(self, queue_name: str, prefetch: int) -> AsyncIterator[AmqpDelivery]:
+        connection = await self._broker.connected()
+        channel = await connection.channel()
+        inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        try:
+            await channel.set_qos(prefetch_count=max(1, prefetch))
+            queue = await channel.get_queue(queue_name, ensure=False)
+
+            async def deliver(message: AbstractIncomingMessage) -> None:
+                inbox.put_nowait(message)
+
+            await queue.consume(deliver)
+            closed = asyncio.ensure_future(wait_closed(channel))
+            stopping = asyncio.ensure_future(self._closed.wait())
+            try:
+                while True:
+                    getting = asyncio.ensure_future(inbox.get())
+                    await asyncio.wait(
+                        {getting, closed, stopping}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if not getting.done():
+                        getting.cancel()
+                        return
+                    message = getting.result()
+                    for item in decode_work(message.body):
+                        yield AmqpDelivery(item, message)
+            finally:
+                closed.cancel()
+                stopping.cancel()
+        finally:
+            with contextlib.suppress(*AMQP_ERRORS):
+                await channel.close()
+
+    async def close(self) -> None:
+        self._closed.set()

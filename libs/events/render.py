@@ -1,0 +1,53 @@
+"""Job events as clients see them: one shape for the HTTP API and the AMQP topic mirror."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from libs.events.state import Job, JobEvent
+
+Json = Any
+WHAT: Final = {"task": "task", "deploy": "puppet"}
+
+
+def iso(ts: float | None) -> str | None:
+    """Whole-second ISO-8601 UTC, as the orchestrator writes timestamps."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def job_event(job: Job, event: JobEvent) -> dict[str, Json]:
+    if event.node is None:
+        details: dict[str, Json] = event.detail
+    else:
+        details = {"node": event.node, "detail": event.detail}
+    return {
+        "id": str(event.id),
+        "type": event.type,
+        "timestamp": iso(event.at),
+        "details": details,
+        "message": event.message or event_message(job, event.type, event.node),
+    }
+
+
+def event_message(job: Job, kind: str, node: str | None) -> str:
+    what = WHAT[job.kind]
+    match kind:
+        case "node_running":
+            return f"Started {what} run on {node}"
+        case "node_finished":
+            return f"Finished {what} run on {node}"
+        case "node_failed":
+            return f"Failed {what} run on {node}"
+        case "node_errored":
+            return f"Error running {what} on {node}"
+        case "node_skipped":
+            return f"Skipped {what} run on {node}"
+        case "job_stopping":
+            return f"Stopping job {job.name}"
+        case "job_aborted":
+            return f"Job {job.name} aborted"
+        case _:
+            return f"Job {job.name} {job.state.value}"

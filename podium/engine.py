@@ -1,0 +1,269 @@
+"""Assembling one process: the adapters (embedded or RabbitMQ) and the roles it runs.
+
+`podium serve` runs all three roles, over the embedded adapters or, with `--amqp-url`, over
+RabbitMQ; `podium api`, `podium scheduler` and `podium executor` run one role each on RabbitMQ.
+The roles are the same code either way; only the adapters differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final
+
+import structlog
+from aiohttp import web
+
+from libs.environments import Environments
+from libs.events.amqp.broker import Broker
+from libs.events.amqp.fanout import AmqpHeartbeats, AmqpStopBus
+from libs.events.amqp.leader import AmqpLeadership
+from libs.events.amqp.log import AmqpEventLog
+from libs.events.amqp.mirror import TopicMirror
+from libs.events.amqp.snapshots import AmqpSnapshots
+from libs.events.amqp.work import AmqpWorkQueue
+from libs.events.filelog import FileEventLog
+from libs.events.memory import MemoryHeartbeats, MemoryStopBus, MemoryWorkQueue, SoleLeader
+from libs.events.ports import EventLog, Heartbeats, Leadership, StopBus, WorkQueue
+from libs.events.producer import Producer
+from libs.events.projector import Projector
+from libs.events.snapshots import FileSnapshots, SnapshotStore
+from libs.inventory import load_inventory
+from podium.settings import Settings
+from podium.tokens import ensure_admin_token
+from services.api.app import build_app
+from services.api.keys import ApiSettings, InventoryHolder
+from services.executor.executor import Executor, ExecutorSettings
+from services.executor.transports.base import Transport
+from services.executor.transports.local import LocalSettings, LocalTransport
+from services.executor.transports.sim import SimTransport
+from services.scheduler.scheduler import ParkedWork, Scheduler, SchedulerSettings
+
+log = structlog.get_logger(__name__)
+LOG_FILE: Final = "events.log"
+SNAPSHOT_FILE: Final = "snapshot.bin"
+
+
+class Role(StrEnum):
+    API = "api"
+    SCHEDULER = "scheduler"
+    EXECUTOR = "executor"
+
+
+ALL_ROLES: Final = frozenset(Role)
+
+
+@dataclass
+class Adapters:
+    """The ports one process talks through, and what must run or close with them."""
+
+    event_log: EventLog
+    work_queue: WorkQueue
+    stop_bus: StopBus
+    heartbeats: Heartbeats
+    leadership: Leadership
+    snapshots: SnapshotStore
+    parked: ParkedWork | None = None
+    mirror: TopicMirror | None = None
+    broker: Broker | None = None
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.event_log.close()
+        await self.work_queue.close()
+        if self.broker is not None:
+            await self.broker.close()
+
+
+async def embedded_adapters(settings: Settings) -> Adapters:
+    event_log = await FileEventLog.open(settings.data_dir / LOG_FILE, fsync=settings.fsync)
+    return Adapters(
+        event_log=event_log,
+        work_queue=MemoryWorkQueue(),
+        stop_bus=MemoryStopBus(),
+        heartbeats=MemoryHeartbeats(),
+        leadership=SoleLeader(),
+        snapshots=FileSnapshots(settings.data_dir / SNAPSHOT_FILE),
+    )
+
+
+async def amqp_adapters(settings: Settings, roles: frozenset[Role]) -> Adapters:
+    assert settings.amqp is not None
+    name = "-".join(sorted(roles)) if roles != ALL_ROLES else "serve"
+    broker = await Broker.open(settings.amqp, name)
+    heartbeats = await AmqpHeartbeats.open(broker)
+    work_queue = await AmqpWorkQueue.open(broker)
+    adapters = Adapters(
+        event_log=await AmqpEventLog.open(broker),
+        work_queue=work_queue,
+        stop_bus=await AmqpStopBus.open(broker),
+        heartbeats=heartbeats,
+        leadership=SoleLeader(),
+        snapshots=await AmqpSnapshots.open(broker),
+        broker=broker,
+    )
+    if Role.SCHEDULER in roles:
+        leadership = AmqpLeadership(broker)
+        mirror = await TopicMirror.open(broker)
+        adapters.leadership = leadership
+        adapters.parked = work_queue
+        adapters.mirror = mirror
+        adapters.background += [leadership.run, heartbeats.listen, mirror.run]
+    return adapters
+
+
+@dataclass
+class Engine:
+    """The parts of one process, started and closed in the right order."""
+
+    settings: Settings
+    roles: frozenset[Role]
+    adapters: Adapters
+    producer: Producer
+    projector: Projector | None = None
+    scheduler: Scheduler | None = None
+    executor: Executor | None = None
+    app: web.Application | None = None
+    token_path: Path | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> Engine:
+        if settings.amqp is None:
+            adapters = await embedded_adapters(settings)
+        else:
+            adapters = await amqp_adapters(settings, roles)
+        origin = f"{'-'.join(sorted(roles))}-{uuid.uuid4().hex[:12]}"
+        producer = Producer(adapters.event_log, origin=origin)
+        engine = cls(settings, roles, adapters, producer)
+        for job in adapters.background:
+            engine._spawn(job(), job.__qualname__)
+        if roles & {Role.API, Role.SCHEDULER}:
+            await engine._follow_log()
+        producer.start()
+        if Role.API in roles:
+            await engine._start_api()
+        if Role.SCHEDULER in roles:
+            engine._start_scheduler()
+        if Role.EXECUTOR in roles:
+            engine._start_executor()
+        return engine
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        self.tasks.append(asyncio.get_running_loop().create_task(coroutine, name=name))
+
+    async def _follow_log(self) -> None:
+        snapshot = await self.adapters.snapshots.latest()
+        if snapshot is None:
+            projector = Projector(self.adapters.event_log)
+        else:
+            log.info(
+                "starting from a snapshot",
+                next_offset=snapshot.next_offset,
+                events=snapshot.state.position,
+            )
+            projector = Projector(self.adapters.event_log, snapshot.state, snapshot.next_offset)
+        if self.adapters.mirror is not None:
+            projector.add_listener(self.adapters.mirror.on_record)
+        self.projector = projector
+        self._spawn(projector.run(), "projector")
+        await first_of(projector.caught_up.wait(), self.tasks)
+        log.info("log folded", events=projector.state.position, jobs=len(projector.state.jobs))
+
+    async def _start_api(self) -> None:
+        settings, projector = self.settings, self.projector
+        assert projector is not None
+        first_api_only = settings.amqp is not None  # replicas share tokens through the log
+        self.token_path = await ensure_admin_token(
+            settings.data_dir, projector, self.producer, only_if_none=first_api_only
+        )
+        self.app = build_app(
+            projector,
+            self.producer,
+            Environments(settings.environments),
+            InventoryHolder(load_inventory(settings.inventory)),
+            ApiSettings(settings.public_url, submit_timeout_s=settings.submit_timeout_s),
+        )
+
+    def _start_scheduler(self) -> None:
+        settings, projector, adapters = self.settings, self.projector, self.adapters
+        assert projector is not None
+        embedded = settings.amqp is None
+        scheduler = Scheduler(
+            projector,
+            self.producer,
+            adapters.work_queue,
+            adapters.stop_bus,
+            adapters.heartbeats,
+            SchedulerSettings(
+                max_inflight=settings.max_inflight,
+                lease_s=settings.lease_s,
+                # One process: an executor not heard from since start-up belonged to a dead one.
+                startup_grace_s=0.0 if embedded else settings.lease_s,
+                snapshot_interval_s=settings.snapshot_interval_s,
+                snapshot_min_events=settings.snapshot_min_events,
+            ),
+            leadership=adapters.leadership,
+            snapshots=adapters.snapshots,
+            parked=adapters.parked,
+        )
+        if adapters.mirror is not None:
+            adapters.mirror.active = lambda: scheduler.leading
+        self.scheduler = scheduler
+        self._spawn(scheduler.run(), "scheduler")
+
+    def _start_executor(self) -> None:
+        settings, adapters = self.settings, self.adapters
+        environments = Environments(settings.environments)
+        transports: dict[str, Transport] = {
+            "sim": SimTransport(),
+            "local": LocalTransport(environments, LocalSettings()),
+        }
+        self.executor = Executor(
+            f"executor-{uuid.uuid4().hex[:12]}",
+            adapters.work_queue,
+            adapters.stop_bus,
+            self.producer,
+            adapters.heartbeats,
+            transports,
+            ExecutorSettings(
+                slots=settings.executor_slots,
+                heartbeat_s=settings.heartbeat_s,
+                shutdown_grace_s=settings.shutdown_grace_s,
+            ),
+        )
+        self._spawn(self.executor.run(), "executor")
+
+    async def close(self) -> None:
+        """Stop deciding, drain runs, flush the log, then let go of everything."""
+        if self.scheduler is not None:
+            await self.scheduler.close()
+        if self.executor is not None:
+            await self.executor.close()
+        await self.producer.close()
+        await self.adapters.close()
+        for task in self.tasks:
+            task.cancel()
+        results = await asyncio.gather(*self.tasks, return_exceptions=True)
+        for task, result in zip(self.tasks, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("role failed", role=task.get_name(), error=repr(result))
+
+
+async def first_of(awaitable: Awaitable[object], tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for `awaitable`, unless one of `tasks` ends first: a task ending early is a fault."""
+    waiter = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    if waiter in done:
+        return
+    waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiter
+    for task in done:
+        error = task.exception()
+        raise RuntimeError(f"{task.get_name()} stopped unexpectedly") from error

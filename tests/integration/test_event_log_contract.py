@@ -1,0 +1,111 @@
+"""One contract for every EventLog adapter: the embedded file and the RabbitMQ stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from libs.events.amqp.broker import Broker
+from libs.events.amqp.log import AmqpEventLog
+from libs.events.amqp.settings import AmqpSettings
+from libs.events.amqp.topology import delete_everything
+from libs.events.filelog import FileEventLog
+from libs.events.model import Event, JobReady
+from libs.events.ports import EventLog, Record
+from libs.events.projector import Projector
+
+
+@pytest.fixture(params=["file", "amqp"])
+async def event_log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventLog]:
+    if request.param == "file":
+        file_log = await FileEventLog.open(tmp_path / "events.log", fsync=False)
+        yield file_log
+        await file_log.close()
+        return
+    settings: AmqpSettings = request.getfixturevalue("amqp_settings")
+    broker = await Broker.open(settings, "contract")
+    amqp_log = await AmqpEventLog.open(broker)
+    try:
+        yield amqp_log
+    finally:
+        await amqp_log.close()
+        await delete_everything(broker)
+        await broker.close()
+
+
+def ready(seq: int) -> JobReady:
+    return JobReady(at=1.0, job=str(seq), origin="contract", seq=seq)
+
+
+def jobs(record: Record) -> list[str]:
+    return [event.job for event in record.events if isinstance(event, JobReady)]
+
+
+async def take(stream: AsyncIterator[Record], count: int) -> list[Record]:
+    """The next `count` records that carry events (marker records are skipped)."""
+    records: list[Record] = []
+    async with asyncio.timeout(10):
+        async for record in stream:
+            if record.events:
+                records.append(record)
+            if len(records) == count:
+                break
+    return records
+
+
+async def test_read_returns_batches_in_append_order(event_log: EventLog) -> None:
+    batches: list[list[Event]] = [[ready(1), ready(2)], [ready(3)], [ready(4), ready(5), ready(6)]]
+    for batch in batches:
+        await event_log.append(batch)
+    records = await take(event_log.subscribe(0), 3)
+    assert [jobs(r) for r in records] == [["1", "2"], ["3"], ["4", "5", "6"]]
+    assert [r.offset for r in records] == sorted({r.offset for r in records})
+
+
+async def test_a_subscription_from_an_offset_starts_there(event_log: EventLog) -> None:
+    for seq in range(1, 6):
+        await event_log.append([ready(seq)])
+    first = await take(event_log.subscribe(0), 5)
+    third_on = await take(event_log.subscribe(first[2].offset), 3)
+    assert [jobs(r) for r in third_on] == [["3"], ["4"], ["5"]]
+
+
+async def test_a_live_subscription_sees_later_appends_once_each(event_log: EventLog) -> None:
+    await event_log.append([ready(1)])
+    stream = event_log.subscribe(0)
+    assert [jobs(r) for r in await take(stream, 1)] == [["1"]]
+    await event_log.append([ready(2)])
+    await event_log.append([ready(3)])
+    assert [jobs(r) for r in await take(stream, 2)] == [["2"], ["3"]]
+
+
+async def test_a_projector_syncs_to_the_head_of_the_log(event_log: EventLog) -> None:
+    for seq in range(1, 4):
+        await event_log.append([ready(seq)])
+    projector = Projector(event_log)
+    running = asyncio.create_task(projector.run())
+    try:
+        async with asyncio.timeout(10):
+            await projector.caught_up.wait()
+        assert projector.state.position == 3
+        await event_log.append([ready(4)])
+        async with asyncio.timeout(10):
+            await projector.sync()
+        assert projector.state.position == 4
+        assert projector.state.marks == {"contract": 4}
+    finally:
+        running.cancel()
+
+
+async def test_an_empty_log_is_caught_up_at_once(event_log: EventLog) -> None:
+    projector = Projector(event_log)
+    running = asyncio.create_task(projector.run())
+    try:
+        async with asyncio.timeout(10):
+            await projector.caught_up.wait()
+        assert projector.state.position == 0
+    finally:
+        running.cancel()
