@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SHELL := /bin/bash
 
-.PHONY: run test lint unit bench bench-quick clean
+.PHONY: run test lint broker clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+# The integration and end-to-end tests talk to a real RabbitMQ on 127.0.0.1:5672. Start it if it
+# is not running, installing Debian's package first if it is missing.
+broker:
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then \
+	  command -v rabbitmq-server >/dev/null || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server; }; \
+	  echo "starting RabbitMQ"; rabbitmq-server -detached; \
+	  for i in $$(seq 90); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done; \
+	fi
+	@(exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { echo "RabbitMQ is not listening on 5672"; exit 1; }
+
+test: $(STAMP) lint broker
 	$(BIN)/pytest -q
 
 clean:

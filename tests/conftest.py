@@ -175,11 +175,18 @@ def amqp_settings(amqp_url: str) -> AmqpSettings:
     return AmqpSettings(url=amqp_url, prefix=f"test-{uuid.uuid4().hex[:10]}", connect_timeout_s=10)
 
 
-@pytest.fixture
-async def broker(amqp_settings: AmqpSettings) -> AsyncIterator[Broker]:
-    opened = await Broker.open(amqp_settings, "test")
+@asynccontextmanager
+async def open_broker(settings: AmqpSettings, role: str = "test") -> AsyncIterator[Broker]:
+    """A broker connection whose queues and exchanges are deleted afterwards."""
+    opened = await Broker.open(settings, role)
     try:
         yield opened
     finally:
         await delete_everything(opened)
         await opened.close()
+
+
+@pytest.fixture
+async def broker(amqp_settings: AmqpSettings) -> AsyncIterator[Broker]:
+    async with open_broker(amqp_settings) as opened:
+        yield opened

@@ -13,7 +13,7 @@ import os
 import struct
 import zlib
 from array import array
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -141,7 +141,7 @@ class FileEventLog:
             os.ftruncate(self._fd, start)  # leave no half record behind a failed append
             raise
 
-    async def subscribe(self, from_offset: int) -> AsyncIterator[Record]:
+    async def subscribe(self, from_offset: int) -> AsyncGenerator[Record, None]:
         queue: asyncio.Queue[Record] = asyncio.Queue()
         self._subscribers.add(queue)
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 
 from libs.events.ports import QueueUnavailable
 from libs.events.signal import Signal
@@ -58,7 +58,7 @@ class MemoryWorkQueue:
     def wake(self) -> None:
         self._changed.notify()
 
-    async def consume(self, prefetch: int) -> AsyncIterator[MemoryDelivery]:
+    async def consume(self, prefetch: int) -> AsyncGenerator[MemoryDelivery, None]:
         consumer = _Consumer(self, max(1, prefetch))
         try:
             while not self._closed:
@@ -88,7 +88,7 @@ class MemoryStopBus:
         for queue in self._subscribers:
             queue.put_nowait(notice)
 
-    async def subscribe(self) -> AsyncIterator[StopNotice]:
+    async def subscribe(self) -> AsyncGenerator[StopNotice, None]:
         queue: asyncio.Queue[StopNotice] = asyncio.Queue()
         self._subscribers.add(queue)
         try:

@@ -5,7 +5,7 @@ One contract suite per port (tests/integration/test_*_contract.py) runs against 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from libs.events.model import Event
@@ -17,8 +17,13 @@ class PortError(Exception):
 
 
 class LogUnavailable(PortError):
-    """Raised when an append was not confirmed. The batch may still have landed, which is why
-    every event carries an (origin, seq) id and the fold drops copies."""
+    """Raised when an append was not confirmed. Unless `sent` is False (nothing left this
+    process), the batch may still have landed, which is why every event carries an (origin,
+    seq) id and the fold drops copies."""
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class LogCorrupted(PortError):
@@ -61,7 +66,7 @@ class EventLog(Protocol):
     async def append(self, batch: Sequence[Event]) -> None:
         """Return once the batch is durable as one record. Raises LogUnavailable otherwise."""
 
-    def subscribe(self, from_offset: int) -> AsyncIterator[Record]:
+    def subscribe(self, from_offset: int) -> AsyncGenerator[Record, None]:
         """Yield every record from `from_offset` on, in order, then each new one as it is
         appended. Ends only when the log is closed."""
 
@@ -88,7 +93,7 @@ class WorkQueue(Protocol):
     async def put(self, items: Sequence[WorkItem]) -> None:
         """Queue items for competing consumers, in order. Raises QueueUnavailable."""
 
-    def consume(self, prefetch: int) -> AsyncIterator[Delivery]:
+    def consume(self, prefetch: int) -> AsyncGenerator[Delivery, None]:
         """Deliver items, never more than `prefetch` unacked at once."""
 
     async def close(self) -> None: ...
@@ -98,7 +103,7 @@ class StopBus(Protocol):
     async def publish(self, notice: StopNotice) -> None:
         """Tell every executor now listening. Raises QueueUnavailable."""
 
-    def subscribe(self) -> AsyncIterator[StopNotice]:
+    def subscribe(self) -> AsyncGenerator[StopNotice, None]:
         """Notices published from now on, to every subscriber."""
 
 

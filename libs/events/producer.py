@@ -4,7 +4,9 @@ Many coroutines call `emit`; one flusher appends everything that gathered since 
 as one batch, so a busy process writes large batches and an idle one writes at once. Events are
 stamped with this producer's `origin` and the next `seq` at flush time, in log order: the fold's
 copy detection relies on a producer's seqs growing along the log. A batch whose append failed is
-retried with the same stamps until `give_up_s` passes.
+retried with the same stamps until `give_up_s` passes; while nothing of it has left the process
+(the broker is known to be away), the events of callers that stopped waiting are dropped from it,
+so that an api that answered 503 has indeed changed nothing.
 """
 
 from __future__ import annotations
@@ -90,14 +92,13 @@ class Producer:
         return msgspec.structs.replace(event, origin=self.origin, seq=self._seq)
 
     async def _flush(self, taken: list[tuple[list[Event], asyncio.Future[list[Event]]]]) -> None:
-        batch = [event for events, _ in taken for event in events]
         try:
-            await self._append_with_retries(batch)
+            await self._append_with_retries(taken)
         except LogUnavailable as exc:
             _settle(taken, exc)
         except Exception as exc:  # e.g. an event that cannot be encoded: it fails alone
             if len(taken) == 1:
-                log.error("events refused by the log", events=len(batch), error=repr(exc))
+                log.error("events refused by the log", error=repr(exc))
                 _settle(taken, exc)
             else:
                 for entry in taken:
@@ -105,15 +106,24 @@ class Producer:
         else:
             _settle(taken, None)
 
-    async def _append_with_retries(self, batch: list[Event]) -> None:
+    async def _append_with_retries(
+        self, taken: list[tuple[list[Event], asyncio.Future[list[Event]]]]
+    ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._give_up_s
         delay = _RETRY_FIRST_S
+        sent = False
         while True:
+            if not sent:  # nothing left yet: drop what nobody waits for any more
+                taken = [entry for entry in taken if not entry[1].done()]
+                if not taken:
+                    return
+            batch = [event for events, _ in taken for event in events]
             try:
                 await self._log.append(batch)
                 return
             except LogUnavailable as exc:
+                sent = sent or exc.sent
                 if loop.time() + delay > deadline or self._closing:
                     raise
                 log.warning("append failed, retrying", events=len(batch), error=str(exc))

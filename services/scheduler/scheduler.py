@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,7 +65,7 @@ class SchedulerSettings:
 
 
 class ParkedWork(Protocol):
-    def parked(self) -> AsyncIterator[Delivery]:
+    def parked(self) -> AsyncGenerator[Delivery, None]:
         """Work items the queue gave up delivering."""
 
 

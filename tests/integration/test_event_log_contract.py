@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from libs.events.amqp.broker import Broker
 from libs.events.amqp.log import AmqpEventLog
 from libs.events.amqp.settings import AmqpSettings
-from libs.events.amqp.topology import delete_everything
 from libs.events.filelog import FileEventLog
 from libs.events.model import Event, JobReady
 from libs.events.ports import EventLog, Record
 from libs.events.projector import Projector
+from tests.conftest import open_broker
 
 
 @pytest.fixture(params=["file", "amqp"])
@@ -26,14 +25,10 @@ async def event_log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         await file_log.close()
         return
     settings: AmqpSettings = request.getfixturevalue("amqp_settings")
-    broker = await Broker.open(settings, "contract")
-    amqp_log = await AmqpEventLog.open(broker)
-    try:
+    async with open_broker(settings) as broker:
+        amqp_log = await AmqpEventLog.open(broker)
         yield amqp_log
-    finally:
         await amqp_log.close()
-        await delete_everything(broker)
-        await broker.close()
 
 
 def ready(seq: int) -> JobReady:

@@ -42,6 +42,10 @@ class BrokerUnavailable(PortError):
     """Raised when there is no connection to the broker now."""
 
 
+# What a consumer or publisher loop recovers from by attaching again.
+RECOVERABLE: Final = (*AMQP_ERRORS, BrokerUnavailable)
+
+
 class _Link:
     """One supervised connection."""
 
@@ -141,6 +145,17 @@ class Broker:
             raise BrokerUnavailable("no connection to RabbitMQ")
         return connection
 
+    async def channel(
+        self, *, streams: bool = False, wait: bool = True, **options: Any
+    ) -> AbstractChannel:
+        """A new channel on the current connection (waiting for one unless `wait` is False).
+        Raises BrokerUnavailable: aio-pika says RuntimeError for a connection closing under it."""
+        connection = await self.connected(streams=streams) if wait else self.now()
+        try:
+            return await connection.channel(**options)
+        except (*AMQP_ERRORS, RuntimeError) as exc:
+            raise BrokerUnavailable(f"cannot open a channel: {exc!r}") from exc
+
     async def publisher(self) -> AbstractChannel:
         """A channel with publisher confirms, where an unroutable message raises.
         Raises BrokerUnavailable."""
@@ -151,13 +166,9 @@ class Broker:
                 or channel.is_closed
                 or self._publisher_generation != self._main.generation
             ):
-                connection = self.now()
-                try:
-                    channel = await connection.channel(
-                        publisher_confirms=True, on_return_raises=True
-                    )
-                except AMQP_ERRORS as exc:
-                    raise BrokerUnavailable(f"cannot open a channel: {exc!r}") from exc
+                channel = await self.channel(
+                    wait=False, publisher_confirms=True, on_return_raises=True
+                )
                 self._publisher = channel
                 self._publisher_generation = self._main.generation
             return channel

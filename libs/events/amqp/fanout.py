@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Final
 
 import aio_pika
@@ -18,7 +18,7 @@ import msgspec
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
-from libs.events.amqp.broker import AMQP_ERRORS, Broker, BrokerUnavailable, wait_closed
+from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, BrokerUnavailable, wait_closed
 from libs.events.amqp.topology import declare_fanout
 from libs.events.codec import decode_stop, encode_stop
 from libs.events.ports import QueueUnavailable
@@ -34,7 +34,7 @@ class Fanout:
         self._exchange = exchange
 
     async def declare(self) -> None:
-        channel = await self._broker.now().channel()
+        channel = await self._broker.channel(wait=False)
         try:
             await declare_fanout(channel, self._exchange)
         finally:
@@ -53,21 +53,20 @@ class Fanout:
             )
         except BrokerUnavailable as exc:
             raise QueueUnavailable(str(exc)) from exc
-        except AMQP_ERRORS as exc:
+        except RECOVERABLE as exc:
             raise QueueUnavailable(f"broadcast on {self._exchange} failed: {exc!r}") from exc
 
-    async def listen(self) -> AsyncIterator[bytes]:
+    async def listen(self) -> AsyncGenerator[bytes, None]:
         while True:
             try:
                 async for body in self._attach():
                     yield body
-            except AMQP_ERRORS as exc:
+            except RECOVERABLE as exc:
                 log.warning("listener interrupted", exchange=self._exchange, error=repr(exc))
                 await asyncio.sleep(_RESUBSCRIBE_S)
 
-    async def _attach(self) -> AsyncIterator[bytes]:
-        connection = await self._broker.connected()
-        channel = await connection.channel()
+    async def _attach(self) -> AsyncGenerator[bytes, None]:
+        channel = await self._broker.channel()
         inbox: asyncio.Queue[bytes] = asyncio.Queue()
         try:
             exchange = await declare_fanout(channel, self._exchange)
@@ -107,7 +106,7 @@ class AmqpStopBus:
     async def publish(self, notice: StopNotice) -> None:
         await self._fanout.publish(encode_stop(notice))
 
-    async def subscribe(self) -> AsyncIterator[StopNotice]:
+    async def subscribe(self) -> AsyncGenerator[StopNotice, None]:
         async for body in self._fanout.listen():
             try:
                 yield decode_stop(body)

@@ -19,7 +19,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from pamqp.common import FieldTable
 
-from libs.events.amqp.broker import AMQP_ERRORS, Broker, wait_closed
+from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, wait_closed
 from libs.events.amqp.log import publish_confirmed
 from libs.events.ports import PortError, QueueUnavailable
 
@@ -51,14 +51,13 @@ class AmqpLeadership:
         while True:
             try:
                 await self._contend()
-            except (*AMQP_ERRORS, PortError) as exc:
+            except (*RECOVERABLE, PortError) as exc:
                 log.warning("lock consumer interrupted", error=repr(exc))
             self._step_down()
             await asyncio.sleep(_RETRY_S)
 
     async def _contend(self) -> None:
-        connection = await self._broker.connected()
-        channel = await connection.channel()
+        channel = await self._broker.channel()
         try:
             await channel.set_qos(prefetch_count=2)
             queue = await channel.declare_queue(

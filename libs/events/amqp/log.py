@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, Final
 
 import aio_pika
@@ -20,7 +20,7 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pamqp.common import FieldTable
 
-from libs.events.amqp.broker import AMQP_ERRORS, Broker, BrokerUnavailable, wait_closed
+from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, BrokerUnavailable, wait_closed
 from libs.events.amqp.settings import AmqpSettings
 from libs.events.codec import decode_batch, encode_batch
 from libs.events.model import Event
@@ -67,6 +67,8 @@ async def publish_confirmed(
             message, routing_key=routing_key, timeout=broker.settings.confirm_timeout_s
         )
     except BrokerUnavailable as exc:
+        if error is LogUnavailable:
+            raise LogUnavailable(str(exc), sent=False) from exc
         raise error(str(exc)) from exc
     except (*AMQP_ERRORS, aio_pika.exceptions.PublishError) as exc:
         raise error(f"{len(body)} bytes to {routing_key} not confirmed: {exc!r}") from exc
@@ -81,7 +83,7 @@ class AmqpEventLog:
     @classmethod
     async def open(cls, broker: Broker) -> AmqpEventLog:
         settings = broker.settings
-        channel = await broker.now().channel()
+        channel = await broker.channel(wait=False)
         try:
             await declare_stream(
                 channel,
@@ -106,20 +108,19 @@ class AmqpEventLog:
         )
         return Head(marker=marker)
 
-    async def subscribe(self, from_offset: int) -> AsyncIterator[Record]:
+    async def subscribe(self, from_offset: int) -> AsyncGenerator[Record, None]:
         position = _Position(from_offset)
         while not self._closed.is_set():
             try:
                 async for record in self._attach(position):
                     yield record
-            except AMQP_ERRORS as exc:
+            except RECOVERABLE as exc:
                 log.warning("log consumer interrupted", error=repr(exc), next=position.next)
                 await asyncio.sleep(_RESUBSCRIBE_S)
 
-    async def _attach(self, position: _Position) -> AsyncIterator[Record]:
+    async def _attach(self, position: _Position) -> AsyncGenerator[Record, None]:
         """One consumer on one channel, until that channel closes."""
-        connection = await self._broker.connected(streams=True)
-        channel = await connection.channel()
+        channel = await self._broker.channel(streams=True)
         inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         try:
             await channel.set_qos(prefetch_count=self._settings.stream_prefetch)

@@ -19,7 +19,7 @@ from typing import Any, Final
 import aio_pika
 import structlog
 
-from libs.events.amqp.broker import AMQP_ERRORS, Broker
+from libs.events.amqp.broker import RECOVERABLE, Broker
 from libs.events.ports import Record
 from libs.events.render import job_event
 from libs.events.state import State
@@ -38,7 +38,7 @@ class TopicMirror:
 
     @classmethod
     async def open(cls, broker: Broker) -> TopicMirror:
-        channel = await broker.now().channel()
+        channel = await broker.channel(wait=False)
         try:
             await channel.declare_exchange(
                 broker.settings.topic, aio_pika.ExchangeType.TOPIC, durable=True
@@ -76,11 +76,10 @@ class TopicMirror:
             key, body = await self._pending.get()
             try:
                 if channel is None or channel.is_closed or exchange is None:
-                    connection = await self._broker.connected()
-                    channel = await connection.channel(publisher_confirms=False)
+                    channel = await self._broker.channel(publisher_confirms=False)
                     exchange = await channel.get_exchange(self._broker.settings.topic)
                 message = aio_pika.Message(body, content_type="application/json")
                 await exchange.publish(message, routing_key=key, mandatory=False)
-            except AMQP_ERRORS as exc:
+            except RECOVERABLE as exc:
                 log.warning("mirror publish failed", routing_key=key, error=repr(exc))
                 channel = None

@@ -35,7 +35,7 @@ class AmqpSnapshots:
     @classmethod
     async def open(cls, broker: Broker) -> AmqpSnapshots:
         settings = broker.settings
-        channel = await broker.now().channel()
+        channel = await broker.channel(wait=False)
         try:
             arguments = stream_arguments(
                 settings.log_max_age, settings.snapshot_max_bytes, settings.snapshot_segment_bytes
@@ -64,8 +64,7 @@ class AmqpSnapshots:
         return None if data is None else decode_snapshot(data)
 
     async def _newest_until(self, marker: str) -> bytes | None:
-        connection = await self._broker.connected(streams=True)
-        channel = await connection.channel()
+        channel = await self._broker.channel(streams=True)
         inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         try:
             await channel.set_qos(prefetch_count=8)

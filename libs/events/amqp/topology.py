@@ -28,7 +28,7 @@ async def declare_fanout(channel: AbstractChannel, name: str) -> aio_pika.abc.Ab
 async def delete_everything(broker: Broker) -> None:
     """Remove this prefix's queues and exchanges (tests clean up with it)."""
     settings = broker.settings
-    channel = await broker.now().channel()
+    channel = await broker.channel(wait=False)
     try:
         for queue in (
             settings.events,
@@ -40,12 +40,12 @@ async def delete_everything(broker: Broker) -> None:
             with contextlib.suppress(*AMQP_ERRORS):
                 await channel.queue_delete(queue)
             if channel.is_closed:
-                channel = await broker.now().channel()
+                channel = await broker.channel(wait=False)
         for exchange in (settings.stops, settings.heartbeats, settings.topic):
             with contextlib.suppress(*AMQP_ERRORS):
                 await channel.exchange_delete(exchange)
             if channel.is_closed:
-                channel = await broker.now().channel()
+                channel = await broker.channel(wait=False)
     finally:
         with contextlib.suppress(*AMQP_ERRORS):
             await channel.close()

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Final
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
-from libs.events.amqp.broker import AMQP_ERRORS, Broker, wait_closed
+from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, wait_closed
 from libs.events.amqp.log import publish_confirmed
 from libs.events.amqp.topology import work_arguments
 from libs.events.codec import decode_work, encode_work
@@ -51,7 +51,7 @@ class AmqpWorkQueue:
     @classmethod
     async def open(cls, broker: Broker) -> AmqpWorkQueue:
         settings = broker.settings
-        channel = await broker.now().channel()
+        channel = await broker.channel(wait=False)
         try:
             await channel.declare_queue(
                 settings.parked, durable=True, arguments={"x-queue-type": "quorum"}
@@ -76,25 +76,26 @@ class AmqpWorkQueue:
                 )
             )
 
-    def consume(self, prefetch: int) -> AsyncIterator[AmqpDelivery]:
+    def consume(self, prefetch: int) -> AsyncGenerator[AmqpDelivery, None]:
         return self._deliveries(self._broker.settings.work, prefetch)
 
-    def parked(self) -> AsyncIterator[AmqpDelivery]:
+    def parked(self) -> AsyncGenerator[AmqpDelivery, None]:
         """Items that could not be delivered (dead-lettered), for the scheduler to settle."""
         return self._deliveries(self._broker.settings.parked, 64)
 
-    async def _deliveries(self, queue_name: str, prefetch: int) -> AsyncIterator[AmqpDelivery]:
+    async def _deliveries(
+        self, queue_name: str, prefetch: int
+    ) -> AsyncGenerator[AmqpDelivery, None]:
         while not self._closed.is_set():
             try:
                 async for delivery in self._attach(queue_name, prefetch):
                     yield delivery
-            except AMQP_ERRORS as exc:
+            except RECOVERABLE as exc:
                 log.warning("work consumer interrupted", queue=queue_name, error=repr(exc))
                 await asyncio.sleep(_RESUBSCRIBE_S)
 
-    async def _attach(self, queue_name: str, prefetch: int) -> AsyncIterator[AmqpDelivery]:
-        connection = await self._broker.connected()
-        channel = await connection.channel()
+    async def _attach(self, queue_name: str, prefetch: int) -> AsyncGenerator[AmqpDelivery, None]:
+        channel = await self._broker.channel()
         inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         try:
             await channel.set_qos(prefetch_count=max(1, prefetch))

@@ -1,0 +1,235 @@
+"""The RabbitMQ adapters beyond the port contracts: leadership, snapshots and retention,
+recovery from a killed connection, the topic mirror."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from dataclasses import replace
+
+import aio_pika
+import pytest
+
+from libs.events.amqp.broker import Broker
+from libs.events.amqp.leader import AmqpLeadership
+from libs.events.amqp.log import AmqpEventLog
+from libs.events.amqp.mirror import TopicMirror
+from libs.events.amqp.settings import AmqpSettings
+from libs.events.amqp.snapshots import PART_BYTES, AmqpSnapshots
+from libs.events.fold import fold, fold_all
+from libs.events.model import (
+    Event,
+    JobReady,
+    NodeRunDispatched,
+    NodeRunFinished,
+    NodeState,
+    TokenIssued,
+)
+from libs.events.ports import LogTruncated, Record
+from libs.events.projector import Projector
+from libs.events.snapshots import Snapshot
+from tests.builders import job_requested
+from tests.conftest import open_broker
+
+
+def close_connections(name_part: str) -> int:
+    """Kill the broker connections whose client name contains `name_part`, as an operator
+    (or a network fault) would."""
+    listing = subprocess.run(
+        [
+            "rabbitmqctl",
+            "list_connections",
+            "pid",
+            "client_properties",
+            "--no-table-headers",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    killed = 0
+    for line in listing.splitlines():
+        if name_part in line:
+            pid = line.split()[0]
+            subprocess.run(
+                ["rabbitmqctl", "close_connection", pid, "test: connection killed"],
+                capture_output=True,
+                check=True,
+            )
+            killed += 1
+    return killed
+
+
+async def until(predicate: object, timeout_s: float = 15.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not predicate():  # type: ignore[operator]
+            await asyncio.sleep(0.05)
+
+
+async def test_exactly_one_scheduler_leads_and_a_standby_takes_over(
+    amqp_settings: AmqpSettings,
+) -> None:
+    async with open_broker(amqp_settings, "leader-a") as first_broker:
+        second_broker = await Broker.open(amqp_settings, "leader-b")
+        first, second = AmqpLeadership(first_broker), AmqpLeadership(second_broker)
+        tasks = [asyncio.ensure_future(first.run()), asyncio.ensure_future(second.run())]
+        try:
+            await until(lambda: first.is_leader or second.is_leader)
+            await asyncio.sleep(0.5)
+            assert first.is_leader != second.is_leader
+            leader_broker, standby = (
+                (first_broker, second) if first.is_leader else (second_broker, first)
+            )
+            await leader_broker.close()  # the leader goes away
+            await until(lambda: standby.is_leader, timeout_s=10)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await second_broker.close()
+
+
+async def test_a_snapshot_larger_than_a_part_comes_back_whole(broker: Broker) -> None:
+    store = await AmqpSnapshots.open(broker)
+    assert await store.latest() is None
+    history = [
+        TokenIssued(
+            at=1.0,
+            token_sha256="x" * 64,
+            user_id=f"user-{i}",
+            login=f"login-{i}" * 40,
+            origin="s",
+            seq=i + 1,
+        )
+        for i in range(40_000)
+    ]
+    state = fold_all(history)
+    big = Snapshot(next_offset=12, state=state)
+    await store.save(Snapshot(next_offset=3, state=fold_all(history[:10])))
+    await store.save(big)
+    latest = await store.latest()
+    assert latest == big
+    assert len(json.dumps([u.login for u in state.users.values()])) > PART_BYTES  # several parts
+
+
+async def test_a_reader_resumes_after_its_connection_is_killed(amqp_settings: AmqpSettings) -> None:
+    settings = amqp_settings
+    async with open_broker(settings, "resume-writer") as writer:
+        log = await AmqpEventLog.open(writer)
+        reader_broker = await Broker.open(settings, "resume-reader")
+        try:
+            reader = await AmqpEventLog.open(reader_broker)
+            seen: list[Record] = []
+
+            async def read() -> None:
+                async for record in reader.subscribe(0):
+                    seen.append(record)
+
+            reading = asyncio.ensure_future(read())
+            for seq in range(1, 51):
+                await log.append([JobReady(at=1.0, job=str(seq), origin="w", seq=seq)])
+            await until(lambda: len(seen) == 50)
+            assert close_connections("resume-reader-streams") == 1
+            for seq in range(51, 101):
+                await log.append([JobReady(at=1.0, job=str(seq), origin="w", seq=seq)])
+            await until(lambda: len(seen) == 100)
+            await asyncio.sleep(0.3)
+            offsets = [record.offset for record in seen]
+            assert offsets == list(range(offsets[0], offsets[0] + 100))  # no gap, no repeat
+            reading.cancel()
+        finally:
+            await reader_broker.close()
+
+
+async def test_retention_is_survived_by_starting_from_a_snapshot(
+    amqp_settings: AmqpSettings,
+) -> None:
+    tiny = replace(amqp_settings, log_max_bytes=60_000, log_segment_bytes=20_000)
+    async with open_broker(tiny, "retention") as broker:
+        log = await AmqpEventLog.open(broker)
+        store = await AmqpSnapshots.open(broker)
+        writer = Projector(log)
+        following = asyncio.ensure_future(writer.run())
+        seq = 0
+        for batch in range(40):
+            events = []
+            for node in range(30):
+                seq += 1
+                events.append(
+                    TokenIssued(
+                        at=float(seq),
+                        token_sha256=f"{seq:064d}",
+                        user_id=f"u{batch}",
+                        login=f"n{node}",
+                        origin="w",
+                        seq=seq,
+                    )
+                )
+            await log.append(events)
+            if batch == 29:  # a snapshot part way, as the scheduler takes them
+                await writer.sync()
+                await store.save(Snapshot(writer.next_offset, writer.state))
+        await writer.sync()
+        following.cancel()
+
+        fresh = Projector(log)  # from the beginning: those records are gone
+        with pytest.raises(LogTruncated):
+            await asyncio.wait_for(fresh.run(), timeout=10)
+
+        snapshot = await store.latest()
+        assert snapshot is not None
+        restored = Projector(log, snapshot.state, snapshot.next_offset)
+        running = asyncio.ensure_future(restored.run())
+        await asyncio.wait_for(restored.caught_up.wait(), timeout=10)
+        assert restored.state == writer.state
+        assert restored.state.position == 1200
+        running.cancel()
+
+
+async def test_the_mirror_routes_job_events_by_job_and_type(broker: Broker) -> None:
+    mirror = await TopicMirror.open(broker)
+    mirror.active = lambda: True
+    publishing = asyncio.ensure_future(mirror.run())
+    channel = await broker.now().channel()
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(broker.settings.topic, routing_key="job.1.#")
+    got: list[tuple[str, object]] = []
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        got.append((message.routing_key or "", json.loads(message.body)))
+
+    await queue.consume(on_message, no_ack=True)
+    history: list[Event] = [
+        job_requested(["a", "b"], request_id="r1"),
+        job_requested(["c"], request_id="r2"),
+        NodeRunDispatched(at=2.0, job="1", node="a", attempt=1),
+        NodeRunDispatched(at=2.0, job="2", node="c", attempt=1),
+        NodeRunFinished(
+            at=3.0, job="1", node="a", attempt=1, state=NodeState.FINISHED, result={"ok": True}
+        ),
+        NodeRunFinished(at=3.0, job="2", node="c", attempt=1, state=NodeState.FAILED),
+        NodeRunFinished(
+            at=3.0, job="1", node="b", attempt=0, state=NodeState.SKIPPED, message="stopped"
+        ),
+    ]
+    state = fold_all([])
+    for offset, event in enumerate(history):
+        fold(state, event)
+        mirror.on_record(Record(offset, [event]), state)
+    await until(lambda: len(got) == 2)
+    await asyncio.sleep(0.2)
+    assert [key for key, _ in got] == ["job.1.node_finished", "job.1.node_skipped"]
+    finished = got[0][1]
+    assert finished == [
+        {
+            "id": "5",
+            "type": "node_finished",
+            "timestamp": "1970-01-01T00:00:03Z",
+            "details": {"node": "a", "detail": {"ok": True}},
+            "message": "Finished task run on a",
+        }
+    ]
+    publishing.cancel()
+    await channel.close()

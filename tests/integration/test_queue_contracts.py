@@ -1,0 +1,132 @@
+"""One contract for every WorkQueue and StopBus adapter: in-process and RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
+
+import pytest
+
+from libs.events.amqp.fanout import AmqpStopBus
+from libs.events.amqp.work import AmqpWorkQueue
+from libs.events.memory import MemoryStopBus, MemoryWorkQueue
+from libs.events.ports import Delivery, StopBus, WorkQueue
+from libs.events.work import RunSpec, StopNotice, WorkItem
+from tests.conftest import open_broker
+
+
+@pytest.fixture(params=["memory", "amqp"])
+async def work_queue(request: pytest.FixtureRequest) -> AsyncIterator[WorkQueue]:
+    if request.param == "memory":
+        memory = MemoryWorkQueue()
+        yield memory
+        await memory.close()
+        return
+    async with open_broker(request.getfixturevalue("amqp_settings")) as broker:
+        queue = await AmqpWorkQueue.open(broker)
+        yield queue
+        await queue.close()
+
+
+@pytest.fixture(params=["memory", "amqp"])
+async def stop_bus(request: pytest.FixtureRequest) -> AsyncIterator[StopBus]:
+    if request.param == "memory":
+        yield MemoryStopBus()
+        return
+    async with open_broker(request.getfixturevalue("amqp_settings")) as broker:
+        yield await AmqpStopBus.open(broker)
+
+
+def item(node: str) -> WorkItem:
+    spec = RunSpec(kind="task", environment="production", task="mod::t")
+    return WorkItem(job="1", node=node, attempt=1, transport="sim", config={}, spec=spec)
+
+
+class Consumer:
+    """Pulls deliveries in the background, so a test can look without cancelling the pull."""
+
+    def __init__(self, queue: WorkQueue, prefetch: int) -> None:
+        self._deliveries = queue.consume(prefetch)
+        self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._pump = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        async for delivery in self._deliveries:
+            self._inbox.put_nowait(delivery)
+
+    async def take(self, count: int) -> list[Delivery]:
+        async with asyncio.timeout(10):
+            return [await self._inbox.get() for _ in range(count)]
+
+    async def nothing_more(self, wait_s: float = 0.3) -> bool:
+        await asyncio.sleep(wait_s)
+        return self._inbox.empty()
+
+    async def leave(self) -> None:
+        self._pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._pump
+        await self._deliveries.aclose()
+
+
+@asynccontextmanager
+async def consumer(queue: WorkQueue, prefetch: int) -> AsyncIterator[Consumer]:
+    pulling = Consumer(queue, prefetch)
+    try:
+        yield pulling
+    finally:
+        await pulling.leave()
+
+
+async def test_items_come_out_in_the_order_they_went_in(work_queue: WorkQueue) -> None:
+    await work_queue.put([item(f"n{i}") for i in range(5)])
+    async with consumer(work_queue, prefetch=10) as pulling:
+        taken = await pulling.take(5)
+        assert [d.item.node for d in taken] == ["n0", "n1", "n2", "n3", "n4"]
+        for delivery in taken:
+            await delivery.ack()
+
+
+async def test_a_consumer_gets_no_more_than_its_prefetch_unacked(work_queue: WorkQueue) -> None:
+    await work_queue.put([item(f"n{i}") for i in range(4)])
+    async with consumer(work_queue, prefetch=2) as pulling:
+        first = await pulling.take(2)
+        assert await pulling.nothing_more()
+        await first[0].ack()
+        assert [d.item.node for d in await pulling.take(1)] == ["n2"]
+
+
+async def test_what_a_departed_consumer_held_unacked_is_delivered_again(
+    work_queue: WorkQueue,
+) -> None:
+    await work_queue.put([item("a"), item("b")])
+    async with consumer(work_queue, prefetch=2) as pulling:
+        held = await pulling.take(2)
+        await held[0].ack()  # "a" is done; "b" is held but never acked
+    async with consumer(work_queue, prefetch=2) as pulling:
+        again = await pulling.take(1)
+        assert [d.item.node for d in again] == ["b"]
+        await again[0].ack()
+        assert await pulling.nothing_more()
+
+
+async def test_competing_consumers_share_the_items(work_queue: WorkQueue) -> None:
+    await work_queue.put([item(f"n{i}") for i in range(6)])
+    async with consumer(work_queue, prefetch=3) as first, consumer(work_queue, 3) as second:
+        got = await first.take(3) + await second.take(3)
+        assert sorted(d.item.node for d in got) == [f"n{i}" for i in range(6)]
+
+
+async def test_every_subscriber_hears_every_notice(stop_bus: StopBus) -> None:
+    async with aclosing(stop_bus.subscribe()) as one, aclosing(stop_bus.subscribe()) as two:
+        first = asyncio.ensure_future(anext(one))
+        second = asyncio.ensure_future(anext(two))
+        notice = StopNotice(job="7", force=True)
+        async with asyncio.timeout(10):
+            # A subscriber hears what is said after it attached; say it until both heard it.
+            while not (first.done() and second.done()):
+                await stop_bus.publish(notice)
+                await asyncio.wait({first, second}, timeout=0.1)
+        assert first.result() == second.result() == notice
