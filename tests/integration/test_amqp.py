@@ -71,7 +71,8 @@ async def until(predicate: object, timeout_s: float = 15.0) -> None:
 async def test_exactly_one_scheduler_leads_and_a_standby_takes_over(
     amqp_settings: AmqpSettings,
 ) -> None:
-    async with open_broker(amqp_settings, "leader-a") as first_broker:
+    async with open_broker(amqp_settings, "leader-cleanup"):
+        first_broker = await Broker.open(amqp_settings, "leader-a")
         second_broker = await Broker.open(amqp_settings, "leader-b")
         first, second = AmqpLeadership(first_broker), AmqpLeadership(second_broker)
         tasks = [asyncio.ensure_future(first.run()), asyncio.ensure_future(second.run())]
@@ -88,6 +89,7 @@ async def test_exactly_one_scheduler_leads_and_a_standby_takes_over(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await first_broker.close()
             await second_broker.close()
 
 
