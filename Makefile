@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit bench bench-quick clean
+SSHD := /usr/sbin/sshd
+
+.PHONY: run test lint unit bench bench-quick clean sshd
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +22,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+# The ssh transport's tests run a real sshd (Debian's openssh-server); install it if missing.
+sshd:
+	@test -x $(SSHD) || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		openssh-server >/dev/null; }
+
+test: $(STAMP) lint sshd
 	$(BIN)/pytest -q
 
 clean:

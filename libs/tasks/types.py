@@ -350,8 +350,8 @@ class StructType(PType):
         shown = []
         for field in self.fields:
             key = _quote(field.name)
-            if not field.required and not field.type.accepts(None):
-                key = f"Optional[{key}]"
+            if field.required == field.type.accepts(None):  # not what a plain key would mean
+                key = f"NotUndef[{key}]" if field.required else f"Optional[{key}]"
             shown.append(f"{key} => {field.type}")
         return "Struct[{" + ", ".join(shown) + "}]"
 
