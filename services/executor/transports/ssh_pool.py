@@ -46,6 +46,15 @@ class SshPool:
         finally:
             self._release(key, pooled)
 
+    @property
+    def open_connections(self) -> int:
+        return sum(
+            1
+            for pools in self._pools.values()
+            for pooled in pools
+            if not pooled.connection.is_closed()
+        )
+
     async def close(self) -> None:
         everything = [pooled for pools in self._pools.values() for pooled in pools]
         self._pools.clear()
