@@ -81,15 +81,21 @@ async def test_an_idle_connection_is_closed_and_the_next_run_opens_another(
         await transport.close()
 
 
-async def test_a_key_the_server_does_not_know_is_refused_naming_host_and_cause(
-    transport: SshTransport, sshd: SshServer, tmp_path: Path
-) -> None:
-    stranger = tmp_path / "stranger"
+@pytest.fixture
+def stranger(tmp_path: Path) -> Path:
+    """A key pair the test sshd has never heard of."""
+    key = tmp_path / "stranger"
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)],
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
         check=True,
         capture_output=True,
     )
+    return key
+
+
+async def test_a_key_the_server_does_not_know_is_refused_naming_host_and_cause(
+    transport: SshTransport, sshd: SshServer, stranger: Path
+) -> None:
     config = config_for(sshd, **{"private-key": str(stranger)})
     with pytest.raises(RunError) as raised:
         await transport.run(work("n1", config))
@@ -102,13 +108,13 @@ async def test_a_host_key_that_is_not_known_is_refused_when_checking(
     transport: SshTransport, sshd: SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/known_hosts knows the test server
-    with pytest.raises(RunError, match="Could not connect to .*: Host key is not trusted"):
+    with pytest.raises(RunError, match=r"Could not connect to .*: Host key is not trusted"):
         await transport.run(work("n1", config_for(sshd, **{"host-key-check": True})))
 
 
 async def test_a_missing_key_file_is_named(transport: SshTransport, sshd: SshServer) -> None:
     config = config_for(sshd, **{"private-key": "/nonexistent/key"})
-    with pytest.raises(RunError, match="Could not connect to .*: No such file or directory"):
+    with pytest.raises(RunError, match=r"Could not connect to .*: No such file or directory"):
         await transport.run(work("n1", config))
 
 
@@ -124,7 +130,7 @@ async def test_deploys_over_ssh_are_refused_clearly(
 async def test_a_powershell_task_is_refused_with_a_clear_message(
     transport: SshTransport, sshd: SshServer
 ) -> None:
-    with pytest.raises(RunError, match="input_method powershell.*Podium does not support"):
+    with pytest.raises(RunError, match=r"input_method powershell.*Podium does not support"):
         await transport.run(work("n1", config_for(sshd), task="hostinfo::windows"))
 
 

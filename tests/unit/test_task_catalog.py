@@ -138,14 +138,14 @@ def test_metadata_keeps_the_last_duplicate_key_and_private_tasks_are_still_tasks
     assert hidden.metadata.description == "b"
 
 
+AS_JSON = b'{"a": 1, "b": "x", "_task": "m::t"}'
+AS_VARIABLES = {"PT_a": "1", "PT_b": "x", "PT__task": "m::t"}
+
+
 @pytest.mark.parametrize(
     ("method", "stdin", "env"),
-    [
-        ("stdin", b'{"a": 1, "b": "x", "_task": "m::t"}', {}),
-        ("environment", None, {"PT_a": "1", "PT_b": "x", "PT__task": "m::t"}),
-        ("both", b'{"a": 1, "b": "x", "_task": "m::t"}', {"PT_a": "1", "PT_b": "x", "PT__task": "m::t"}),
-    ],
-)  # fmt: skip
+    [("stdin", AS_JSON, {}), ("environment", None, AS_VARIABLES), ("both", AS_JSON, AS_VARIABLES)],
+)
 def test_the_input_method_decides_between_stdin_and_variables(
     method: str, stdin: bytes | None, env: dict[str, str]
 ) -> None:

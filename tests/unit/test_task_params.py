@@ -27,17 +27,21 @@ DECLARED = declared_parameters(
 )
 
 
+GIVEN = {"name": "x", "token": "t"}
+DEFAULTS = {"count": 2, "level": 5}
+
+
 @pytest.mark.parametrize(
     ("given", "params"),
     [
-        ({"name": "x", "token": "t"}, {"name": "x", "token": "t", "count": 2, "level": 5}),
-        ({"name": "x", "token": "t", "count": None}, {"name": "x", "token": "t", "count": 2, "level": 5}),
-        ({"name": "x", "token": "t", "level": None}, {"name": "x", "token": "t", "count": 2, "level": 5}),
-        ({"name": "x", "token": "t", "note": None}, {"name": "x", "token": "t", "note": None, "count": 2, "level": 5}),
-        ({"name": "x", "token": "t", "anything": [1]}, {"name": "x", "token": "t", "anything": [1], "count": 2, "level": 5}),
-        ({"name": "x", "token": "t", "_run_as": "me"}, {"name": "x", "token": "t", "_run_as": "me", "count": 2, "level": 5}),
+        (GIVEN, {**GIVEN, **DEFAULTS}),
+        ({**GIVEN, "count": None}, {**GIVEN, **DEFAULTS}),
+        ({**GIVEN, "level": None}, {**GIVEN, **DEFAULTS}),
+        ({**GIVEN, "note": None}, {**GIVEN, "note": None, **DEFAULTS}),
+        ({**GIVEN, "anything": [1]}, {**GIVEN, "anything": [1], **DEFAULTS}),
+        ({**GIVEN, "_run_as": "me"}, {**GIVEN, "_run_as": "me", **DEFAULTS}),
     ],
-)  # fmt: skip
+)
 def test_good_parameters_pass_with_defaults_applied(given: Json, params: Json) -> None:
     assert check_parameters(DECLARED, given) == (params, [])
 
