@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
+from tests.processes import processes_running
 
 Json = Any
 MIB = 1024 * 1024
@@ -166,24 +167,6 @@ async def test_a_run_past_its_timeout_ends_errored(examples_api: Api, node: str)
     assert item["state"] == "errored"
     assert item["result"]["kind"] == "puppetlabs.orchestrator/execution-failure"
     assert item["result"]["msg"] == f"The task demo::slow timed out on {node} after 1 seconds"
-
-
-def processes_running(argv: list[str]) -> list[int]:
-    """Live (not zombie) processes whose command line is exactly `argv`."""
-    wanted = "\0".join(argv).encode() + b"\0"
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if (proc / "cmdline").read_bytes() != wanted:
-                continue
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue  # it ended while we looked
-        if state != "Z":
-            found.append(int(proc.name))
-    return found
 
 
 async def test_a_forced_stop_kills_every_process_the_task_started(
