@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SHELL := /bin/bash
 
-.PHONY: run test lint broker clean
+SSHD := /usr/sbin/sshd
+
+.PHONY: run test lint broker sshd clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +34,14 @@ broker:
 	fi
 	@(exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { echo "RabbitMQ is not listening on 5672"; exit 1; }
 
-test: $(STAMP) lint broker
+# The ssh transport's tests run a real sshd (Debian's openssh-server), and its run-as tests need
+# sudo on the target; install both if missing.
+sshd:
+	@test -x $(SSHD) -a -x /usr/bin/sudo || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		openssh-server sudo >/dev/null; }
+
+test: $(STAMP) lint broker sshd
 	$(BIN)/pytest -q
 
 clean:

@@ -115,6 +115,13 @@ def _executor_options(parser: argparse.ArgumentParser, slots_flag: str) -> None:
         "how often an executor says it is alive",
     )
     _option(parser, "--shutdown-grace-s", float, DEFAULTS.shutdown_grace_s, "run drain time")
+    _option(
+        parser,
+        "--max-output-bytes",
+        _positive_int,
+        DEFAULTS.max_output_bytes,
+        "a task's stdout kept per node (the rest is dropped, the result marked _truncated)",
+    )
 
 
 def _amqp_options(parser: argparse.ArgumentParser, required: bool) -> None:

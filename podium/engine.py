@@ -42,6 +42,7 @@ from services.executor.executor import Executor, ExecutorSettings
 from services.executor.transports.base import Transport
 from services.executor.transports.local import LocalSettings, LocalTransport
 from services.executor.transports.sim import SimTransport
+from services.executor.transports.ssh import SshSettings, SshTransport
 from services.scheduler.scheduler import ParkedWork, Scheduler, SchedulerSettings
 
 log = structlog.get_logger(__name__)
@@ -222,7 +223,8 @@ class Engine:
         environments = Environments(settings.environments)
         transports: dict[str, Transport] = {
             "sim": SimTransport(),
-            "local": LocalTransport(environments, LocalSettings()),
+            "local": LocalTransport(environments, LocalSettings(settings.max_output_bytes)),
+            "ssh": SshTransport(environments, SshSettings(settings.max_output_bytes)),
         }
         self.executor = Executor(
             f"executor-{uuid.uuid4().hex[:12]}",

@@ -32,3 +32,4 @@ class Settings:
     snapshot_interval_s: float = 60.0
     snapshot_min_events: int = 10_000
     submit_timeout_s: float = 10.0
+    max_output_bytes: int = 1024 * 1024  # a task's stdout kept per node; the rest is dropped

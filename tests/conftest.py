@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import uuid
@@ -18,7 +19,8 @@ from libs.events.amqp.broker import Broker
 from libs.events.amqp.settings import AmqpSettings
 from libs.events.amqp.topology import delete_everything
 from podium.engine import Engine
-from podium.settings import Settings
+from podium.settings import EXAMPLES, Settings
+from tests.sshd import SshServer, free_port, running_sshd
 
 DATA: Final = Path(__file__).parent / "data"
 ENVIRONMENTS: Final = DATA / "environments"
@@ -119,6 +121,58 @@ async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
 async def api(engine: Engine) -> AsyncIterator[Api]:
     async with serving(engine) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """One real sshd for the whole test run (see tests/sshd.py)."""
+    with running_sshd(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
+
+
+def ssh_inventory(path: Path, server: SshServer) -> Path:
+    """`localhost` on `local`; `ssh-1` and `ssh-2` on the test sshd (one host, two names);
+    `ssh-down` on a port where nothing listens."""
+    ssh = {
+        "host": server.host,
+        "port": server.port,
+        "user": server.user,
+        "private-key": str(server.client_key),
+        "host-key-check": False,
+    }
+    inventory = {
+        "version": 2,
+        "config": {"transport": "sim"},
+        "groups": [
+            {"name": "local", "targets": ["localhost"], "config": {"transport": "local"}},
+            {
+                "name": "ssh",
+                "targets": [
+                    {"name": "ssh-1"},  # names, not URIs: a URI's host would win over config
+                    {"name": "ssh-2"},
+                    {"name": "ssh-down", "config": {"ssh": {"port": free_port()}}},
+                ],
+                "config": {"transport": "ssh", "ssh": ssh},
+            },
+        ],
+    }
+    path.write_text(json.dumps(inventory))  # JSON is YAML
+    return path
+
+
+@pytest.fixture
+async def examples_api(tmp_path: Path, sshd: SshServer) -> AsyncIterator[Api]:
+    """An engine on the example environment, whose inventory reaches the test sshd."""
+    inventory = ssh_inventory(tmp_path / "inventory.yaml", sshd)
+    settings = settings_for(
+        tmp_path / "data", environments=EXAMPLES / "environments", inventory=inventory
+    )
+    engine = await Engine.start(settings)
+    try:
+        async with serving(engine) as client:
+            yield client
+    finally:
+        await engine.close()
 
 
 # RabbitMQ: a broker someone started (PODIUM_AMQP_URL), else the local one on 127.0.0.1:5672,

@@ -9,6 +9,7 @@ from libs.events.state import Job, JobEvent
 
 Json = Any
 WHAT: Final = {"task": "task", "deploy": "puppet"}
+REDACTED: Final = "Sensitive [value redacted]"
 
 
 def iso(ts: float | None) -> str | None:
@@ -22,7 +23,7 @@ def job_event(job: Job, event: JobEvent) -> dict[str, Json]:
     if event.node is None:
         details: dict[str, Json] = event.detail
     else:
-        details = {"node": event.node, "detail": event.detail}
+        details = {"node": event.node, "detail": redacted_result(event.detail)}
     return {
         "id": str(event.id),
         "type": event.type,
@@ -30,6 +31,14 @@ def job_event(job: Job, event: JobEvent) -> dict[str, Json]:
         "details": details,
         "message": event.message or event_message(job, event.type, event.node),
     }
+
+
+def redacted_result(result: Json) -> Json:
+    """A task result with its top-level `_sensitive` value hidden (task specification); the
+    log keeps it."""
+    if isinstance(result, dict) and "_sensitive" in result:
+        return {**result, "_sensitive": REDACTED}
+    return result
 
 
 def event_message(job: Job, kind: str, node: str | None) -> str:

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from libs.tasks.files import TaskFile, TaskFileError, executable_file, support_files
 from libs.tasks.metadata import MetadataError, TaskMetadata, read_metadata
 from libs.tasks.names import SEGMENT, TaskName
+from libs.tasks.params import Parameter, ParameterDeclarationError, declared_parameters
 
 NOT_EXECUTABLE: Final = frozenset({".json", ".md", ".conf"})
 DEFAULT_FEATURES: Final = frozenset({"shell"})
@@ -26,7 +28,7 @@ class TaskError(ValueError):
 class Implementation:
     path: Path
     input_method: str
-    files: tuple[str, ...]
+    files: tuple[str, ...]  # the `files` entries: the top level's, then the implementation's
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,7 @@ class Task:
     tasks_dir: Path
     metadata: TaskMetadata
     executables: tuple[Path, ...]  # every file that can run this task, metadata order first
+    module_dirs: tuple[Path, ...] = ()  # where `files` entries are looked up
 
     def implementation(self, features: Iterable[str]) -> Implementation | None:
         """The first implementation whose requirements the target meets (task spec order)."""
@@ -53,6 +56,33 @@ class Task:
                 return Implementation(path, self._input_method(entry, path), files)
         return None
 
+    def install_files(self, implementation: Implementation) -> list[TaskFile]:
+        """The support files to copy under `_installdir`, executable excluded. Raises
+        TaskError for an entry that is malformed or names nothing."""
+        try:
+            return support_files(self.module_dirs, implementation.files)
+        except TaskFileError as exc:
+            raise TaskError(f"task {self.name.full}: {exc}") from exc
+
+    def all_files(self) -> list[TaskFile]:
+        """Every executable, then every support file of any implementation, each once."""
+        entries = list(self.metadata.files)
+        for entry in self.metadata.implementations:
+            extra = entry.get("files")
+            entries += [f for f in extra if isinstance(f, str)] if isinstance(extra, list) else []
+        executables = [executable_file(self.name.module, path) for path in self.executables]
+        try:
+            return executables + support_files(self.module_dirs, list(dict.fromkeys(entries)))
+        except TaskFileError as exc:
+            raise TaskError(f"task {self.name.full}: {exc}") from exc
+
+    def parameters(self) -> dict[str, Parameter] | None:
+        """The declared parameters (None: any are accepted). Raises TaskError."""
+        try:
+            return declared_parameters(self.metadata.raw.get("parameters"))
+        except ParameterDeclarationError as exc:
+            raise TaskError(f"task {self.name.full}: {exc}") from exc
+
     def _input_method(self, entry: dict[str, object] | None, path: Path) -> str:
         chosen = entry.get("input_method") if entry else None
         if isinstance(chosen, str):
@@ -65,7 +95,7 @@ def find_task(module_dirs: Sequence[Path], name: TaskName) -> Task | None:
     for modules in module_dirs:
         tasks_dir = modules / name.module / "tasks"
         if tasks_dir.is_dir():
-            return _load(tasks_dir, name)
+            return _load(tasks_dir, name, tuple(module_dirs))
     return None
 
 
@@ -82,7 +112,7 @@ def list_tasks(module_dirs: Sequence[Path]) -> list[Task]:
                 if name in found or not SEGMENT.match(stem):
                     continue
                 try:
-                    task = _load(tasks_dir, name)
+                    task = _load(tasks_dir, name, tuple(module_dirs))
                 except TaskError:
                     continue
                 if task is not None:
@@ -90,18 +120,15 @@ def list_tasks(module_dirs: Sequence[Path]) -> list[Task]:
     return [found[name] for name in sorted(found, key=lambda n: n.full)]
 
 
-def _load(tasks_dir: Path, name: TaskName) -> Task | None:
+def _load(tasks_dir: Path, name: TaskName, module_dirs: tuple[Path, ...]) -> Task | None:
     metadata_path = tasks_dir / f"{name.task}.json"
     try:
         metadata = read_metadata(metadata_path) if metadata_path.is_file() else TaskMetadata()
     except MetadataError as exc:
         raise TaskError(str(exc)) from exc
     if metadata.implementations:
-        files = [tasks_dir / str(entry.get("name")) for entry in metadata.implementations]
-        missing = [path.name for path in files if not path.is_file()]
-        if missing:
-            raise TaskError(f"task {name.full}: implementation files missing: {missing}")
-        return Task(name, tasks_dir, metadata, tuple(files))
+        files = _implementation_files(tasks_dir, name, metadata)
+        return Task(name, tasks_dir, metadata, files, module_dirs)
     executables = [
         path
         for path in sorted(tasks_dir.glob(f"{name.task}.*"))
@@ -112,6 +139,20 @@ def _load(tasks_dir: Path, name: TaskName) -> Task | None:
             raise TaskError(f"task {name.full}: {metadata_path.name} names no executable")
         return None
     if len(executables) > 1:
-        names = ", ".join(path.name for path in executables)
-        raise TaskError(f"task {name.full}: several executables ({names}) and no implementations")
-    return Task(name, tasks_dir, metadata, tuple(executables))
+        shown = ", ".join(path.name for path in executables)
+        raise TaskError(f"task {name.full}: several executables ({shown}) and no implementations")
+    return Task(name, tasks_dir, metadata, tuple(executables), module_dirs)
+
+
+def _implementation_files(
+    tasks_dir: Path, name: TaskName, metadata: TaskMetadata
+) -> tuple[Path, ...]:
+    names = [str(entry.get("name")) for entry in metadata.implementations]
+    bad = [n for n in names if "/" in n or "\\" in n or n in (".", "..")]
+    if bad:
+        raise TaskError(f"task {name.full}: implementation names must be file names: {bad}")
+    files = [tasks_dir / n for n in names]
+    missing = [path.name for path in files if not path.is_file()]
+    if missing:
+        raise TaskError(f"task {name.full}: implementation files missing: {missing}")
+    return tuple(dict.fromkeys(files))

@@ -19,6 +19,7 @@ from libs.events.model import JOB_TERMINAL, Event, JobKind, JobRequested, JobSto
 from libs.events.ports import LogUnavailable
 from libs.tasks.catalog import Task, TaskError
 from libs.tasks.names import InvalidTaskName, parse_task_name
+from libs.tasks.params import check_parameters, sensitive_names
 from services.api.bodies import DeployCommand, StopCommand, TaskCommand, parse_body
 from services.api.errors import (
     EmptyEnvironment,
@@ -85,18 +86,19 @@ async def task(request: web.Request) -> web.Response:
     found = find_task(environment, command.task)
     if command.noop and not found.metadata.supports_noop:
         raise ValidationError(f"Task {found.name.full} does not support noop", task=found.name.full)
-    _check_encodable(command.params, "params")
+    params, sensitive = checked_params(found, command.params)
+    _check_encodable(params, "params")
     if command.scope.application is not None:
         raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
     nodes = resolve_scope(command.scope, request.app[INVENTORY].current)
     options: dict[str, Json] = {
         "task": found.name.full,
-        "params": command.params,
+        "params": params,
         "scope": command.scope.as_options(),
         "environment": environment.name,
         "noop": bool(command.noop),
         "description": command.description,
-        "sensitive": [],
+        "sensitive": sensitive,
         "plan_job": None,
         "scheduled-job-id": None,
         "concurrency": command.concurrency,
@@ -150,6 +152,32 @@ def find_task(environment: Environment, name: str) -> Task:
             environment=environment.name,
         )
     return found
+
+
+def checked_params(task: Task, given: dict[str, Json]) -> tuple[dict[str, Json], list[str]]:
+    """The parameters with defaults applied, and the names of the sensitive ones. Raises one
+    ValidationError listing every bad parameter with the type it expects."""
+    try:
+        declared = task.parameters()
+    except TaskError as exc:
+        raise ValidationError(f"Task {task.name.full} cannot be used: {exc}") from exc
+    params, problems = check_parameters(declared, given)
+    if problems:
+        raise ValidationError(
+            f"Task {task.name.full} has invalid parameters: "
+            + "; ".join(problem.message for problem in problems),
+            task=task.name.full,
+            errors=[
+                {
+                    "field": f"params.{problem.parameter}",
+                    "parameter": problem.parameter,
+                    "expected": problem.expected,
+                    "message": problem.message,
+                }
+                for problem in problems
+            ],
+        )
+    return params, sensitive_names(declared)
 
 
 def _check_encodable(value: Json, field: str) -> None:

@@ -13,7 +13,7 @@ Json = Any
 SERVICE: Final = "orchestrator-service"
 VERSION: Final = "0.1.0"
 COMMANDS: Final = ("deploy", "task", "stop")
-COLLECTIONS: Final = ("jobs",)
+COLLECTIONS: Final = ("jobs", "tasks")
 
 
 def _service_status(request: web.Request) -> tuple[bool, dict[str, Json]]:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from libs.events.model import NodeState
-from libs.events.render import WHAT, event_message, iso
+from libs.events.render import REDACTED, WHAT, event_message, iso, redacted_result
 from libs.events.state import Job, JobEvent, NodeRun, State, User
 
 Json = Any
@@ -50,7 +50,7 @@ def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
         "state": job.state.value,
         "command": job.kind,
         "type": job.kind,
-        "options": job.options,
+        "options": redacted_options(job.options),
         "owner": owner(state, job.owner),
         "description": job.options.get("description"),
         "timestamp": iso(job.updated_at),
@@ -65,6 +65,17 @@ def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
         "report": {"id": f"{url}/report"},
         "events": {"id": f"{url}/events"},
     }
+
+
+def redacted_options(options: dict[str, Json]) -> dict[str, Json]:
+    """The options with the values of sensitive parameters hidden; the log keeps them, since
+    the executor needs them."""
+    sensitive = options.get("sensitive") or []
+    params = options.get("params")
+    if not sensitive or not isinstance(params, dict):
+        return options
+    hidden = {key: REDACTED if key in sensitive else value for key, value in params.items()}
+    return {**options, "params": hidden}
 
 
 def job_detail(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
@@ -93,7 +104,7 @@ def node_item(job: Job, run: NodeRun, now: float) -> dict[str, Json]:
         "transaction_uuid": None,
         "latest-event-id": run.latest_event or None,
         "details": _node_details(job, run, now),
-        "result": run.result if run.state in _WITH_RESULT else None,
+        "result": redacted_result(run.result) if run.state in _WITH_RESULT else None,
     }
 
 

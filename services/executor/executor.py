@@ -92,6 +92,8 @@ class Executor:
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        for transport in self._transports.values():
+            await transport.close()  # e.g. ssh connections kept for reuse
 
     async def _consume(self) -> None:
         loop = asyncio.get_running_loop()

@@ -14,6 +14,7 @@ from libs.events.results import execution_failure
 
 Json = Any
 TASK_ERROR: Final = "puppetlabs.tasks/task-error"
+TRUNCATED: Final = "_truncated"  # Podium's mark on a result whose output went over the cap
 DEPLOY_FINISHED: Final = {0: "unchanged", 2: "changed"}
 DEPLOY_FAILED: Final = frozenset({4, 6})
 
@@ -28,14 +29,21 @@ def errored(node: str, message: str) -> Outcome:
     return Outcome(NodeState.ERRORED, execution_failure(node, message), message)
 
 
-def task_outcome(node: str, task: str, stdout: bytes, exit_code: int) -> Outcome:
-    """Apply the task spec's output rules (UTF-8, JSON object or `_output`, `_error`)."""
+def task_outcome(
+    node: str, task: str, stdout: bytes, exit_code: int, *, truncated: bool = False
+) -> Outcome:
+    """Apply the task spec's output rules (UTF-8, JSON object or `_output`, `_error`).
+
+    Output cut at the cap (`truncated`) cannot be a whole JSON object: it becomes `_output`,
+    cut at a character boundary, with `_truncated: true` beside it."""
+    if truncated:
+        stdout = _whole_characters(stdout)
     try:
         text = stdout.decode("utf-8")
     except UnicodeDecodeError:
         error = _task_error("The task output was not valid UTF-8", {"exitcode": exit_code})
         return Outcome(NodeState.FAILED, {"_error": error}, f"Failed task run on {node}")
-    result = _parse_result(text)
+    result = {"_output": text, TRUNCATED: True} if truncated else _parse_result(text)
     if "_error" in result:
         result["_error"] = _checked_error(result["_error"])
     elif exit_code != 0:
@@ -45,6 +53,18 @@ def task_outcome(node: str, task: str, stdout: bytes, exit_code: int) -> Outcome
     if "_error" in result:
         return Outcome(NodeState.FAILED, result, f"Failed task run on {node}: {task}")
     return Outcome(NodeState.FINISHED, result, f"Finished task run on {node}")
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """Drop a UTF-8 sequence the cap cut in two, so the kept part still decodes."""
+    for cut in range(4):
+        kept = data[: len(data) - cut]
+        try:
+            kept.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return kept
+    return data
 
 
 def _parse_result(text: str) -> dict[str, Json]:

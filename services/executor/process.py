@@ -13,7 +13,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 from services.executor.transports.base import RunError
 
@@ -81,14 +81,20 @@ async def _communicate(
 
     (_, (stdout, truncated), (stderr, _)) = await asyncio.gather(
         feed(),
-        _read_capped(proc.stdout, max_output_bytes),
-        _read_capped(proc.stderr, max_output_bytes),
+        read_capped(proc.stdout, max_output_bytes),
+        read_capped(proc.stderr, max_output_bytes),
     )
     exit_code = await proc.wait()
     return ProcessResult(exit_code, stdout, stderr, truncated)
 
 
-async def _read_capped(stream: asyncio.StreamReader, cap: int) -> tuple[bytes, bool]:
+class Readable(Protocol):
+    async def read(self, n: int) -> bytes: ...
+
+
+async def read_capped(stream: Readable, cap: int) -> tuple[bytes, bool]:
+    """Everything up to `cap` bytes, and whether there was more; the rest is read and dropped,
+    so the writer never blocks on a full pipe."""
     kept = bytearray()
     truncated = False
     while chunk := await stream.read(_CHUNK):

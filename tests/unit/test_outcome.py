@@ -101,3 +101,33 @@ def test_deploy_exit_codes_map_to_node_states(
         assert outcome.result["status"] == status
         assert outcome.result["noop"] == {"noop": True, "no_noop": False}
         assert outcome.result["environment"] == "production"
+
+
+@pytest.mark.parametrize(
+    ("stdout", "code", "state", "result"),
+    [
+        (b'{"a": 1, "b":', 0, NodeState.FINISHED, {"_output": '{"a": 1, "b":', "_truncated": True}),
+        ("abcé".encode()[:-1], 0, NodeState.FINISHED, {"_output": "abc", "_truncated": True}),
+        ("a€".encode()[:-2], 0, NodeState.FINISHED, {"_output": "a", "_truncated": True}),
+        (b"x", 2, NodeState.FAILED, {
+            "_output": "x",
+            "_truncated": True,
+            "_error": {
+                "kind": TASK_ERROR,
+                "msg": "The task errored with a code 2",
+                "details": {"exitcode": 2},
+            },
+        }),
+    ],
+)  # fmt: skip
+def test_output_cut_at_the_cap_is_kept_whole_characters_and_marked(
+    stdout: bytes, code: int, state: NodeState, result: object
+) -> None:
+    outcome = task_outcome("n1", "mod::t", stdout, code, truncated=True)
+    assert (outcome.state, outcome.result) == (state, result)
+
+
+def test_output_cut_at_the_cap_that_was_never_utf8_still_fails() -> None:
+    outcome = task_outcome("n1", "mod::t", b"\xff\xfe" + b"x" * 10, 0, truncated=True)
+    assert outcome.state == NodeState.FAILED
+    assert "UTF-8" in outcome.result["_error"]["msg"]

@@ -1,27 +1,36 @@
 """The `local` transport: node runs on the executor's own host, as child processes.
 
-A task's executable gets its parameters as JSON on stdin and/or as `PT_*` variables (the task's
-input method), with the metaparameters `_task` and, in noop mode, `_noop`. A deploy runs the
-environment's agent command with the request's flags.
+A task runs in place from its module, or, when it has support `files`, from a temporary install
+tree (`<installdir>/<module>/tasks/<file>`, `<installdir>/<module>/files/...`) that is removed
+afterwards. A deploy runs the environment's agent command with the request's flags.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from pathlib import Path
+from typing import Final
 
-from libs.environments import DEFAULT_AGENT_COMMAND, Environment, Environments
-from libs.environments.environments import BadEnvironment, InvalidEnvironmentName
+from libs.environments import DEFAULT_AGENT_COMMAND, Environments
 from libs.events.work import RunSpec, WorkItem
-from libs.tasks.catalog import Implementation, Task, TaskError
-from libs.tasks.names import InvalidTaskName, parse_task_name
 from services.executor.outcome import Outcome, deploy_outcome, task_outcome
 from services.executor.process import interpreter_for, run_process
+from services.executor.taskrun import (
+    TaskRun,
+    environment_for,
+    install_path,
+    log_stderr,
+    prepare_task,
+    task_input,
+)
 from services.executor.transports.base import RunError
 
-Json = Any
 MIB: Final = 1024 * 1024
 DEPLOY_FLAGS: Final = ("noop", "no_noop", "debug", "trace", "evaltrace")
 
@@ -45,31 +54,31 @@ class LocalTransport:
         return None
 
     async def _task(self, item: WorkItem) -> Outcome:
-        spec = item.spec
-        environment = self._environment(spec.environment)
-        if environment is None:
-            raise RunError(f"environment {spec.environment!r} no longer exists")
-        task = _find_task(environment, spec.task)
-        implementation = task.implementation(item.features)
-        if implementation is None:
-            raise RunError(f"No suitable implementation of {task.name.full} for {item.node}")
-        params = {**spec.params, "_task": task.name.full}
-        if spec.noop:
-            params["_noop"] = True
-        stdin, env = _task_input(implementation, params)
-        result = await run_process(
-            interpreter_for(implementation.path),
-            stdin=stdin,
-            env=env,
-            cwd=implementation.path.parent,
-            timeout_s=spec.timeout_s or environment.task_timeout_s,
-            max_output_bytes=self._settings.max_output_bytes,
+        run = prepare_task(environment_for(self._environments, item.spec.environment), item)
+        with _installed(run) as (executable, installdir):
+            stdin, env = task_input(run.input_method, run.params_for(installdir))
+            try:
+                async with asyncio.timeout(run.timeout_s):
+                    result = await run_process(
+                        interpreter_for(executable),
+                        stdin=stdin,
+                        env=_inherited_env() | env,
+                        cwd=executable.parent,
+                        timeout_s=None,
+                        max_output_bytes=self._settings.max_output_bytes,
+                    )
+            except TimeoutError:
+                raise RunError(timed_out(run, item.node)) from None
+        log_stderr(result.stderr)
+        return task_outcome(
+            item.node, run.task, result.stdout, result.exit_code, truncated=result.truncated
         )
-        return task_outcome(item.node, task.name.full, result.stdout, result.exit_code)
 
     async def _deploy(self, item: WorkItem) -> Outcome:
         spec = item.spec
-        environment = self._environment(spec.environment) if spec.environment else None
+        environment = (
+            environment_for(self._environments, spec.environment) if spec.environment else None
+        )
         command = list(environment.agent_command if environment else DEFAULT_AGENT_COMMAND)
         result = await run_process(
             command + deploy_flags(spec),
@@ -83,11 +92,35 @@ class LocalTransport:
             item.node, result.exit_code, spec.environment, spec.noop, spec.no_noop
         )
 
-    def _environment(self, name: str) -> Environment | None:
-        try:
-            return self._environments.get(name)
-        except (InvalidEnvironmentName, BadEnvironment) as exc:
-            raise RunError(str(exc)) from exc
+
+def timed_out(run: TaskRun, node: str) -> str:
+    return f"The task {run.task} timed out on {node} after {run.timeout_s:g} seconds"
+
+
+@contextmanager
+def _installed(run: TaskRun) -> Iterator[tuple[Path, str | None]]:
+    """The executable to run and the install dir: in place when the task has no support files,
+    else a temporary copy of the tree, removed on the way out (a cancelled run included)."""
+    if not run.files:
+        yield run.executable.source, None
+        return
+    root = tempfile.mkdtemp(prefix="podium-task-")
+    try:
+        _copy_tree(run, root)
+        yield Path(install_path(root, run.executable)), root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _copy_tree(run: TaskRun, root: str) -> None:
+    try:
+        for task_file in run.tree:
+            target = Path(install_path(root, task_file))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(task_file.source, target)
+            shutil.copymode(task_file.source, target)
+    except OSError as exc:
+        raise RunError(f"cannot install the files of {run.task}: {exc}") from exc
 
 
 def deploy_flags(spec: RunSpec) -> list[str]:
@@ -96,32 +129,6 @@ def deploy_flags(spec: RunSpec) -> list[str]:
     if spec.environment:
         flags += ["--environment", spec.environment]
     return flags
-
-
-def _find_task(environment: Environment, name: str) -> Task:
-    try:
-        task = environment.task(parse_task_name(name))
-    except (InvalidTaskName, TaskError) as exc:
-        raise RunError(str(exc)) from exc
-    if task is None:
-        raise RunError(f"task {name} no longer exists in environment {environment.name}")
-    return task
-
-
-def _task_input(
-    implementation: Implementation, params: dict[str, Json]
-) -> tuple[bytes, dict[str, str]]:
-    method = implementation.input_method
-    env = _inherited_env()
-    if method in ("environment", "both"):
-        env.update({f"PT_{key}": _env_value(value) for key, value in params.items()})
-    stdin = json.dumps(params).encode() if method in ("stdin", "both") else b""
-    return stdin, env
-
-
-def _env_value(value: Json) -> str:
-    """A string goes as it is; anything else as its JSON text (`null` for None)."""
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _inherited_env() -> dict[str, str]:

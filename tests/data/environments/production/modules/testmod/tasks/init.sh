@@ -1,0 +1,3 @@
+#!/bin/sh
+. "$PT__installdir/testmod/files/helper.sh"
+greet world

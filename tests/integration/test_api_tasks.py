@@ -1,0 +1,265 @@
+"""GET /tasks and /tasks/<module>/<task>, parameter validation before the 202, sensitive
+parameters, and a deploy on `local` through a fake agent."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ENVIRONMENTS, Api
+
+Json = Any
+TESTMOD = ENVIRONMENTS / "production" / "modules" / "testmod"
+
+
+async def test_the_task_list_names_every_public_task_with_its_url(api: Api) -> None:
+    body = await api.ok("/tasks?environment=production")
+    assert body["environment"] == {"name": "production", "code_id": None}
+    names = [item["name"] for item in body["items"]]
+    assert names == sorted(names)
+    assert {"testmod", "testmod::echo", "testmod::typed", "testmod::dupes"} <= set(names)
+    assert "testmod::hidden" not in names  # private
+    assert "testmod::broken_type" in names  # listed; refused when run
+    base = f"http://{api.client.server.host}:{api.client.server.port}/orchestrator/v1"
+    by_name = {item["name"]: item["id"] for item in body["items"]}
+    assert by_name["testmod"] == f"{base}/tasks/testmod/init"
+    assert by_name["testmod::echo"] == f"{base}/tasks/testmod/echo"
+    assert body == await api.ok("/tasks")  # production is the default
+
+
+async def test_a_task_shows_its_metadata_as_written_and_its_files_with_digests(api: Api) -> None:
+    body = await api.ok("/tasks/testmod/init")
+    assert body["name"] == "testmod"
+    assert body["id"].endswith("/orchestrator/v1/tasks/testmod/init")
+    assert body["environment"] == {"name": "production", "code_id": None}
+    assert body["metadata"] == {
+        "description": "The module's default task",
+        "files": ["testmod/files/helper.sh", "testmod/files/conf/"],
+    }
+    expected = []
+    for filename, path in [
+        ("init.sh", TESTMOD / "tasks" / "init.sh"),
+        ("testmod/files/helper.sh", TESTMOD / "files" / "helper.sh"),
+        ("testmod/files/conf/a.conf", TESTMOD / "files" / "conf" / "a.conf"),
+        ("testmod/files/conf/b.conf", TESTMOD / "files" / "conf" / "b.conf"),
+    ]:
+        data = path.read_bytes()
+        uri_path = "/testmod/tasks/init.sh" if filename == "init.sh" else f"/{filename}"
+        expected.append(
+            {
+                "filename": filename,
+                "uri": {"path": uri_path, "params": {"environment": "production"}},
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size_bytes": len(data),
+            }
+        )
+    assert body["files"] == expected
+
+
+async def test_task_metadata_keeps_the_last_duplicate_and_unknown_keys(api: Api) -> None:
+    body = await api.ok("/tasks/testmod/dupes")
+    assert body["metadata"] == {
+        "description": "last wins",
+        "x-custom": {"kept": True},
+        "parameters": {},
+    }
+    assert (await api.ok("/tasks/testmod/hidden"))["name"] == "testmod::hidden"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "kind"),
+    [
+        ("/tasks?environment=nowhere", 404, "unknown-environment"),
+        ("/tasks?environment=Bad-Name", 400, "validation-error"),
+        ("/tasks/testmod/nope", 404, "unknown-task"),
+        ("/tasks/nomodule/init", 404, "unknown-task"),
+        ("/tasks/TestMod/echo", 400, "validation-error"),
+        ("/tasks/testmod/echo?environment=nowhere", 404, "unknown-environment"),
+    ],
+)
+async def test_task_reads_refuse_bad_names_with_the_api_error_format(
+    api: Api, path: str, status: int, kind: str
+) -> None:
+    answer_status, body = await api.get(path)
+    assert answer_status == status
+    assert body["kind"] == f"puppetlabs.orchestrator/{kind}"
+    assert body["msg"]
+
+
+def typed(**params: Json) -> Json:
+    return {"task": "testmod::typed", "params": params, "scope": {"nodes": ["n-01"]}}
+
+
+async def test_valid_parameters_are_accepted_with_defaults_applied(api: Api) -> None:
+    params = {
+        "name": "web",
+        "ratio": 0.5,
+        "size": 3,
+        "mode": "slow",
+        "version": "1.2",
+        "either": "all",
+        "tags": ["a"],
+        "labels": {"x": 1},
+        "options": {"path": "/srv"},
+        "pair": ["a", 1],
+        "data": {"k": [None]},
+        "anything": 5,
+        "nothing": None,
+        "something": 0,
+        "count": None,  # null takes the default too
+    }
+    status, answer = await api.post("/command/task", typed(**params))
+    assert status == 202, answer
+    job = await api.ok(f"/jobs/{answer['job']['name']}")
+    assert job["options"]["params"] == {
+        **params,
+        "count": 2,
+        "enabled": False,
+        "blob": {},
+    }
+
+
+async def test_bad_parameters_get_one_error_listing_each_with_its_expected_type(api: Api) -> None:
+    jobs_before = (await api.ok("/jobs"))["pagination"]["total"]
+    body = typed(
+        name="far too long a name",
+        count=9,
+        ratio=1,
+        enabled="yes",
+        mode="medium",
+        version="v1",
+        tags=["a", "b", "c", "d"],
+        options={"path": "/srv", "owner": 7},
+        pair=["a", "b"],
+        something=None,
+        surprise=True,
+    )
+    status, answer = await api.post("/command/task", body)
+    assert status == 400
+    assert answer["kind"] == "puppetlabs.orchestrator/validation-error"
+    errors = {e["parameter"]: e for e in answer["details"]["errors"]}
+    assert {name: e["expected"] for name, e in errors.items()} == {
+        "name": "String[1, 10]",
+        "count": "Integer[1, 5]",
+        "ratio": "Optional[Float]",
+        "enabled": "Boolean",
+        "mode": "Enum[fast, 'slow']",
+        "version": "Optional[Pattern[/^\\d+\\.\\d+$/]]",
+        "tags": "Array[String[1], 0, 3]",
+        "options": "Optional[Struct[{path => String, Optional[owner] => String}]]",
+        "pair": "Optional[Tuple[String, Integer]]",
+        "something": "NotUndef",
+        "surprise": "",
+    }
+    assert (
+        errors["options"]["message"]
+        == "parameter options['owner'] expects String, got Integer[7, 7]"
+    )
+    assert errors["surprise"]["field"] == "params.surprise"
+    assert "does not accept parameter surprise" in errors["surprise"]["message"]
+    assert answer["details"]["task"] == "testmod::typed"
+    assert (await api.ok("/jobs"))["pagination"]["total"] == jobs_before  # nothing changed
+
+
+async def test_missing_required_parameters_are_named(api: Api) -> None:
+    status, answer = await api.post("/command/task", typed())
+    assert status == 400
+    assert [e["message"] for e in answer["details"]["errors"]] == [
+        "parameter name expects a value of String[1, 10]",
+        "parameter something expects a value of NotUndef",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("task", "params", "noop", "reason"),
+    [
+        ("testmod::echo", {}, True, "does not support noop"),
+        ("testmod::echo", {"_noop": True}, False, "set by the runner"),
+        ("testmod::broken_type", {"path": "/x"}, False, "unknown type Stdlib::Absolutepath"),
+        ("testmod::dupes", {"a": 1}, False, "accepts: none"),
+    ],
+)
+async def test_a_task_that_cannot_take_the_request_is_refused_before_the_202(
+    api: Api, task: str, params: Json, noop: bool, reason: str
+) -> None:
+    body = {"task": task, "params": params, "scope": {"nodes": ["n-01"]}, "noop": noop}
+    status, answer = await api.post("/command/task", body)
+    assert status == 400
+    assert answer["kind"] == "puppetlabs.orchestrator/validation-error"
+    assert reason in answer["msg"]
+
+
+async def test_sensitive_parameters_are_redacted_when_shown_but_reach_the_task(api: Api) -> None:
+    body = {
+        "task": "testmod::secret",
+        "params": {"user": "deploy", "password": "hunter22"},
+        "scope": {"nodes": ["localhost"]},
+    }
+    status, answer = await api.post("/command/task", body)
+    assert status == 202, answer
+    name = answer["job"]["name"]
+    job = await api.wait_job(name)
+    assert job["options"]["sensitive"] == ["password"]
+    assert job["options"]["params"] == {"user": "deploy", "password": "Sensitive [value redacted]"}
+    listed = (await api.ok("/jobs"))["items"]
+    assert "hunter22" not in str(listed)
+    nodes = (await api.ok(f"/jobs/{name}/nodes"))["items"]
+    assert nodes[0]["result"] == {"user": "deploy", "password_length": 8}
+
+
+@pytest.fixture
+def fake_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where tests/data's fake agent writes its arguments (the run inherits our environment)."""
+    log = tmp_path / "agent.log"
+    monkeypatch.setenv("FAKE_AGENT_LOG", str(log))
+    return log
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "state", "status"),
+    [(0, "finished", "unchanged"), (2, "finished", "changed"), (4, "failed", "failed"),
+     (6, "failed", "failed"), (1, "errored", None)],
+)  # fmt: skip
+async def test_a_deploy_on_local_maps_the_agent_exit_code(
+    api: Api,
+    fake_agent: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    exit_code: int,
+    state: str,
+    status: str | None,
+) -> None:
+    monkeypatch.setenv("FAKE_AGENT_EXIT", str(exit_code))
+    body = {"environment": "production", "scope": {"nodes": ["localhost"]}}
+    answer_status, answer = await api.post("/command/deploy", body)
+    assert answer_status == 202, answer
+    job = await api.wait_job(answer["job"]["name"])
+    assert job["node_states"] == {state: 1}
+    (node,) = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
+    if status is None:
+        assert node["result"]["kind"] == "puppetlabs.orchestrator/execution-failure"
+        assert "exit code 1" in node["result"]["msg"]
+    else:
+        assert node["result"]["status"] == status
+        assert node["result"]["exit_code"] == exit_code
+    assert fake_agent.read_text() == "--test --detailed-exitcodes --environment production\n"
+
+
+async def test_a_deploy_passes_the_requested_flags_to_the_agent(api: Api, fake_agent: Path) -> None:
+    body = {
+        "environment": "production",
+        "scope": {"nodes": ["localhost"]},
+        "noop": True,
+        "debug": True,
+        "trace": True,
+        "evaltrace": True,
+    }
+    status, answer = await api.post("/command/deploy", body)
+    assert status == 202, answer
+    job = await api.wait_job(answer["job"]["name"])
+    assert job["node_states"] == {"finished": 1}  # the fake agent refuses flags it does not know
+    assert fake_agent.read_text() == (
+        "--test --detailed-exitcodes --noop --debug --trace --evaltrace --environment production\n"
+    )

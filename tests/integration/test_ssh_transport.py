@@ -1,0 +1,181 @@
+"""The ssh transport on its own, against the real test sshd: connection reuse and idle close,
+login failures named with their cause, host key checking, run-as, and what it refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from libs.environments import Environments
+from libs.events.model import NodeState
+from libs.events.work import RunSpec, WorkItem
+from podium.settings import EXAMPLES
+from services.executor.transports.base import RunError
+from services.executor.transports.ssh import SshSettings, SshTransport
+from tests.processes import processes_running
+from tests.sshd import SshServer
+
+Json = Any
+NO_SUDO = "run-as needs sudo on the target, and this machine has no sudo (apt-get install sudo)"
+
+
+def config_for(server: SshServer, **extra: Json) -> dict[str, Json]:
+    return {
+        "host": server.host,
+        "port": server.port,
+        "user": server.user,
+        "private-key": str(server.client_key),
+        "host-key-check": False,
+        **extra,
+    }
+
+
+def work(
+    node: str, config: dict[str, Json], task: str = "demo::inputs", **params: Json
+) -> WorkItem:
+    spec = RunSpec(kind="task", environment="production", task=task, params=params)
+    return WorkItem(job="1", node=node, attempt=1, transport="ssh", config=config, spec=spec)
+
+
+@pytest.fixture
+async def transport() -> AsyncIterator[SshTransport]:
+    opened = SshTransport(Environments(EXAMPLES / "environments"), SshSettings(idle_s=30.0))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def test_runs_to_the_same_host_and_user_share_one_connection(
+    transport: SshTransport, sshd: SshServer
+) -> None:
+    config = config_for(sshd)
+    outcomes = await asyncio.gather(
+        *(transport.run(work(f"node-{i}", config, index=i)) for i in range(3))
+    )
+    assert [o.state for o in outcomes] == [NodeState.FINISHED] * 3
+    assert [o.result["stdin"]["index"] for o in outcomes] == [0, 1, 2]
+    again = await transport.run(work("node-3", config))
+    assert again.state == NodeState.FINISHED
+    assert transport.pool.opened == 1
+
+
+async def test_an_idle_connection_is_closed_and_the_next_run_opens_another(
+    sshd: SshServer,
+) -> None:
+    settings = SshSettings(idle_s=0.01)
+    transport = SshTransport(Environments(EXAMPLES / "environments"), settings)
+    try:
+        first = await transport.run(work("n1", config_for(sshd)))
+        async with asyncio.timeout(10):
+            while transport.pool.open_connections:
+                await asyncio.sleep(0.01)
+        second = await transport.run(work("n1", config_for(sshd)))
+        assert (first.state, second.state) == (NodeState.FINISHED, NodeState.FINISHED)
+        assert transport.pool.opened == 2
+    finally:
+        await transport.close()
+
+
+@pytest.fixture
+def stranger(tmp_path: Path) -> Path:
+    """A key pair the test sshd has never heard of."""
+    key = tmp_path / "stranger"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+        check=True,
+        capture_output=True,
+    )
+    return key
+
+
+async def test_a_key_the_server_does_not_know_is_refused_naming_host_and_cause(
+    transport: SshTransport, sshd: SshServer, stranger: Path
+) -> None:
+    config = config_for(sshd, **{"private-key": str(stranger)})
+    with pytest.raises(RunError) as raised:
+        await transport.run(work("n1", config))
+    assert str(raised.value).startswith(
+        f"Could not connect to {sshd.user}@{sshd.host}:{sshd.port}: Permission denied"
+    )
+
+
+async def test_a_host_key_that_is_not_known_is_refused_when_checking(
+    transport: SshTransport, sshd: SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/known_hosts knows the test server
+    with pytest.raises(RunError, match=r"Could not connect to .*: Host key is not trusted"):
+        await transport.run(work("n1", config_for(sshd, **{"host-key-check": True})))
+
+
+async def test_a_missing_key_file_is_named(transport: SshTransport, sshd: SshServer) -> None:
+    config = config_for(sshd, **{"private-key": "/nonexistent/key"})
+    with pytest.raises(RunError, match=r"Could not connect to .*: No such file or directory"):
+        await transport.run(work("n1", config))
+
+
+async def test_deploys_over_ssh_are_refused_clearly(
+    transport: SshTransport, sshd: SshServer
+) -> None:
+    spec = RunSpec(kind="deploy", environment="production")
+    item = WorkItem(job="1", node="n1", attempt=1, transport="ssh", config={}, spec=spec)
+    with pytest.raises(RunError, match="Deploys over ssh are not supported yet"):
+        await transport.run(item)
+
+
+async def test_a_powershell_task_is_refused_with_a_clear_message(
+    transport: SshTransport, sshd: SshServer
+) -> None:
+    with pytest.raises(RunError, match=r"input_method powershell.*Podium does not support"):
+        await transport.run(work("n1", config_for(sshd), task="hostinfo::windows"))
+
+
+@pytest.mark.skipif(shutil.which("sudo") is None, reason=NO_SUDO)
+async def test_run_as_runs_the_task_as_that_user_and_cleans_up(
+    transport: SshTransport, sshd: SshServer
+) -> None:
+    if sshd.user != "root":
+        pytest.skip("run-as is tested from a root login (sudo -u needs no password then)")
+    before = set(Path("/tmp").glob("podium.*"))  # the run-as user must reach the default tmpdir
+    outcome = await transport.run(
+        work("n1", config_for(sshd, **{"run-as": "nobody"}), task="hostinfo")
+    )
+    assert outcome.state == NodeState.FINISHED, outcome.result
+    assert outcome.result["user"] == "nobody"
+    assert set(Path("/tmp").glob("podium.*")) == before
+
+
+async def test_a_run_leaves_nothing_behind_in_tmpdir(
+    transport: SshTransport, sshd: SshServer, tmp_path: Path
+) -> None:
+    config = config_for(sshd, tmpdir=str(tmp_path))
+    outcome = await transport.run(work("n1", config, task="toolkit::dir_size", path=str(tmp_path)))
+    assert outcome.state == NodeState.FINISHED, outcome.result
+    assert outcome.result["installdir"].startswith(f"{tmp_path}/podium.")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("sudo") is None, reason=NO_SUDO)
+async def test_cancelling_a_run_as_run_kills_the_remote_processes(
+    transport: SshTransport, sshd: SshServer
+) -> None:
+    if sshd.user != "root":
+        pytest.skip("run-as is tested from a root login (sudo -u needs no password then)")
+    sleeper = ["sleep", "903"]
+    config = config_for(sshd, **{"run-as": "nobody"})
+    run = asyncio.create_task(transport.run(work("n1", config, task="demo::slow", seconds=903)))
+    async with asyncio.timeout(20):
+        while not processes_running(sleeper):
+            await asyncio.sleep(0.05)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    async with asyncio.timeout(20):  # SIGKILL has been sent; the process ends soon after
+        while processes_running(sleeper):
+            await asyncio.sleep(0.05)

@@ -1,0 +1,97 @@
+"""A real OpenSSH server for the ssh transport's tests: on a free loopback port, with a host key
+and a client key made for the test run, in the foreground, killed at teardown."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+SSHD: Final = Path("/usr/sbin/sshd")
+PRIVSEP_DIR: Final = Path("/run/sshd")  # sshd refuses to start as root without it
+
+
+@dataclass(frozen=True, slots=True)
+class SshServer:
+    host: str
+    port: int
+    user: str
+    client_key: Path
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def require_sshd() -> None:
+    """Fail under CI (make test installs openssh-server); elsewhere skip, saying how to get it."""
+    if SSHD.exists():
+        return
+    message = f"{SSHD} is missing: `make test` installs openssh-server (or apt-get install it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
+
+
+@contextmanager
+def running_sshd(workdir: Path) -> Iterator[SshServer]:
+    require_sshd()
+    workdir.mkdir(parents=True, exist_ok=True)
+    host_key, client_key = workdir / "host_key", workdir / "client_key"
+    _keygen(host_key)
+    _keygen(client_key)
+    authorized = workdir / "authorized_keys"
+    authorized.write_bytes(client_key.with_suffix(".pub").read_bytes())
+    port = free_port()
+    config = workdir / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+        f"AuthorizedKeysFile {authorized}\nStrictModes no\nUsePAM no\nPidFile none\n"
+        "PasswordAuthentication yes\nSubsystem sftp internal-sftp\nMaxStartups 100\n"
+    )
+    if os.geteuid() == 0:
+        PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
+    log = workdir / "sshd.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(SSHD), "-D", "-e", "-f", str(config)], stdout=log_file, stderr=log_file
+        )
+    try:
+        _wait_listening(process, port, log)
+        yield SshServer("127.0.0.1", port, getpass.getuser(), client_key, log)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _wait_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"sshd exited with {process.returncode}: {log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"sshd did not listen on port {port}: {log.read_text()}")
