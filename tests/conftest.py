@@ -23,6 +23,7 @@ from podium.settings import Settings
 DATA: Final = Path(__file__).parent / "data"
 ENVIRONMENTS: Final = DATA / "environments"
 INVENTORY: Final = DATA / "inventory.yaml"
+FLEET: Final = DATA / "fleet"  # 52 nodes with nested facts, and node groups over them
 TERMINAL: Final = frozenset({"finished", "failed", "stopped"})
 Json = Any
 
@@ -32,6 +33,8 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
         "data_dir": data_dir,
         "environments": ENVIRONMENTS,
         "inventory": INVENTORY,
+        "node_groups": FLEET / "node_groups.yaml",
+        "watch_s": 0.0,  # tests reload explicitly
         "fsync": False,
         "shutdown_grace_s": 5.0,
     }

@@ -119,3 +119,21 @@ class From:
     order_by: tuple[Order, ...] = ()
     limit: int | None = None
     offset: int = 0
+
+
+def entities(query: From) -> set[str]:
+    """Every entity the query reads, subqueries included."""
+    found = {query.entity}
+    pending: list[Expr | None] = [query.where]
+    while pending:
+        match pending.pop():
+            case And(terms=terms) | Or(terms=terms):
+                pending.extend(terms)
+            case Not(term=term):
+                pending.append(term)
+            case InQuery(query=inner):
+                found |= entities(inner)
+            case Subquery(entity=entity, where=where):
+                found.add(entity)
+                pending.append(where)
+    return found

@@ -229,30 +229,6 @@ async def test_unknown_things_get_their_own_error_kinds(
     assert await job_count(api) == 0
 
 
-@pytest.mark.parametrize(
-    "scope",
-    [
-        {"query": ["from", "nodes", ["~", "certname", ".*"]]},
-        {"query": "nodes[certname] { }"},
-        {"node_group": "00000000-0000-4000-8000-000000000000"},
-    ],
-)
-async def test_scopes_not_resolved_yet_answer_a_query_error(api: Api, scope: Json) -> None:
-    answer = await expect_error(api, "/command/task", task_body(scope=scope), 400, "query-error")
-    assert "not supported yet" in answer["msg"]
-    await expect_error(
-        api, "/command/deploy", {"environment": "production", "scope": scope}, 400, "query-error"
-    )
-
-
-async def test_application_deploys_answer_a_query_error_until_applications_land(api: Api) -> None:
-    body = {"environment": "production", "scope": {"application": "Wordpress_app[demo]"}}
-    await expect_error(api, "/command/deploy", body, 400, "query-error")
-    await expect_error(
-        api, "/command/deploy", {"environment": "production", "target": "App"}, 400, "query-error"
-    )
-
-
 async def test_a_deploy_of_an_environment_without_nodes_is_empty_environment(
     tmp_path: Path,
 ) -> None:
