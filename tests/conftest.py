@@ -109,6 +109,18 @@ async def serving(engine: Engine) -> AsyncIterator[Api]:
         yield Api(client, engine.token_path.read_text().strip())
 
 
+@asynccontextmanager
+async def running(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple[Engine, Api]]:
+    """An engine on `settings_for(data_dir, **overrides)` and a client for its api; both
+    closed on the way out."""
+    engine = await Engine.start(settings_for(data_dir, **overrides))
+    try:
+        async with serving(engine) as api:
+            yield engine, api
+    finally:
+        await engine.close()
+
+
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[Engine]:
     started = await Engine.start(settings_for(tmp_path / "data"))

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from podium.engine import Engine
-from tests.conftest import Api, serving, settings_for
+from tests.conftest import Api, running
 
 Json = Any
 ORCH = "puppetlabs.orchestrator"
@@ -234,14 +233,10 @@ async def test_a_deploy_of_an_environment_without_nodes_is_empty_environment(
 ) -> None:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text("version: 2\n")
-    engine = await Engine.start(settings_for(tmp_path / "data", inventory=inventory))
-    try:
-        async with serving(engine) as api:
-            await expect_error(
-                api, "/command/deploy", {"environment": "production"}, 400, "empty-environment"
-            )
-    finally:
-        await engine.close()
+    async with running(tmp_path / "data", inventory=inventory) as (_, api):
+        await expect_error(
+            api, "/command/deploy", {"environment": "production"}, 400, "empty-environment"
+        )
 
 
 async def test_a_stop_answers_with_the_counts_of_every_node_state(api: Api) -> None:
