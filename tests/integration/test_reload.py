@@ -3,6 +3,7 @@ and keeping what is in force when a file does not load."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,3 +117,15 @@ async def test_a_job_keeps_the_inventory_it_was_resolved_against(served: Served)
     job = await api.wait_job(answer["job"]["name"])
     assert job["node_states"] == {"finished": 2}
     assert await names(api) == ["other"]
+
+
+async def test_the_watcher_picks_up_a_changed_file_without_being_asked(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(INVENTORY + targets("web-1"))
+    settings = settings_for(tmp_path / "data", inventory=inventory, watch_s=0.02)
+    async with serving(settings) as (_, api):
+        assert await names(api) == ["web-1"]
+        inventory.write_text(INVENTORY + targets("web-1", "web-2"))
+        async with asyncio.timeout(10):
+            while await names(api) != ["web-1", "web-2"]:
+                await asyncio.sleep(0.02)
