@@ -70,10 +70,6 @@ class InventoryHolder:
         self._seen = files.fingerprint() if files is not None else ""
 
     @classmethod
-    def from_inventory(cls, inventory: Inventory, loaded_at: float = 0.0) -> InventoryHolder:
-        return cls(Sources(inventory, NodeGroups.default(), loaded_at))
-
-    @classmethod
     def load(cls, files: SourceFiles, clock: Callable[[], float] = time.time) -> InventoryHolder:
         """Raises InventoryError or NodeGroupError."""
         return cls(files.load(clock()), files, clock)
