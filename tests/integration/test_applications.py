@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import pytest
 
-from tests.conftest import Api, serving, settings_for
+from tests.conftest import Api, running
 from tests.integration.test_api_commands import expect_error, job_count
 
 Json = Any
@@ -68,8 +68,8 @@ async def apps(tmp_path: Path) -> AsyncIterator[Api]:
         (environments / name / "applications.yaml").write_text(applications)
     (environments / "misconfigured").mkdir()
     (environments / "misconfigured" / "applications.yaml").write_text("Shop[x]: [")
-    settings = settings_for(tmp_path / "data", inventory=inventory, environments=environments)
-    async with serving(settings) as (_, api):
+    data = tmp_path / "data"
+    async with running(data, inventory=inventory, environments=environments) as (_, api):
         yield api
 
 
@@ -202,7 +202,7 @@ async def test_an_environment_with_no_nodes_and_no_applications_is_empty_environ
 ) -> None:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text("targets:\n  - name: dev-1\n    vars: {environment: dev}\n")
-    async with serving(settings_for(tmp_path / "data", inventory=inventory)) as (_, api):
+    async with running(tmp_path / "data", inventory=inventory) as (_, api):
         answer = await expect_error(
             api, "/command/deploy", {"environment": "production"}, 400, "empty-environment"
         )

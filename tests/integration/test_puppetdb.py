@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import FLEET, Api, serving, settings_for
+from tests.conftest import FLEET, Api, running
 from tests.integration.test_api_commands import expect_error, job_count
 
 Json = Any
@@ -55,10 +55,8 @@ async def puppetdb() -> AsyncIterator[tuple[FakePuppetDb, str]]:
 
 @pytest.fixture
 async def api(tmp_path: Path, puppetdb: tuple[FakePuppetDb, str]) -> AsyncIterator[Api]:
-    settings = settings_for(
-        tmp_path / "data", inventory=FLEET / "inventory.yaml", puppetdb_url=puppetdb[1]
-    )
-    async with serving(settings) as (_, client):
+    fleet = FLEET / "inventory.yaml"
+    async with running(tmp_path / "data", inventory=fleet, puppetdb_url=puppetdb[1]) as (_, client):
         yield client
 
 
@@ -129,8 +127,7 @@ async def test_an_unreachable_puppetdb_is_a_puppetdb_error(tmp_path: Path) -> No
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    settings = settings_for(tmp_path / "data", puppetdb_url=f"http://127.0.0.1:{port}")
-    async with serving(settings) as (_, api):
+    async with running(tmp_path / "data", puppetdb_url=f"http://127.0.0.1:{port}") as (_, api):
         answer = await expect_error(api, "/command/task", task("nodes {}"), 400, "puppetdb-error")
         assert "could not be reached" in answer["msg"]
 
@@ -204,23 +201,14 @@ async def test_puppetdb_over_tls_takes_the_ca_and_a_client_certificate(
     port = runner.addresses[0][1]
     url = f"https://127.0.0.1:{port}"
     try:
-        trusted = settings_for(
-            tmp_path / "trusted",
-            puppetdb_url=url,
-            puppetdb_ca=pki / "ca.crt",
-            puppetdb_cert=pki / "podium.crt",
-            puppetdb_key=pki / "podium.key",
-        )
-        async with serving(trusted) as (_, api):
+        client = {"puppetdb_cert": pki / "podium.crt", "puppetdb_key": pki / "podium.key"}
+        ca = pki / "ca.crt"
+        async with running(tmp_path / "1", puppetdb_url=url, puppetdb_ca=ca, **client) as (_, api):
             status, answer = await api.post("/command/task", task("nodes {}"))
             assert status == 202, answer
-        anonymous = settings_for(
-            tmp_path / "anonymous", puppetdb_url=url, puppetdb_ca=pki / "ca.crt"
-        )
-        async with serving(anonymous) as (_, api):
+        async with running(tmp_path / "2", puppetdb_url=url, puppetdb_ca=ca) as (_, api):
             await expect_error(api, "/command/task", task("nodes {}"), 400, "puppetdb-error")
-        untrusting = settings_for(tmp_path / "untrusting", puppetdb_url=url)
-        async with serving(untrusting) as (_, api):
+        async with running(tmp_path / "3", puppetdb_url=url) as (_, api):  # trusts no CA here
             answer = await expect_error(
                 api, "/command/task", task("nodes {}"), 400, "puppetdb-error"
             )

@@ -122,8 +122,7 @@ async def test_a_job_keeps_the_inventory_it_was_resolved_against(served: Served)
 async def test_the_watcher_picks_up_a_changed_file_without_being_asked(tmp_path: Path) -> None:
     inventory = tmp_path / "inventory.yaml"
     inventory.write_text(INVENTORY + targets("web-1"))
-    settings = settings_for(tmp_path / "data", inventory=inventory, watch_s=0.02)
-    async with serving(settings) as (_, api):
+    async with running(tmp_path / "data", inventory=inventory, watch_s=0.02) as (_, api):
         assert await names(api) == ["web-1"]
         inventory.write_text(INVENTORY + targets("web-1", "web-2"))
         async with asyncio.timeout(10):
