@@ -228,15 +228,24 @@ async def test_unknown_things_get_their_own_error_kinds(
     assert await job_count(api) == 0
 
 
+@pytest.mark.parametrize(
+    "inventory_text",
+    [
+        "version: 2\n",  # no nodes at all
+        "targets:\n  - name: dev-1\n    vars: {environment: dev}\n",  # none in production
+    ],
+)
 async def test_a_deploy_of_an_environment_without_nodes_is_empty_environment(
-    tmp_path: Path,
+    tmp_path: Path, inventory_text: str
 ) -> None:
     inventory = tmp_path / "inventory.yaml"
-    inventory.write_text("version: 2\n")
+    inventory.write_text(inventory_text)
     async with running(tmp_path / "data", inventory=inventory) as (_, api):
-        await expect_error(
+        answer = await expect_error(
             api, "/command/deploy", {"environment": "production"}, 400, "empty-environment"
         )
+        assert "no nodes and no applications" in answer["msg"]
+        assert await job_count(api) == 0
 
 
 async def test_a_stop_answers_with_the_counts_of_every_node_state(api: Api) -> None:

@@ -1,6 +1,6 @@
 """Application deploys over real HTTP: dependency order seen in the job's events, failures
 skipping dependants, cycles, unknown applications, whole-environment deploys and
-enforce_environment."""
+enforce_environment. (An environment with nothing to deploy: test_api_commands.py.)"""
 
 from __future__ import annotations
 
@@ -195,15 +195,3 @@ async def test_enforce_environment_errors_nodes_of_another_environment_without_r
         }
     job = await deployed(apps, {"scope": scope, "enforce_environment": False})
     assert job["node_states"] == {"finished": 3}
-
-
-async def test_an_environment_with_no_nodes_and_no_applications_is_empty_environment(
-    tmp_path: Path,
-) -> None:
-    inventory = tmp_path / "inventory.yaml"
-    inventory.write_text("targets:\n  - name: dev-1\n    vars: {environment: dev}\n")
-    async with running(tmp_path / "data", inventory=inventory) as (_, api):
-        answer = await expect_error(
-            api, "/command/deploy", {"environment": "production"}, 400, "empty-environment"
-        )
-        assert "no nodes and no applications" in answer["msg"]
