@@ -69,7 +69,8 @@ async def deploy(request: web.Request) -> web.Response:
     applications = None
     if command.environment:
         environment = find_environment(request.app[ENVIRONMENTS], command.environment)
-        applications = find_applications(environment)
+        if command.scope is None or command.scope.application is not None:
+            applications = find_applications(environment)  # only what needs them reads them
     context = ScopeContext(sources, request.app[PUPPETDB], command.environment, applications)
     if command.scope is not None:
         resolved = await resolve_scope(command.scope, context)

@@ -161,6 +161,8 @@ async def test_an_unusable_applications_file_is_a_validation_error_naming_it(app
         apps, "/command/deploy", {"environment": "misconfigured"}, 400, "validation-error"
     )
     assert "applications.yaml" in answer["msg"]
+    nodes = {"environment": "misconfigured", "scope": {"nodes": ["db-1"]}}
+    assert (await apps.post("/command/deploy", nodes))[0] == 202  # a scope that needs none
 
 
 async def test_a_whole_environment_deploy_runs_its_applications_and_its_nodes(apps: Api) -> None:
