@@ -9,6 +9,7 @@ reload in the middle cannot mix two inventories. Only the PuppetDB call does I/O
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -69,11 +70,15 @@ async def _query(query: Json, context: ScopeContext) -> list[str]:
         if not nodes:
             raise EmptyTarget("The query matches no node in PuppetDB", query=query)
         return nodes
+    # A long query can take a parser a good part of a second: keep the event loop free.
+    return await asyncio.to_thread(_local_query, query, context.sources)
+
+
+def _local_query(query: Json, sources: Sources) -> list[str]:
     try:
         parsed = parse_query(query)
     except QueryProblem as problem:
         raise QueryError(problem.msg, query=query, **problem.details) from problem
-    sources = context.sources
     nodes = select(parsed, sources.inventory, sources.loaded_at)
     if not nodes:
         why = ": Podium has no resource data" if "resources" in entities(parsed) else ""

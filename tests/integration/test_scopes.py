@@ -224,3 +224,29 @@ async def test_post_inventory_answers_for_each_node_in_request_order(fleet: Api)
 @pytest.mark.parametrize("body", [{}, {"nodes": "lab-02"}, {"nodes": [""]}, {"nodes": [3]}])
 async def test_a_bad_inventory_request_is_a_validation_error(fleet: Api, body: Json) -> None:
     await expect_error(fleet, "/inventory", body, 400, "validation-error")
+
+
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [
+        ("nodes { " + "certname = 'x' and " * 1200 + "certname = 'y' }", "query-error"),
+        ("nodes { " + "!" * 3000 + "certname = 'x' }", "query-error"),
+        (["from", "nodes", *[["not"]] * 3], "query-error"),
+    ],
+)
+async def test_an_oversized_or_deeply_nested_query_is_refused_not_a_server_error(
+    fleet: Api, query: Json, kind: str
+) -> None:
+    await expect_error(fleet, "/command/task", task({"query": query}), 400, kind)
+
+
+async def test_a_query_nested_deeper_than_json_allows_is_a_clear_400(fleet: Api) -> None:
+    body = (
+        '{"task": "testmod::echo", "params": {}, "scope": {"query": '
+        + "[" * 5000
+        + "]" * 5000
+        + "}}"
+    )
+    status, answer = await fleet.post_raw("/command/task", body.encode())
+    assert status == 400, answer
+    assert answer["kind"] in (f"{ORCH}/validation-error", f"{ORCH}/query-error")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from libs.node_groups import (
     ALL_NODES,
@@ -193,3 +195,27 @@ def test_a_bad_node_groups_file_is_refused_naming_the_file_and_group(
         parse_node_groups(text, "groups.yaml")
     assert str(refused.value).startswith("groups.yaml: ")
     assert message in str(refused.value)
+
+
+rule_json = st.recursive(
+    st.sampled_from(["and", "or", "not", "=", "~", "<", ">=", "name", "fact", "trusted", "os"])
+    | st.integers(-3, 3)
+    | st.text(max_size=4)
+    | st.none()
+    | st.booleans(),
+    lambda inner: st.lists(inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rule=rule_json)
+def test_any_json_is_a_rule_or_a_query_problem(rule: Json) -> None:
+    try:
+        lowered = lower_rule(rule)
+    except QueryProblem as problem:
+        message = problem.msg
+    else:
+        assert set(select(From("inventory", lowered), FLEET, NOW)) <= set(ALL)
+        return
+    assert message.strip()
