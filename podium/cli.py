@@ -40,6 +40,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
 def _flag(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -70,13 +77,36 @@ def _http_options(parser: argparse.ArgumentParser) -> None:
     _option(parser, "--port", int, DEFAULTS.port, "port to listen on")
     _option(parser, "--data-dir", Path, DEFAULTS.data_dir, "holds the log and the admin token")
     _option(parser, "--inventory", Path, DEFAULTS.inventory, "inventory v2 YAML file")
+    _option(parser, "--node-groups", Path, DEFAULTS.node_groups, "classifier node groups file")
+    _option(
+        parser,
+        "--watch-s",
+        _non_negative_float,
+        DEFAULTS.watch_s,
+        "how often the inventory and node-groups files are checked for changes; 0: never",
+    )
     _option(parser, "--public-url", str, DEFAULTS.public_url, "base of absolute URLs")
+    _puppetdb_options(parser)
     _option(
         parser,
         "--submit-timeout-s",
         _positive_float,
         DEFAULTS.submit_timeout_s,
         "how long a command may wait for the log before a 503",
+    )
+
+
+def _puppetdb_options(parser: argparse.ArgumentParser) -> None:
+    _option(parser, "--puppetdb-url", str, None, "PuppetDB that answers query scopes")
+    _option(parser, "--puppetdb-cert", Path, None, "client certificate for PuppetDB")
+    _option(parser, "--puppetdb-key", Path, None, "private key of that certificate")
+    _option(parser, "--puppetdb-ca", Path, None, "CA certificate to trust for PuppetDB")
+    _option(
+        parser,
+        "--puppetdb-timeout-s",
+        _positive_float,
+        DEFAULTS.puppetdb_timeout_s,
+        "how long a PuppetDB query may take",
     )
 
 

@@ -33,11 +33,12 @@ from libs.events.ports import EventLog, Heartbeats, Leadership, StopBus, WorkQue
 from libs.events.producer import Producer
 from libs.events.projector import Projector
 from libs.events.snapshots import FileSnapshots, SnapshotStore
-from libs.inventory import load_inventory
 from podium.settings import Settings
 from podium.tokens import ensure_admin_token
 from services.api.app import build_app
-from services.api.keys import ApiSettings, InventoryHolder
+from services.api.keys import ApiSettings
+from services.api.puppetdb import PuppetDb, PuppetDbSettings
+from services.api.sources import InventoryHolder, SourceFiles
 from services.executor.executor import Executor, ExecutorSettings
 from services.executor.transports.base import Transport
 from services.executor.transports.local import LocalSettings, LocalTransport
@@ -131,6 +132,7 @@ class Engine:
     executor: Executor | None = None
     app: web.Application | None = None
     token_path: Path | None = None
+    sources: InventoryHolder | None = None  # the api's inventory and node groups
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -183,13 +185,17 @@ class Engine:
         self.token_path = await ensure_admin_token(
             settings.data_dir, projector, self.producer, only_if_none=first_api_only
         )
+        self.sources = InventoryHolder.load(SourceFiles(settings.inventory, settings.node_groups))
         self.app = build_app(
             projector,
             self.producer,
             Environments(settings.environments),
-            InventoryHolder(load_inventory(settings.inventory)),
+            self.sources,
             ApiSettings(settings.public_url, submit_timeout_s=settings.submit_timeout_s),
+            puppetdb=_puppetdb(settings),
         )
+        if settings.watch_s > 0:
+            self._spawn(self.sources.watch(settings.watch_s), "inventory watcher")
 
     def _start_scheduler(self) -> None:
         settings, projector, adapters = self.settings, self.projector, self.adapters
@@ -255,6 +261,20 @@ class Engine:
         for task, result in zip(self.tasks, results, strict=True):
             if isinstance(result, Exception):
                 log.error("role failed", role=task.get_name(), error=repr(result))
+
+
+def _puppetdb(settings: Settings) -> PuppetDb | None:
+    if not settings.puppetdb_url:
+        return None
+    return PuppetDb(
+        PuppetDbSettings(
+            settings.puppetdb_url,
+            settings.puppetdb_cert,
+            settings.puppetdb_key,
+            settings.puppetdb_ca,
+            settings.puppetdb_timeout_s,
+        )
+    )
 
 
 async def first_of(awaitable: Awaitable[object], tasks: list[asyncio.Task[None]]) -> None:

@@ -2,7 +2,8 @@
 
 `serve` starts an `Engine` for the given roles, serves HTTP if the api is among them, and on
 SIGTERM or SIGINT shuts down in order: stop taking requests, stop dispatching, let runs in
-progress finish (or record them), flush the log, exit 0.
+progress finish (or record them), flush the log, exit 0. SIGHUP makes the api reload the
+inventory and node-groups files (a file that does not load leaves the previous one in force).
 """
 
 from __future__ import annotations
@@ -34,10 +35,15 @@ async def serve(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> None:
             print(f"Admin token: {token}", flush=True)
     else:
         log.info("podium is running", roles=sorted(roles))
+    loop = asyncio.get_running_loop()
+    if engine.sources is not None:
+        loop.add_signal_handler(signal.SIGHUP, engine.sources.try_reload)
     try:
         await first_of(_signalled(), engine.tasks)
         log.info("shutting down")
     finally:
+        if engine.sources is not None:
+            loop.remove_signal_handler(signal.SIGHUP)
         if runner is not None:
             await runner.cleanup()
         await engine.close()

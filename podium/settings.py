@@ -20,6 +20,13 @@ class Settings:
     data_dir: Path = Path("data")
     environments: Path = EXAMPLES / "environments"
     inventory: Path = EXAMPLES / "inventory.yaml"
+    node_groups: Path | None = EXAMPLES / "node_groups.yaml"  # None: only All Nodes
+    watch_s: float = 2.0  # how often the inventory and node-groups files are checked; 0: never
+    puppetdb_url: str | None = None  # query scopes go to this PuppetDB instead of the inventory
+    puppetdb_cert: Path | None = None
+    puppetdb_key: Path | None = None
+    puppetdb_ca: Path | None = None
+    puppetdb_timeout_s: float = 10.0
     executor_slots: int = 64
     max_inflight: int = 250
     public_url: str | None = None

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from libs.events.model import Event, JobRequested, Target
+from libs.events.model import Component, Event, JobRequested, Target
 
 
 def stamp(events: Iterable[Event], origin: str = "test", first_seq: int = 1) -> list[Event]:
@@ -25,6 +25,8 @@ def job_requested(
     concurrency: int | None = None,
     at: float = 1000.0,
     transport: str = "sim",
+    components: Sequence[Component] = (),
+    refused: dict[str, str] | None = None,
 ) -> JobRequested:
     return JobRequested(
         at=at,
@@ -36,4 +38,6 @@ def job_requested(
         nodes=list(nodes),
         targets=[Target(transport, {}, list(nodes))],
         concurrency=concurrency,
+        components=list(components),
+        refused=refused or {},
     )

@@ -25,6 +25,7 @@ from tests.sshd import SshServer, free_port, running_sshd
 DATA: Final = Path(__file__).parent / "data"
 ENVIRONMENTS: Final = DATA / "environments"
 INVENTORY: Final = DATA / "inventory.yaml"
+FLEET: Final = DATA / "fleet"  # 52 nodes with nested facts, and node groups over them
 TERMINAL: Final = frozenset({"finished", "failed", "stopped"})
 Json = Any
 
@@ -34,6 +35,8 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
         "data_dir": data_dir,
         "environments": ENVIRONMENTS,
         "inventory": INVENTORY,
+        "node_groups": FLEET / "node_groups.yaml",
+        "watch_s": 0.0,  # tests reload explicitly
         "fsync": False,
         "shutdown_grace_s": 5.0,
     }
@@ -106,6 +109,18 @@ async def serving(engine: Engine) -> AsyncIterator[Api]:
     assert engine.token_path is not None
     async with TestClient(TestServer(engine.app)) as client:
         yield Api(client, engine.token_path.read_text().strip())
+
+
+@asynccontextmanager
+async def running(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple[Engine, Api]]:
+    """An engine on `settings_for(data_dir, **overrides)` and a client for its api; both
+    closed on the way out."""
+    engine = await Engine.start(settings_for(data_dir, **overrides))
+    try:
+        async with serving(engine) as api:
+            yield engine, api
+    finally:
+        await engine.close()
 
 
 @pytest.fixture

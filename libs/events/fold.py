@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from libs.events.components import component_progress, plan_components
 from libs.events.model import (
     EVENT_TYPES,
     JOB_TERMINAL,
@@ -64,7 +65,7 @@ def _job_requested(state: State, event: JobRequested) -> None:
     name = str(len(state.jobs) + 1)
     target_of = {node: index for index, target in enumerate(event.targets) for node in target.nodes}
     nodes = {node: NodeRun(node, target_of[node]) for node in event.nodes}
-    state.jobs[name] = Job(
+    job = state.jobs[name] = Job(
         name=name,
         kind=event.kind,
         owner=event.owner,
@@ -82,6 +83,12 @@ def _job_requested(state: State, event: JobRequested) -> None:
         counts={NodeState.NEW: len(nodes)},
         updated_at=event.at,
     )
+    if event.refused:
+        job.refused = {node: why for node, why in event.refused.items() if node in nodes}
+        for node in job.refused:
+            del job.undispatched[node]
+    if event.components:
+        plan_components(job, event.components)
     state.active[name] = None
     state.requests[event.request_id] = name
 
@@ -137,7 +144,11 @@ def _node_run_finished(state: State, event: NodeRunFinished) -> None:
         state.inflight -= 1
         _forget_executor(state, job.name, run)
     job.undispatched.pop(run.name, None)
+    if job.refused:
+        job.refused.pop(run.name, None)
     _count(job, run, event.state)
+    if job.components:
+        component_progress(job, run.name, event.state)
     if event.state != NodeState.SKIPPED:
         run.finished_at = event.at
         run.result = event.result

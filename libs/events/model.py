@@ -55,6 +55,15 @@ class Target(msgspec.Struct, frozen=True, array_like=True):
     features: list[str] = []
 
 
+class Component(msgspec.Struct, frozen=True, array_like=True):
+    """Nodes that start only once every component named in `requires` has finished successfully
+    (application deploys). A job's components hold disjoint sets of nodes."""
+
+    name: str
+    nodes: list[str]
+    requires: list[str] = []
+
+
 class EventBase(
     msgspec.Struct, frozen=True, array_like=True, tag_field="type", kw_only=True, gc=False
 ):
@@ -78,7 +87,9 @@ class JobRequested(EventBase, tag="job_requested", frozen=True, kw_only=True):
 
     `options` is the validated request with defaults filled in, as GET /jobs shows it. `targets`
     is the resolved scope: every node with its transport settings, so that the job can be run
-    again from the log alone. `nodes` keeps the scope's order.
+    again from the log alone. `nodes` keeps the scope's order. `components` orders an
+    application deploy (nodes in no component start at once). `refused` names nodes that end
+    `errored` without running, with the reason (e.g. they are in another environment).
     """
 
     request_id: str
@@ -90,6 +101,8 @@ class JobRequested(EventBase, tag="job_requested", frozen=True, kw_only=True):
     targets: list[Target]
     concurrency: int | None = None
     description: str = ""
+    components: list[Component] = []
+    refused: dict[str, str] = {}
 
 
 class JobReady(EventBase, tag="job_ready", frozen=True, kw_only=True):

@@ -47,6 +47,16 @@ class NodeRun(msgspec.Struct, gc=False):
     dispatched_position: int = 0  # the log position of its latest NodeRunDispatched
 
 
+class ComponentRun(msgspec.Struct, gc=False):
+    """How far one component of an application deploy has come."""
+
+    nodes: list[str]
+    requires: list[str]
+    dependants: list[str] = []
+    unfinished: int = 0  # nodes not yet in a terminal state
+    broken: bool = False  # a node ended other than `finished`: dependants never start
+
+
 class Job(msgspec.Struct, gc=False):
     name: str
     kind: JobKind
@@ -70,6 +80,12 @@ class Job(msgspec.Struct, gc=False):
     updated_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
+    # Application deploys only (empty otherwise, so ordinary jobs pay nothing for them):
+    components: dict[str, ComponentRun] = {}
+    component_of: dict[str, str] = {}  # node -> the component holding it
+    waiting: dict[str, None] = {}  # components whose requirements have not all succeeded yet
+    doomed: dict[str, None] = {}  # waiting components that never start: a requirement failed
+    refused: dict[str, str] = {}  # nodes to end errored without running, and why
 
     def transport(self, run: NodeRun) -> str:
         return self.targets[run.target].transport

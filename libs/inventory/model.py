@@ -23,6 +23,19 @@ class InventoryTarget:
     features: frozenset[str] = frozenset()
     groups: tuple[str, ...] = ()
 
+    @property
+    def environment(self) -> str | None:
+        """The Puppet environment the node runs in, when the inventory says: its fact
+        `agent_specified_environment` or `environment`, else its var `environment`."""
+        for value in (
+            self.facts.get("agent_specified_environment"),
+            self.facts.get("environment"),
+            self.vars.get("environment"),
+        ):
+            if isinstance(value, str) and value:
+                return value
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Inventory:

@@ -10,18 +10,20 @@ from aiohttp import web
 from libs.environments import Environments
 from libs.events.producer import Producer
 from libs.events.projector import Projector
-from services.api import commands, jobs, status, tasks
+from services.api import commands, inventory, jobs, status, tasks
 from services.api.keys import (
     CLOCK,
     ENVIRONMENTS,
     INVENTORY,
     PRODUCER,
     PROJECTOR,
+    PUPPETDB,
     SETTINGS,
     ApiSettings,
-    InventoryHolder,
 )
 from services.api.middleware import authenticate, errors
+from services.api.puppetdb import PuppetDb
+from services.api.sources import InventoryHolder
 
 V1 = "/orchestrator/v1"
 ROUTES = [
@@ -40,6 +42,11 @@ ROUTES = [
     web.get(f"{V1}/jobs/{{id}}/events", jobs.job_events),
     web.get(f"{V1}/tasks", tasks.list_tasks),
     web.get(f"{V1}/tasks/{{module}}/{{task}}", tasks.get_task),
+    web.get(f"{V1}/inventory", inventory.list_inventory),
+    web.post(f"{V1}/inventory", inventory.query_inventory),
+    web.post(f"{V1}/inventory/reload", inventory.reload_inventory),
+    web.get(f"{V1}/inventory/{{node:.+}}", inventory.get_node),
+    web.get(f"{V1}/node_groups", inventory.list_node_groups),
 ]
 
 
@@ -47,9 +54,10 @@ def build_app(
     projector: Projector,
     producer: Producer,
     environments: Environments,
-    inventory: InventoryHolder,
+    sources: InventoryHolder,
     settings: ApiSettings,
     clock: Callable[[], float] = time.time,
+    puppetdb: PuppetDb | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[errors, authenticate], client_max_size=settings.max_body_bytes
@@ -57,8 +65,11 @@ def build_app(
     app[PROJECTOR] = projector
     app[PRODUCER] = producer
     app[ENVIRONMENTS] = environments
-    app[INVENTORY] = inventory
+    app[INVENTORY] = sources
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[PUPPETDB] = puppetdb
+    if puppetdb is not None:
+        app.cleanup_ctx.append(puppetdb.session_context)
     app.add_routes(ROUTES)
     return app

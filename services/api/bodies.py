@@ -102,6 +102,12 @@ class TaskCommand(_Command):
     userdata: dict[str, Json] | None = None
 
 
+class InventoryQuery(_Command):
+    """POST /inventory"""
+
+    nodes: list[Annotated[str, StringConstraints(min_length=1)]]
+
+
 class StopCommand(_Command):
     job: JobName
     force: bool | None = None
@@ -138,7 +144,10 @@ def _validation_error(exc: pydantic.ValidationError) -> ValidationError:
 def openapi_schemas() -> dict[str, Json]:
     """JSON Schemas of the request bodies, for the OpenAPI document."""
     _, schemas = pydantic.json_schema.models_json_schema(
-        [(model, "validation") for model in (DeployCommand, TaskCommand, StopCommand)],
+        [
+            (model, "validation")
+            for model in (DeployCommand, TaskCommand, StopCommand, InventoryQuery)
+        ],
         ref_template="#/components/schemas/{model}",
     )
     return dict(schemas.get("$defs", {}))

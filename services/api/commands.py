@@ -8,22 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass, field
 
 import msgspec
 import structlog
 from aiohttp import web
 
+from libs.applications import Applications, ApplicationsError, load_applications
 from libs.environments import Environment, Environments
 from libs.environments.environments import BadEnvironment, InvalidEnvironmentName
-from libs.events.model import JOB_TERMINAL, Event, JobKind, JobRequested, JobStopRequested, Json
+from libs.events.model import (
+    JOB_TERMINAL,
+    Component,
+    Event,
+    JobKind,
+    JobRequested,
+    JobStopRequested,
+    Json,
+)
 from libs.events.ports import LogUnavailable
+from libs.inventory import Inventory
 from libs.tasks.catalog import Task, TaskError
 from libs.tasks.names import InvalidTaskName, parse_task_name
 from libs.tasks.params import check_parameters, sensitive_names
 from services.api.bodies import DeployCommand, StopCommand, TaskCommand, parse_body
 from services.api.errors import (
-    EmptyEnvironment,
-    QueryError,
     Unavailable,
     UnknownEnvironment,
     UnknownJob,
@@ -36,11 +45,19 @@ from services.api.keys import (
     INVENTORY,
     PRODUCER,
     PROJECTOR,
+    PUPPETDB,
     SETTINGS,
     USER,
     base_url,
 )
-from services.api.scopes import resolve_scope, targets_for, whole_inventory
+from services.api.scopes import (
+    ScopeContext,
+    environment_mismatches,
+    resolve_application,
+    resolve_scope,
+    targets_for,
+    whole_environment,
+)
 from services.api.views import job_url, node_counts
 
 log = structlog.get_logger(__name__)
@@ -49,34 +66,38 @@ log = structlog.get_logger(__name__)
 async def deploy(request: web.Request) -> web.Response:
     """POST /command/deploy"""
     command = parse_body(DeployCommand, await request.read())
-    inventory = request.app[INVENTORY].current
+    sources = request.app[INVENTORY].sources  # one snapshot for the whole command
+    applications = None
     if command.environment:
-        find_environment(request.app[ENVIRONMENTS], command.environment)
+        environment = find_environment(request.app[ENVIRONMENTS], command.environment)
+        if command.scope is None or command.scope.application is not None:
+            applications = find_applications(environment)  # only what needs them reads them
+    context = ScopeContext(sources, request.app[PUPPETDB], command.environment, applications)
     if command.scope is not None:
-        nodes = resolve_scope(command.scope, inventory)
+        resolved = await resolve_scope(command.scope, context)
     elif command.target:
-        raise QueryError("Application targets are not supported yet", target=command.target)
+        resolved = resolve_application(command.target, context)
     else:
-        nodes = whole_inventory(inventory)
-        if not nodes:
-            raise EmptyEnvironment(
-                f"Environment {command.environment!r} has no nodes to deploy",
-                environment=command.environment,
-            )
+        resolved = whole_environment(context)
+    enforce = command.enforce_environment is not False
+    refused = {}
+    if enforce and command.environment:
+        refused = environment_mismatches(resolved.nodes, sources.inventory, command.environment)
     options: dict[str, Json] = {
         "environment": command.environment,
         "scope": command.scope.as_options() if command.scope else {},
         "noop": bool(command.noop),
         "no_noop": bool(command.no_noop),
         "concurrency": command.concurrency,
-        "enforce_environment": command.enforce_environment is not False,
+        "enforce_environment": enforce,
         "debug": bool(command.debug),
         "trace": bool(command.trace),
         "evaltrace": bool(command.evaltrace),
         "target": command.target,
         "description": command.description,
     }
-    return await _create_job(request, "deploy", command.environment, options, nodes, command)
+    job = Planned(resolved.nodes, sources.inventory, resolved.components, refused)
+    return await _create_job(request, "deploy", command.environment, options, job, command)
 
 
 async def task(request: web.Request) -> web.Response:
@@ -90,7 +111,9 @@ async def task(request: web.Request) -> web.Response:
     _check_encodable(params, "params")
     if command.scope.application is not None:
         raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
-    nodes = resolve_scope(command.scope, request.app[INVENTORY].current)
+    sources = request.app[INVENTORY].sources
+    context = ScopeContext(sources, request.app[PUPPETDB], environment.name)
+    resolved = await resolve_scope(command.scope, context)
     options: dict[str, Json] = {
         "task": found.name.full,
         "params": params,
@@ -104,7 +127,8 @@ async def task(request: web.Request) -> web.Response:
         "concurrency": command.concurrency,
         "timeout": command.timeout,
     }
-    return await _create_job(request, "task", environment.name, options, nodes, command)
+    job = Planned(resolved.nodes, sources.inventory)
+    return await _create_job(request, "task", environment.name, options, job, command)
 
 
 async def stop(request: web.Request) -> web.Response:
@@ -180,6 +204,27 @@ def checked_params(task: Task, given: dict[str, Json]) -> tuple[dict[str, Json],
     return params, sensitive_names(declared)
 
 
+def find_applications(environment: Environment) -> Applications:
+    """Raises ValidationError for an applications file that cannot be used."""
+    try:
+        return load_applications(environment.path)
+    except ApplicationsError as exc:
+        raise ValidationError(
+            f"Environment {environment.name} is misconfigured: {exc}",
+            environment=environment.name,
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """What a command resolved to, from one inventory snapshot."""
+
+    nodes: list[str]
+    inventory: Inventory
+    components: list[Component] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
 def _check_encodable(value: Json, field: str) -> None:
     """The log holds integers of up to 64 bits; JSON allows more."""
     try:
@@ -193,11 +238,12 @@ async def _create_job(
     kind: JobKind,
     environment: str,
     options: dict[str, Json],
-    nodes: list[str],
+    job: Planned,
     command: DeployCommand | TaskCommand,
 ) -> web.Response:
     if command.userdata:
         options["userdata"] = command.userdata
+    _check_encodable(options["scope"], "scope")  # a query may hold integers the log cannot
     event = JobRequested(
         at=request.app[CLOCK](),
         request_id=uuid.uuid4().hex,
@@ -205,14 +251,16 @@ async def _create_job(
         owner=request[USER],
         environment=environment,
         options=options,
-        nodes=nodes,
-        targets=targets_for(nodes, request.app[INVENTORY].current),
+        nodes=job.nodes,
+        targets=targets_for(job.nodes, job.inventory),
         concurrency=command.concurrency,
         description=command.description or "",
+        components=job.components,
+        refused=job.refused,
     )
     await _submit(request, event)
     name = request.app[PROJECTOR].state.requests[event.request_id]
-    log.info("job requested", job_id=name, kind=kind, nodes=len(nodes), user=request[USER])
+    log.info("job requested", job_id=name, kind=kind, nodes=len(job.nodes), user=request[USER])
     url = job_url(base_url(request), name)
     return web.json_response({"job": {"id": url, "name": name}}, status=202)
 

@@ -55,6 +55,13 @@ class DependencyCycle(ApiError):
     kind = f"{ORCH}/dependency-cycle"
 
 
+class InventoryInvalid(ApiError):
+    """Raised when a reload finds an inventory or node-groups file it cannot use; the sources
+    in force stay as they were."""
+
+    kind = f"{ORCH}/inventory-error"
+
+
 class Unauthenticated(ApiError):
     status = 401
     kind = "puppetlabs.rbac/user-unauthenticated"

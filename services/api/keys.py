@@ -10,7 +10,8 @@ from aiohttp import web
 from libs.environments import Environments
 from libs.events.producer import Producer
 from libs.events.projector import Projector
-from libs.inventory import Inventory
+from services.api.puppetdb import PuppetDb
+from services.api.sources import InventoryHolder
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +21,11 @@ class ApiSettings:
     max_body_bytes: int = 1024 * 1024
 
 
-class InventoryHolder:
-    """The inventory in force; replaced whole on reload, so readers never see half of one."""
-
-    def __init__(self, inventory: Inventory) -> None:
-        self.current = inventory
-
-
 PROJECTOR = web.AppKey("projector", Projector)
 PRODUCER = web.AppKey("producer", Producer)
 ENVIRONMENTS = web.AppKey("environments", Environments)
 INVENTORY = web.AppKey("inventory", InventoryHolder)
+PUPPETDB: web.AppKey[PuppetDb | None] = web.AppKey("puppetdb")
 SETTINGS = web.AppKey("settings", ApiSettings)
 Clock = Callable[[], float]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")

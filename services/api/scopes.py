@@ -1,37 +1,164 @@
-"""Scope resolution: from a command's scope to the nodes it runs on, with their transports.
+"""Scope resolution: from a command's scope to the nodes it runs on, in the order they may run.
 
-In this version only the `nodes` scope is resolved (against the inventory: a node it lacks runs
-on the inventory's top-level transport). `query`, `node_group` and `application` answer a
-`query-error` until their resolvers land.
+`nodes` are taken as given; `query` is evaluated against the inventory (or sent to PuppetDB when
+one is configured); `node_group` is the group's rules, inherited ones included, against the
+inventory; `application` is the environment's instances, with their dependency order as job
+components. Everything resolves from one snapshot of the sources, taken once per command, so a
+reload in the middle cannot mix two inventories. Only the PuppetDB call does I/O.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import msgspec
 
-from libs.events.model import Target
+from libs.applications import Applications, BadReference, plan
+from libs.applications import DependencyCycle as CycleFound
+from libs.events.model import Component, Target
 from libs.inventory import Inventory
+from libs.queries import QueryProblem, parse_query, select
+from libs.queries.model import Json, entities
 from services.api.bodies import Scope
-from services.api.errors import EmptyTarget, QueryError
+from services.api.errors import (
+    DependencyCycle,
+    EmptyEnvironment,
+    EmptyTarget,
+    QueryError,
+    ValidationError,
+)
+from services.api.puppetdb import PuppetDb
+from services.api.sources import Sources
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 
 
-def resolve_scope(scope: Scope, inventory: Inventory) -> list[str]:
-    """The scope's nodes in request order, without repeats. Raises EmptyTarget, QueryError."""
-    key = scope.which()
-    if key != "nodes" or scope.nodes is None:
-        raise QueryError(f"The {key} scope is not supported yet", scope=key)
-    nodes = list(dict.fromkeys(scope.nodes))
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    nodes: list[str]  # without repeats; in dependency order for applications
+    components: list[Component] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeContext:
+    sources: Sources
+    puppetdb: PuppetDb | None = None
+    environment: str = ""
+    applications: Applications | None = None  # the environment's, for deploys
+
+
+async def resolve_scope(scope: Scope, context: ScopeContext) -> Resolved:
+    """Raises EmptyTarget, QueryError, PuppetDbError, ValidationError or DependencyCycle."""
+    if scope.query is not None:
+        nodes = await _query(scope.query, context)
+    elif scope.node_group is not None:
+        nodes = _node_group(scope.node_group, context.sources)
+    elif scope.application is not None:
+        return resolve_application(scope.application, context)
+    else:
+        nodes = list(dict.fromkeys(scope.nodes or []))
+        if not nodes:
+            raise EmptyTarget("The scope resolves to no nodes", scope=scope.as_options())
+    return Resolved(nodes)
+
+
+async def _query(query: Json, context: ScopeContext) -> list[str]:
+    if context.puppetdb is not None:
+        nodes = await context.puppetdb.certnames(query)
+        if not nodes:
+            raise EmptyTarget("The query matches no node in PuppetDB", query=query)
+        return nodes
+    # A long query can take a parser a good part of a second: keep the event loop free.
+    return await asyncio.to_thread(_local_query, query, context.sources)
+
+
+def _local_query(query: Json, sources: Sources) -> list[str]:
+    try:
+        parsed = parse_query(query)
+    except QueryProblem as problem:
+        raise QueryError(problem.msg, query=query, **problem.details) from problem
+    nodes = select(parsed, sources.inventory, sources.loaded_at)
     if not nodes:
-        raise EmptyTarget("The scope resolves to no nodes", scope=scope.as_options())
+        why = ": Podium has no resource data" if "resources" in entities(parsed) else ""
+        raise EmptyTarget(f"The query matches no node{why}", query=query)
     return nodes
 
 
-def whole_inventory(inventory: Inventory) -> list[str]:
-    return list(inventory.targets)
+def _node_group(group_id: str, sources: Sources) -> list[str]:
+    group = sources.node_groups.get(group_id)
+    if group is None:
+        raise ValidationError(
+            f"Unknown node group {group_id}", node_group=group_id, reason="unknown"
+        )
+    if group.rule is None:
+        raise ValidationError(
+            f"Node group {group_id} ({group.name}) has no rule of its own; "
+            "rules inherited from its parents are not enough",
+            node_group=group_id,
+            reason="no rule of its own",
+        )
+    nodes = sources.node_groups.members(group, sources.inventory, sources.loaded_at)
+    if not nodes:
+        raise EmptyTarget(f"Node group {group.name} has no nodes", node_group=group_id)
+    return nodes
+
+
+def resolve_application(name: str, context: ScopeContext) -> Resolved:
+    """An application type (every instance) or one instance, in dependency order."""
+    applications = context.applications or Applications({})
+    try:
+        instances = applications.select(name)
+    except BadReference as exc:
+        raise ValidationError(str(exc), application=name) from exc
+    where = f"in environment {context.environment!r}"
+    if not instances:
+        raise EmptyTarget(f"No application or application instance {name} {where}", target=name)
+    try:
+        deployment = plan(instances)
+    except CycleFound as exc:
+        raise DependencyCycle(str(exc), target=name, cycle=exc.cycle) from exc
+    if not deployment.nodes:
+        raise EmptyTarget(f"Application {name} {where} has no nodes", target=name)
+    return Resolved(deployment.nodes, deployment.components)
+
+
+def whole_environment(context: ScopeContext) -> Resolved:
+    """Every application of the environment, in order, and every node the inventory places
+    in it (or does not place anywhere)."""
+    applications = context.applications or Applications({})
+    try:
+        deployment = plan(list(applications.instances.values()))
+    except CycleFound as exc:
+        raise DependencyCycle(str(exc), environment=context.environment, cycle=exc.cycle) from exc
+    inventory = context.sources.inventory
+    nodes = dict.fromkeys(deployment.nodes)
+    for name, target in inventory.targets.items():
+        if not context.environment or target.environment in (None, context.environment):
+            nodes.setdefault(name)
+    if not nodes:
+        raise EmptyEnvironment(
+            f"Environment {context.environment!r} has no nodes and no applications to deploy",
+            environment=context.environment,
+        )
+    return Resolved(list(nodes), deployment.components)
+
+
+def environment_mismatches(
+    nodes: Sequence[str], inventory: Inventory, environment: str
+) -> dict[str, str]:
+    """Nodes the inventory places in another environment, and why they will not run."""
+    refused = {}
+    for node in nodes:
+        target = inventory.targets.get(node)
+        found = None if target is None else target.environment
+        if found is not None and found != environment:
+            refused[node] = (
+                f"{node} is in environment {found}, not {environment}; "
+                "enforce_environment keeps it from running"
+            )
+    return refused
 
 
 def targets_for(nodes: Sequence[str], inventory: Inventory) -> list[Target]:

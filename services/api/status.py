@@ -13,7 +13,7 @@ Json = Any
 SERVICE: Final = "orchestrator-service"
 VERSION: Final = "0.1.0"
 COMMANDS: Final = ("deploy", "task", "stop")
-COLLECTIONS: Final = ("jobs", "tasks")
+COLLECTIONS: Final = ("jobs", "tasks", "inventory", "node_groups")
 
 
 def _service_status(request: web.Request) -> tuple[bool, dict[str, Json]]:
@@ -109,6 +109,7 @@ async def openapi(request: web.Request) -> web.Response:
                 "/command/deploy": command("DeployCommand", "202"),
                 "/command/task": command("TaskCommand", "202"),
                 "/command/stop": command("StopCommand", "202"),
+                "/inventory": command("InventoryQuery", "200"),
             },
         }
     )

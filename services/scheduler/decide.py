@@ -29,6 +29,7 @@ from libs.events.state import Job, NodeRun, State, split_run_key
 from libs.events.work import RunSpec, WorkItem
 
 SKIPPED_BY_STOP: Final = "The job was stopped before this node's run started"
+SKIPPED_BY_CYCLE: Final = "The components this node's component requires can never finish"
 
 
 @dataclass(slots=True)
@@ -49,34 +50,77 @@ def decide(state: State, now: float, max_inflight: int) -> Decision:
     budget = max_inflight - state.inflight
     for name in state.active:
         job = state.jobs[name]
+        if job.refused:
+            _refuse(job, now, decision)
         if job.stop_requested or job.state == JobState.STOPPING:
             _stop(job, now, decision)
             continue
         if job.state == JobState.NEW:
             decision.events.append(JobReady(at=now, job=name))
+        if job.doomed:
+            _skip_doomed(job, now, decision)
         if job.undispatched:
             budget -= _dispatch(job, now, budget, decision)
-        elif job.inflight == 0:
-            decision.events.append(JobFinished(at=now, job=name, state=JobState.FINISHED))
+        elif job.inflight == 0 and not job.doomed:
+            if not job.waiting:
+                decision.events.append(JobFinished(at=now, job=name, state=JobState.FINISHED))
+            elif not job.refused:  # nothing left that could ever release them
+                _skip(job, _blocked(job, job.waiting), now, SKIPPED_BY_CYCLE, decision)
     return decision
 
 
 def _stop(job: Job, now: float, decision: Decision) -> None:
     if job.state != JobState.STOPPING:
         decision.events.append(JobStopping(at=now, job=job.name))
-        decision.events.extend(
-            NodeRunFinished(
-                at=now,
-                job=job.name,
-                node=node,
-                attempt=0,
-                state=NodeState.SKIPPED,
-                message=SKIPPED_BY_STOP,
-            )
-            for node in job.undispatched
-        )
+        _skip(job, job.undispatched, now, SKIPPED_BY_STOP, decision)
+        if job.components:
+            blocked = _blocked(job, [*job.waiting, *job.doomed])
+            _skip(job, blocked, now, SKIPPED_BY_STOP, decision)
     if job.inflight == 0:
         decision.events.append(JobFinished(at=now, job=job.name, state=JobState.STOPPED))
+
+
+def _skip(job: Job, nodes: Iterable[str], now: float, message: str, decision: Decision) -> None:
+    decision.events.extend(
+        NodeRunFinished(
+            at=now, job=job.name, node=node, attempt=0, state=NodeState.SKIPPED, message=message
+        )
+        for node in nodes
+    )
+
+
+def _refuse(job: Job, now: float, decision: Decision) -> None:
+    """End the nodes the command refused (e.g. another environment) without running them."""
+    decision.events.extend(
+        NodeRunFinished(
+            at=now,
+            job=job.name,
+            node=node,
+            attempt=0,
+            state=NodeState.ERRORED,
+            result=execution_failure(node, message),
+            message=message,
+        )
+        for node, message in job.refused.items()
+    )
+
+
+def _skip_doomed(job: Job, now: float, decision: Decision) -> None:
+    for name in job.doomed:
+        component = job.components[name]
+        failed = next((r for r in component.requires if job.components[r].broken), "a component")
+        message = f"Skipped: {name} requires {failed}, which did not finish successfully"
+        _skip(job, _blocked(job, [name]), now, message, decision)
+
+
+def _blocked(job: Job, components: Iterable[str]) -> list[str]:
+    """The nodes of these held-back components that still need an end."""
+    return [
+        node
+        for name in components
+        for node in job.components[name].nodes
+        if job.nodes[node].state not in NODE_TERMINAL and node not in job.refused
+    ]
 
 
 def _dispatch(job: Job, now: float, budget: int, decision: Decision) -> int:

@@ -44,8 +44,9 @@ def write_inventory(path: Path) -> Path:
 
 
 class Server:
-    def __init__(self, data: Path, inventory: Path) -> None:
+    def __init__(self, data: Path, inventory: Path, *extra: str) -> None:
         self.data, self.inventory, self.port = data, inventory, free_port()
+        self.extra = extra
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data.parent / f"serve-{self.port}.log"
 
@@ -67,6 +68,7 @@ class Server:
             str(self.inventory),
             "--environments",
             str(ENVIRONMENTS),
+            *self.extra,
         ]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -144,8 +146,8 @@ class Client:
 
 
 @contextmanager
-def server_process(data: Path, inventory: Path) -> Iterator[Server]:
-    server = Server(data, inventory)
+def server_process(data: Path, inventory: Path, *extra: str) -> Iterator[Server]:
+    server = Server(data, inventory, *extra)
     try:
         yield server
     finally:
@@ -240,3 +242,30 @@ async def test_serve_runs_stops_survives_sigkill_and_shuts_down_cleanly(tmp_path
             finished = await api.get(f"/jobs/{last}")
             assert finished["node_states"] == {"finished": 3}
             assert finished["state"] in ("running", "finished")
+
+
+async def test_sighup_reloads_the_inventory(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yaml"
+
+    def write(*names: str) -> None:
+        inventory.write_text(f"config: {{transport: sim}}\ntargets: [{', '.join(names)}]\n")
+
+    async def names(api: Client) -> list[str]:
+        return [item["name"] for item in (await api.get("/inventory"))["items"]]
+
+    async def reloaded(server: Server, api: Client, expected: list[str]) -> None:
+        assert server.process is not None
+        server.process.send_signal(signal.SIGHUP)
+        async with asyncio.timeout(20):
+            while await names(api) != expected:
+                await asyncio.sleep(0.05)
+
+    write("a1")
+    with server_process(tmp_path / "data", inventory, "--watch-s", "0") as server:
+        async with client(server) as api:
+            assert await names(api) == ["a1"]
+            write("a1", "a2")
+            await reloaded(server, api, ["a1", "a2"])
+            write("a2", "a3")
+            await reloaded(server, api, ["a2", "a3"])
+            assert server.signal(signal.SIGTERM) == 0

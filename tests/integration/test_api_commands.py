@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from podium.engine import Engine
-from tests.conftest import Api, serving, settings_for
+from tests.conftest import Api, running
 
 Json = Any
 ORCH = "puppetlabs.orchestrator"
@@ -230,42 +229,23 @@ async def test_unknown_things_get_their_own_error_kinds(
 
 
 @pytest.mark.parametrize(
-    "scope",
+    "inventory_text",
     [
-        {"query": ["from", "nodes", ["~", "certname", ".*"]]},
-        {"query": "nodes[certname] { }"},
-        {"node_group": "00000000-0000-4000-8000-000000000000"},
+        "version: 2\n",  # no nodes at all
+        "targets:\n  - name: dev-1\n    vars: {environment: dev}\n",  # none in production
     ],
 )
-async def test_scopes_not_resolved_yet_answer_a_query_error(api: Api, scope: Json) -> None:
-    answer = await expect_error(api, "/command/task", task_body(scope=scope), 400, "query-error")
-    assert "not supported yet" in answer["msg"]
-    await expect_error(
-        api, "/command/deploy", {"environment": "production", "scope": scope}, 400, "query-error"
-    )
-
-
-async def test_application_deploys_answer_a_query_error_until_applications_land(api: Api) -> None:
-    body = {"environment": "production", "scope": {"application": "Wordpress_app[demo]"}}
-    await expect_error(api, "/command/deploy", body, 400, "query-error")
-    await expect_error(
-        api, "/command/deploy", {"environment": "production", "target": "App"}, 400, "query-error"
-    )
-
-
 async def test_a_deploy_of_an_environment_without_nodes_is_empty_environment(
-    tmp_path: Path,
+    tmp_path: Path, inventory_text: str
 ) -> None:
     inventory = tmp_path / "inventory.yaml"
-    inventory.write_text("version: 2\n")
-    engine = await Engine.start(settings_for(tmp_path / "data", inventory=inventory))
-    try:
-        async with serving(engine) as api:
-            await expect_error(
-                api, "/command/deploy", {"environment": "production"}, 400, "empty-environment"
-            )
-    finally:
-        await engine.close()
+    inventory.write_text(inventory_text)
+    async with running(tmp_path / "data", inventory=inventory) as (_, api):
+        answer = await expect_error(
+            api, "/command/deploy", {"environment": "production"}, 400, "empty-environment"
+        )
+        assert "no nodes and no applications" in answer["msg"]
+        assert await job_count(api) == 0
 
 
 async def test_a_stop_answers_with_the_counts_of_every_node_state(api: Api) -> None:

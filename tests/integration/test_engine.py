@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from podium.engine import Engine
-from tests.conftest import Api, serving, settings_for
+from tests.conftest import Api, running, serving, settings_for
 
 Json = Any
 TERMINAL_EVENTS = {"node_finished", "node_failed", "node_errored", "node_skipped"}
-
-
-@asynccontextmanager
-async def running(data_dir: Path, **overrides: Any) -> AsyncIterator[tuple[Engine, Api]]:
-    engine = await Engine.start(settings_for(data_dir, **overrides))
-    try:
-        async with serving(engine) as api:
-            yield engine, api
-    finally:
-        await engine.close()
 
 
 async def crash(engine: Engine) -> None:

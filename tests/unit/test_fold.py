@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from libs.events.codec import decode_batch, encode_batch
 from libs.events.fold import fold, fold_all
 from libs.events.model import (
+    NODE_TERMINAL,
+    Component,
     Event,
     ExecutorLost,
     JobFinished,
@@ -187,13 +189,31 @@ ENDED = st.sampled_from(
 EXECUTORS = st.sampled_from(["x", "y"])
 ATTEMPTS = st.integers(min_value=0, max_value=3)
 
+COMPONENTS = st.sampled_from(
+    [
+        (),
+        (Component("A", ["a"]), Component("B", ["b", "c"], ["A"])),
+        (Component("A", ["a"], ["C"]), Component("B", []), Component("C", ["c"], ["B"])),
+    ]
+)
+REFUSED = st.sampled_from([{}, {"c": "in another environment"}])
+
 any_event: st.SearchStrategy[Event] = st.one_of(
     st.builds(
-        lambda nodes, rid, kind, c: job_requested(nodes, request_id=rid, kind=kind, concurrency=c),
+        lambda nodes, rid, kind, c, components, refused: job_requested(
+            nodes,
+            request_id=rid,
+            kind=kind,
+            concurrency=c,
+            components=components,
+            refused=refused,
+        ),
         st.lists(NODES, min_size=1, max_size=3, unique=True),
         st.sampled_from(["r1", "r2", "r3", "r4"]),
         st.sampled_from(["task", "deploy"]),
         st.none() | st.integers(min_value=1, max_value=3),
+        COMPONENTS,
+        REFUSED,
     ),
     st.builds(JobReady, at=AT, job=JOBS),
     st.builds(NodeRunDispatched, at=AT, job=JOBS, node=NODES, attempt=ATTEMPTS),
@@ -293,5 +313,8 @@ def test_counts_always_match_the_node_states(history: list[Event]) -> None:
             if run.dispatched and run.state in (NodeState.NEW, NodeState.RUNNING)
         )
         inflight += job.inflight
+        for component in job.components.values():
+            ended = [job.nodes[n].state in NODE_TERMINAL for n in component.nodes]
+            assert component.unfinished == ended.count(False)
         assert [e.id for e in job.events] == sorted(e.id for e in job.events)
     assert state.inflight == inflight

@@ -125,3 +125,21 @@ def test_bad_inventories_are_refused_naming_file_and_entry(text: str, message: s
     with pytest.raises(InventoryError, match=r"inventory\.yaml") as raised:
         parse_inventory(text, "inventory.yaml")
     assert message in str(raised.value)
+
+
+def test_a_targets_environment_comes_from_its_facts_then_its_vars() -> None:
+    inventory = parse_inventory("""
+targets:
+  - name: agent
+    facts: {agent_specified_environment: dev, environment: production}
+    vars: {environment: test}
+  - name: fact
+    facts: {environment: production}
+    vars: {environment: test}
+  - name: var
+    vars: {environment: test}
+  - name: unknown
+    facts: {environment: 7}
+""")
+    environments = {name: t.environment for name, t in inventory.targets.items()}
+    assert environments == {"agent": "dev", "fact": "production", "var": "test", "unknown": None}

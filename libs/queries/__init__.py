@@ -1,0 +1,52 @@
+"""Target queries: PuppetDB AST, PQL and classifier rules, lowered to one model and evaluated
+against the inventory.
+
+Owns parsing (lark), validation, the query model and its evaluation, all pure. Must not touch
+HTTP or a real PuppetDB: the api forwards queries there itself.
+"""
+
+from __future__ import annotations
+
+import json
+
+from libs.inventory import Inventory
+from libs.queries.entities import Tables
+from libs.queries.evaluate import certnames
+from libs.queries.model import Expr, From, Json, QueryProblem
+from libs.queries.pql import pql_to_ast
+from libs.queries.rules import ALL_NODES_RULE, lower_rule
+from libs.queries.validate import lower_ast
+
+__all__ = [
+    "ALL_NODES_RULE",
+    "Expr",
+    "From",
+    "QueryProblem",
+    "Tables",
+    "certnames",
+    "lower_rule",
+    "parse_query",
+    "select",
+]
+
+
+def parse_query(query: Json) -> From:
+    """A query scope: an AST array, a string holding one (first non-blank character `[`), or
+    PQL. Raises QueryProblem saying where it failed."""
+    if isinstance(query, str):
+        if query.lstrip().startswith("["):
+            try:
+                query = json.loads(query)
+            except (ValueError, RecursionError) as exc:
+                raise QueryProblem(f"The query is not valid JSON: {exc}") from exc
+        else:
+            query = pql_to_ast(query)
+    try:
+        return lower_ast(query)
+    except RecursionError as exc:
+        raise QueryProblem("The query is nested too deeply") from exc
+
+
+def select(query: From, inventory: Inventory, loaded_at: float) -> list[str]:
+    """The certnames the query selects from this inventory snapshot."""
+    return certnames(query, Tables(inventory, loaded_at))

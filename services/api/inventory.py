@@ -1,0 +1,127 @@
+"""GET /inventory, GET /inventory/<node>, POST /inventory, POST /inventory/reload and
+GET /node_groups: what Podium knows of its nodes and groups, and reloading it.
+
+`local` and `sim` targets are always connected; an `ssh` target reports the outcome of the
+latest run that reached it or failed to (an `execution-failure` means it did not connect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any, Final
+
+from aiohttp import web
+
+from libs.events.model import NodeState
+from libs.events.render import iso
+from libs.events.results import EXECUTION_FAILURE
+from libs.events.state import State
+from libs.inventory import Inventory
+from services.api.bodies import InventoryQuery, parse_body
+from services.api.errors import InventoryInvalid
+from services.api.keys import INVENTORY, PROJECTOR
+from services.api.sources import SourceError, Sources
+
+Json = Any
+ALWAYS_CONNECTED: Final = frozenset({"local", "sim"})
+Contact = tuple[bool, float | None]
+
+
+async def list_inventory(request: web.Request) -> web.Response:
+    """GET /inventory: every target of the inventory."""
+    sources = request.app[INVENTORY].sources
+    items = inventory_items(list(sources.inventory.targets), sources, request.app[PROJECTOR].state)
+    return web.json_response({"items": items})
+
+
+async def get_node(request: web.Request) -> web.Response:
+    """GET /inventory/<node>; a node the inventory lacks is simply not connected."""
+    node = request.match_info["node"]
+    sources = request.app[INVENTORY].sources
+    return web.json_response(inventory_items([node], sources, request.app[PROJECTOR].state)[0])
+
+
+async def query_inventory(request: web.Request) -> web.Response:
+    """POST /inventory: one item per requested node, in request order."""
+    query = parse_body(InventoryQuery, await request.read())
+    sources = request.app[INVENTORY].sources
+    items = inventory_items(query.nodes, sources, request.app[PROJECTOR].state)
+    return web.json_response({"items": items})
+
+
+async def reload_inventory(request: web.Request) -> web.Response:
+    """POST /inventory/reload: read the inventory and node-groups files again (an admin's
+    command; every token is an admin's until permissions land)."""
+    holder = request.app[INVENTORY]
+    try:
+        sources = holder.reload()
+    except SourceError as exc:
+        raise InventoryInvalid(
+            f"The inventory was not reloaded, the previous one stays in force: {exc}",
+            error=str(exc),
+        ) from exc
+    return web.json_response(
+        {
+            "inventory": {
+                "nodes": len(sources.inventory.targets),
+                "loaded": iso(sources.loaded_at),
+            },
+            "node_groups": {"groups": len(sources.node_groups.groups)},
+        }
+    )
+
+
+async def list_node_groups(request: web.Request) -> web.Response:
+    """GET /node_groups: the classifier groups in force (a Podium addition)."""
+    groups = request.app[INVENTORY].sources.node_groups.groups
+    return web.json_response({"items": [group.as_item() for group in groups.values()]})
+
+
+def inventory_items(nodes: Collection[str], sources: Sources, state: State) -> list[Json]:
+    inventory = sources.inventory
+    ssh = {n for n in nodes if n in inventory.targets} - _always_connected(nodes, inventory)
+    contacts = last_contacts(state, ssh) if ssh else {}
+    return [_item(node, inventory, sources.loaded_at, contacts) for node in nodes]
+
+
+def _always_connected(nodes: Collection[str], inventory: Inventory) -> set[str]:
+    return {
+        n
+        for n in nodes
+        if n in inventory.targets and inventory.targets[n].transport in ALWAYS_CONNECTED
+    }
+
+
+def _item(
+    node: str, inventory: Inventory, loaded_at: float, contacts: Mapping[str, Contact]
+) -> Json:
+    target = inventory.targets.get(node)
+    if target is None:
+        return {"name": node, "connected": False}
+    at: float | None = loaded_at
+    connected = True
+    if target.transport not in ALWAYS_CONNECTED:
+        connected, at = contacts.get(node, (False, None))
+    item: dict[str, Json] = {"name": node, "connected": connected}
+    if connected:
+        item["broker"] = f"{target.transport}://{node}"
+        item["timestamp"] = iso(at)
+    return item
+
+
+def last_contacts(state: State, nodes: Collection[str]) -> dict[str, Contact]:
+    """For each node, whether its latest ended run reached it, and when; newest job first."""
+    wanted, found = set(nodes), {}
+    for job in reversed(state.jobs.values()):
+        for node in wanted & job.nodes.keys():
+            run = job.nodes[node]
+            if run.state in (NodeState.NEW, NodeState.RUNNING, NodeState.SKIPPED):
+                continue
+            unreachable = isinstance(run.result, dict) and run.result.get("kind") == (
+                EXECUTION_FAILURE
+            )
+            found[node] = (run.state != NodeState.ERRORED or not unreachable, run.finished_at)
+        wanted -= found.keys()
+        if not wanted:
+            break
+    return found

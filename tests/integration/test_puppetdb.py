@@ -1,0 +1,218 @@
+"""A configured PuppetDB answers `query` scopes: queries go there unchanged, its certnames are
+the targets, and its failures become the orchestrator's error kinds. PuppetDB is outside this
+machine, so the test serves a small fake one on loopback (plain HTTP, and TLS with client
+certificates made by openssl)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tests.conftest import FLEET, Api, running
+from tests.integration.test_api_commands import expect_error, job_count
+
+Json = Any
+WEB_01: Final = "web-01.example.com"
+
+
+@dataclass
+class FakePuppetDb:
+    """Answers POST /pdb/query/v4 as the test says, and keeps every query it was sent."""
+
+    rows: Json = field(default_factory=list)
+    status: int = 200
+    text: str = ""
+    queries: list[Json] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/pdb/query/v4", self.query)
+        return app
+
+    async def query(self, request: web.Request) -> web.Response:
+        self.queries.append((await request.json())["query"])
+        if self.status != 200:
+            return web.Response(status=self.status, text=self.text)
+        return web.json_response(self.rows)
+
+
+@pytest.fixture
+async def puppetdb() -> AsyncIterator[tuple[FakePuppetDb, str]]:
+    fake = FakePuppetDb()
+    async with TestServer(fake.app(), host="127.0.0.1") as server:
+        yield fake, f"http://127.0.0.1:{server.port}"
+
+
+@pytest.fixture
+async def api(tmp_path: Path, puppetdb: tuple[FakePuppetDb, str]) -> AsyncIterator[Api]:
+    fleet = FLEET / "inventory.yaml"
+    async with running(tmp_path / "data", inventory=fleet, puppetdb_url=puppetdb[1]) as (_, client):
+        yield client
+
+
+def task(query: Json) -> Json:
+    return {"task": "testmod::echo", "params": {}, "scope": {"query": query}}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        ["from", "nodes", ["~", "certname", "^web-01"]],
+        'nodes[certname] { certname ~ "^web-01" }',
+        "reports[certname] { status = 'failed' }",  # PuppetDB's entities, not only Podium's
+    ],
+)
+async def test_a_query_goes_to_puppetdb_unchanged_and_its_certnames_are_the_targets(
+    api: Api, puppetdb: tuple[FakePuppetDb, str], query: Json
+) -> None:
+    fake, _ = puppetdb
+    fake.rows = [{"certname": WEB_01, "name": "a"}, {"certname": WEB_01}, {"certname": "ghost"}]
+    status, answer = await api.post("/command/task", task(query))
+    assert status == 202, answer
+    assert fake.queries == [query]
+    job = await api.wait_job(answer["job"]["name"])
+    nodes = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
+    assert sorted(n["name"] for n in nodes) == ["ghost", WEB_01]
+    assert job["node_states"] == {"finished": 2}
+
+
+async def test_puppetdb_refusing_a_query_is_a_query_error_with_its_message(
+    api: Api, puppetdb: tuple[FakePuppetDb, str]
+) -> None:
+    fake, _ = puppetdb
+    fake.status, fake.text = 400, "PQL parse error at line 1, column 7"
+    answer = await expect_error(api, "/command/task", task("nodes {"), 400, "query-error")
+    assert "PQL parse error at line 1, column 7" in answer["msg"]
+    assert await job_count(api) == 0
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_puppetdb_failing_is_a_puppetdb_error(
+    api: Api, puppetdb: tuple[FakePuppetDb, str], status: int
+) -> None:
+    fake, _ = puppetdb
+    fake.status, fake.text = status, "database is down"
+    body = {"environment": "production", "scope": {"query": "nodes {}"}}
+    answer = await expect_error(api, "/command/deploy", body, 400, "puppetdb-error")
+    assert f"PuppetDB answered {status}: database is down" == answer["msg"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "kind", "message"),
+    [
+        ([{"name": "kernel"}], "query-error", "must return certname"),
+        ({"certname": "x"}, "puppetdb-error", "not a list of rows"),
+        ([], "empty-target", "matches no node"),
+    ],
+)
+async def test_an_answer_that_names_no_certnames_is_refused(
+    api: Api, puppetdb: tuple[FakePuppetDb, str], rows: Json, kind: str, message: str
+) -> None:
+    puppetdb[0].rows = rows
+    answer = await expect_error(api, "/command/task", task("facts {}"), 400, kind)
+    assert message in answer["msg"]
+
+
+async def test_an_unreachable_puppetdb_is_a_puppetdb_error(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with running(tmp_path / "data", puppetdb_url=f"http://127.0.0.1:{port}") as (_, api):
+        answer = await expect_error(api, "/command/task", task("nodes {}"), 400, "puppetdb-error")
+        assert "could not be reached" in answer["msg"]
+
+
+async def test_node_groups_still_resolve_against_the_inventory(api: Api) -> None:
+    status, answer = await api.post(
+        "/command/task",
+        {
+            "task": "testmod::echo",
+            "params": {},
+            "scope": {"node_group": "00000000-0000-4000-8000-000000000000"},
+        },
+    )
+    assert status == 202, answer
+
+
+# TLS: PuppetDB's usual set-up, a private CA and client certificates.
+
+
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def issue(pki: Path, name: str, usage: str) -> None:
+    """A key and a certificate for `name`, signed by the test CA in `pki`."""
+    (pki / f"{name}.ext").write_text(
+        f"basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage={usage}\n"
+        "subjectAltName=IP:127.0.0.1\nsubjectKeyIdentifier=hash\n"
+        "authorityKeyIdentifier=keyid\n"
+    )
+    openssl(
+        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", str(pki / f"{name}.key"), "-out", str(pki / f"{name}.csr"),
+        "-subj", f"/CN={name}",
+    )  # fmt: skip
+    openssl(
+        "x509", "-req", "-in", str(pki / f"{name}.csr"), "-CA", str(pki / "ca.crt"),
+        "-CAkey", str(pki / "ca.key"), "-CAcreateserial", "-days", "1",
+        "-out", str(pki / f"{name}.crt"), "-extfile", str(pki / f"{name}.ext"),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("openssl") is None:
+        pytest.fail("the TLS tests need the openssl command to make certificates")
+    pki = tmp_path_factory.mktemp("pki")
+    openssl(
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"), "-days", "1",
+        "-subj", "/CN=Podium test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    issue(pki, "puppetdb", "serverAuth")
+    issue(pki, "podium", "clientAuth")
+    return pki
+
+
+async def test_puppetdb_over_tls_takes_the_ca_and_a_client_certificate(
+    tmp_path: Path, pki: Path
+) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki / "ca.crt"))
+    context.load_cert_chain(str(pki / "puppetdb.crt"), str(pki / "puppetdb.key"))
+    context.verify_mode = ssl.CERT_REQUIRED  # PuppetDB wants the client's certificate
+    fake = FakePuppetDb(rows=[{"certname": "lab-01"}])
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = f"https://127.0.0.1:{port}"
+    try:
+        client = {"puppetdb_cert": pki / "podium.crt", "puppetdb_key": pki / "podium.key"}
+        ca = pki / "ca.crt"
+        async with running(tmp_path / "1", puppetdb_url=url, puppetdb_ca=ca, **client) as (_, api):
+            status, answer = await api.post("/command/task", task("nodes {}"))
+            assert status == 202, answer
+        async with running(tmp_path / "2", puppetdb_url=url, puppetdb_ca=ca) as (_, api):
+            await expect_error(api, "/command/task", task("nodes {}"), 400, "puppetdb-error")
+        async with running(tmp_path / "3", puppetdb_url=url) as (_, api):  # trusts no CA here
+            answer = await expect_error(
+                api, "/command/task", task("nodes {}"), 400, "puppetdb-error"
+            )
+            assert "certificate" in answer["msg"].lower()
+    finally:
+        await runner.cleanup()
+    assert fake.queries == ["nodes {}"]  # only the client with a certificate got through
