@@ -173,6 +173,17 @@ def _amqp_options(parser: argparse.ArgumentParser, required: bool) -> None:
     )
 
 
+def _status_options(parser: argparse.ArgumentParser) -> None:
+    _option(parser, "--host", str, DEFAULTS.host, "address of the status endpoints")
+    _option(
+        parser,
+        "--status-port",
+        int,
+        None,
+        "serve /status/v1/simple and /status/v1/services on this port",
+    )
+
+
 def _common_options(parser: argparse.ArgumentParser) -> None:
     _option(parser, "--environments", Path, DEFAULTS.environments, "directory of environments")
     _option(parser, "--fsync", _flag, DEFAULTS.fsync, "fsync every log append (embedded)")
@@ -194,11 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         add(api)
     _amqp_options(api, required=True)
     scheduler = commands.add_parser("scheduler", help="job lifecycle (RabbitMQ)")
-    for add in (_scheduler_options, _common_options):
+    for add in (_scheduler_options, _common_options, _status_options):
         add(scheduler)
     _amqp_options(scheduler, required=True)
     executor = commands.add_parser("executor", help="node runs (RabbitMQ)")
     _common_options(executor)
+    _status_options(executor)
     _executor_options(executor, "--slots")
     _amqp_options(executor, required=True)
     return parser

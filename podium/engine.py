@@ -39,6 +39,7 @@ from services.api.app import build_app
 from services.api.keys import ApiSettings
 from services.api.puppetdb import PuppetDb, PuppetDbSettings
 from services.api.sources import InventoryHolder, SourceFiles
+from services.api.status import Health
 from services.executor.executor import Executor, ExecutorSettings
 from services.executor.transports.base import Transport
 from services.executor.transports.local import LocalSettings, LocalTransport
@@ -193,6 +194,7 @@ class Engine:
             self.sources,
             ApiSettings(settings.public_url, submit_timeout_s=settings.submit_timeout_s),
             puppetdb=_puppetdb(settings),
+            health=self.health,
         )
         if settings.watch_s > 0:
             self._spawn(self.sources.watch(settings.watch_s), "inventory watcher")
@@ -246,6 +248,26 @@ class Engine:
             ),
         )
         self._spawn(self.executor.run(), "executor")
+
+    def health(self) -> Health:
+        """Error while the broker is away, starting while the log is being folded."""
+        status: dict[str, object] = {"roles": sorted(self.roles)}
+        state = "running"
+        broker = self.adapters.broker
+        if broker is not None:
+            status["broker"] = "connected" if broker.is_up else "disconnected"
+            state = "running" if broker.is_up else "error"
+        if self.projector is not None:
+            status["log_position"] = self.projector.state.position
+            status["active_jobs"] = len(self.projector.state.active)
+            if state == "running" and not self.projector.caught_up.is_set():
+                state = "starting"
+        if self.scheduler is not None:
+            status["scheduler"] = "leader" if self.scheduler.leading else "standby"
+        if self.executor is not None:
+            status["executor"] = self.executor.id
+            status["runs_in_progress"] = self.executor.in_progress
+        return Health(state, status)
 
     async def close(self) -> None:
         """Stop deciding, drain runs, flush the log, then let go of everything."""

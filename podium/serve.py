@@ -16,6 +16,7 @@ from aiohttp import web
 
 from podium.engine import ALL_ROLES, Engine, Role, first_of
 from podium.settings import Settings
+from services.api.status import status_app
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +35,11 @@ async def serve(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> None:
         if token is not None:
             print(f"Admin token: {token}", flush=True)
     else:
-        log.info("podium is running", roles=sorted(roles))
+        if settings.status_port is not None:
+            runner = web.AppRunner(status_app(engine.health), access_log=None, handle_signals=False)
+            await runner.setup()
+            await web.TCPSite(runner, settings.host, settings.status_port).start()
+        log.info("podium is running", roles=sorted(roles), status_port=settings.status_port)
     loop = asyncio.get_running_loop()
     if engine.sources is not None:
         loop.add_signal_handler(signal.SIGHUP, engine.sources.try_reload)

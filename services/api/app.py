@@ -24,12 +24,11 @@ from services.api.keys import (
 from services.api.middleware import authenticate, errors
 from services.api.puppetdb import PuppetDb
 from services.api.sources import InventoryHolder
+from services.api.status import HEALTH, Health, projector_health
 
 V1 = "/orchestrator/v1"
 ROUTES = [
-    web.get("/status/v1/services", status.services),
-    web.get("/status/v1/services/{name}", status.service),
-    web.get("/status/v1/simple", status.simple),
+    *status.STATUS_ROUTES,
     web.get(V1, status.root),
     web.get(f"{V1}/openapi.json", status.openapi),
     web.post(f"{V1}/command/deploy", commands.deploy),
@@ -58,6 +57,7 @@ def build_app(
     settings: ApiSettings,
     clock: Callable[[], float] = time.time,
     puppetdb: PuppetDb | None = None,
+    health: Callable[[], Health] | None = None,
 ) -> web.Application:
     app = web.Application(
         middlewares=[errors, authenticate], client_max_size=settings.max_body_bytes
@@ -69,6 +69,7 @@ def build_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[PUPPETDB] = puppetdb
+    app[HEALTH] = health or (lambda: projector_health(projector))
     if puppetdb is not None:
         app.cleanup_ctx.append(puppetdb.session_context)
     app.add_routes(ROUTES)

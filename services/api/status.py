@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import web
 
+from libs.events.projector import Projector
 from services.api.bodies import openapi_schemas
-from services.api.keys import PROJECTOR, base_url
+from services.api.keys import base_url
 
 Json = Any
 SERVICE: Final = "orchestrator-service"
@@ -16,18 +19,40 @@ COMMANDS: Final = ("deploy", "task", "stop")
 COLLECTIONS: Final = ("jobs", "tasks", "inventory", "node_groups")
 
 
+@dataclass(frozen=True, slots=True)
+class Health:
+    """How a process is: `state` is running, starting (still folding the log) or error (the
+    broker is away); `status` says why, for people."""
+
+    state: str
+    status: dict[str, Json]
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def projector_health(projector: Projector) -> Health:
+    """The api's health when nothing else is known: running once the log is folded."""
+    state = "running" if projector.caught_up.is_set() else "starting"
+    return Health(state, _log_status(projector))
+
+
+def _log_status(projector: Projector) -> dict[str, Json]:
+    return {"log_position": projector.state.position, "active_jobs": len(projector.state.active)}
+
+
+HEALTH: web.AppKey[Callable[[], Health]] = web.AppKey("health")
+
+
 def _service_status(request: web.Request) -> tuple[bool, dict[str, Json]]:
-    projector = request.app[PROJECTOR]
-    running = projector.caught_up.is_set()
-    return running, {
+    health = request.app[HEALTH]()
+    return health.running, {
         "service_version": VERSION,
         "service_status_version": 1,
         "detail_level": request.query.get("level", "info"),
-        "state": "running" if running else "starting",
-        "status": {
-            "log_position": projector.state.position,
-            "active_jobs": len(projector.state.active),
-        },
+        "state": health.state,
+        "status": health.status,
         "active_alerts": [],
     }
 
@@ -48,8 +73,23 @@ async def service(request: web.Request) -> web.Response:
 
 async def simple(request: web.Request) -> web.Response:
     """GET /status/v1/simple: plain text."""
-    running, _ = _service_status(request)
-    return web.Response(text="running" if running else "starting", status=200 if running else 503)
+    health = request.app[HEALTH]()
+    return web.Response(text=health.state, status=200 if health.running else 503)
+
+
+STATUS_ROUTES: Final = [
+    web.get("/status/v1/services", services),
+    web.get("/status/v1/services/{name}", service),
+    web.get("/status/v1/simple", simple),
+]
+
+
+def status_app(health: Callable[[], Health]) -> web.Application:
+    """The health endpoints alone, for the roles that serve no API."""
+    app = web.Application()
+    app[HEALTH] = health
+    app.add_routes(STATUS_ROUTES)
+    return app
 
 
 async def root(request: web.Request) -> web.Response:

@@ -68,6 +68,11 @@ class Executor:
         self._loops: list[asyncio.Task[None]] = []
         self._consuming: asyncio.Task[None] | None = None
 
+    @property
+    def in_progress(self) -> int:
+        """Work items taken and not yet reported (running, or waiting for a slot)."""
+        return len(self._items)
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         await self._heartbeats.beat(self.id, self._clock())

@@ -85,13 +85,18 @@ class Cluster:
         env.update({f"PODIUM_{key.upper()}": str(value) for key, value in settings.items()})
         return cls(directory, env)
 
-    def start(self, role: str, *args: str) -> Process:
+    def start(self, role: str, *args: str, status: bool = False) -> Process:
+        """Start a process of `role`; with `status`, a scheduler or executor serves its
+        health endpoints on `Process.port`."""
         index = sum(1 for p in self.processes if p.role == role)
         log = self.directory / f"{role}-{index}.log"
         port = None
         if role == "api":
             port = free_port()
             args = ("--port", str(port), "--data-dir", str(self.directory / f"api-{index}"), *args)
+        elif status:
+            port = free_port()
+            args = ("--status-port", str(port), *args)
         command = [sys.executable, "-m", "podium.cli", role, *args]
         with log.open("ab") as out:
             popen = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
@@ -229,3 +234,11 @@ def most_running_at_once(events: list[Json]) -> int:
             running.discard(event["details"]["node"])
         peak = max(peak, len(running))
     return peak
+
+
+async def health(session: aiohttp.ClientSession, process: Process) -> tuple[int, Json]:
+    """A process's /status/v1/services answer: the status code and its one service entry."""
+    url = f"http://127.0.0.1:{process.port}/status/v1/services"
+    async with session.get(url) as response:
+        body = await response.json()
+        return response.status, body["orchestrator-service"]

@@ -17,6 +17,7 @@ from tests.e2e.cluster import (
     Client,
     Cluster,
     check_each_node_ran_once,
+    health,
     most_running_at_once,
     sim_inventory,
 )
@@ -110,12 +111,16 @@ async def test_a_standby_scheduler_takes_over_from_a_killed_leader(
 ) -> None:
     api = cluster.start("api")
     for _ in range(2):
-        cluster.start("scheduler")
+        cluster.start("scheduler", status=True)
     for _ in range(2):
         cluster.start("executor", "--slots", "16")
     await cluster.wait_running(cluster.processes)
     client = await Client.connect(session, api)
     leader = await cluster.leader()
+    for scheduler in cluster.of("scheduler"):
+        status, entry = await health(session, scheduler)
+        assert (status, entry["state"]) == (200, "running")
+        assert entry["status"]["scheduler"] == ("leader" if scheduler is leader else "standby")
     name = await client.task(nodes("slow", 100), concurrency=16)
     await client.wait_nodes(name, "finished", 16)
     killed_at = time.monotonic()
@@ -151,6 +156,8 @@ async def test_a_rabbitmq_restart_mid_job_loses_nothing(
         )
         assert (status, answer["kind"]) == (503, "puppetlabs.orchestrator/broker-unavailable")
         assert time.monotonic() - started < 10  # an answer, not a hang
+        status, entry = await health(session, api)
+        assert (status, entry["state"], entry["status"]["broker"]) == (503, "error", "disconnected")
         alive = await client.get(f"/jobs/{name}")  # reads go on from the folded state
         assert alive["name"] == name
     finally:
