@@ -310,4 +310,4 @@ async def first_of(awaitable: Awaitable[object], tasks: list[asyncio.Task[None]]
         await waiter
     for task in done:
         error = task.exception()
-        raise RuntimeError(f"{task.get_name()} stopped unexpectedly") from error
+        raise RuntimeError(f"{task.get_name()} stopped unexpectedly: {error!r}") from error

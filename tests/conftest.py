@@ -103,12 +103,14 @@ class Api:
 
 
 @asynccontextmanager
-async def serving(engine: Engine) -> AsyncIterator[Api]:
-    """An HTTP client for the engine's api, with its admin token."""
+async def serving(engine: Engine, token: str | None = None) -> AsyncIterator[Api]:
+    """An HTTP client for the engine's api, with its admin token (or the one given)."""
     assert engine.app is not None
-    assert engine.token_path is not None
+    if token is None:
+        assert engine.token_path is not None
+        token = engine.token_path.read_text().strip()
     async with TestClient(TestServer(engine.app)) as client:
-        yield Api(client, engine.token_path.read_text().strip())
+        yield Api(client, token)
 
 
 @asynccontextmanager
