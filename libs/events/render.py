@@ -1,11 +1,13 @@
-"""Job events as clients see them: one shape for the HTTP API and the AMQP topic mirror."""
+"""Job events as clients see them: one shape for the HTTP API, its event streams and the AMQP
+topic mirror."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from libs.events.state import Job, JobEvent
+from libs.events.ports import Record
+from libs.events.state import Job, JobEvent, State
 
 Json = Any
 WHAT: Final = {"task": "task", "deploy": "puppet"}
@@ -60,3 +62,17 @@ def event_message(job: Job, kind: str, node: str | None) -> str:
             return f"Job {job.name} aborted"
         case _:
             return f"Job {job.name} {job.state.value}"
+
+
+def new_job_events(record: Record, state: State, after: int) -> list[tuple[Job, JobEvent]]:
+    """The job events folding `record` added (ids above `after`), job by job, oldest first."""
+    added: list[tuple[Job, JobEvent]] = []
+    for name in dict.fromkeys(getattr(event, "job", None) for event in record.events):
+        job = state.jobs.get(name) if isinstance(name, str) else None
+        if job is None:
+            continue
+        start = len(job.events)
+        while start and job.events[start - 1].id > after:
+            start -= 1
+        added.extend((job, event) for event in job.events[start:])
+    return added

@@ -10,7 +10,7 @@ from aiohttp import web
 from libs.environments import Environments
 from libs.events.producer import Producer
 from libs.events.projector import Projector
-from services.api import commands, inventory, jobs, status, tasks
+from services.api import commands, inventory, jobs, status, streams, tasks
 from services.api.keys import (
     CLOCK,
     ENVIRONMENTS,
@@ -39,6 +39,7 @@ ROUTES = [
     web.get(f"{V1}/jobs/{{id}}/nodes", jobs.job_nodes),
     web.get(f"{V1}/jobs/{{id}}/report", jobs.job_report),
     web.get(f"{V1}/jobs/{{id}}/events", jobs.job_events),
+    web.get(f"{V1}/events", streams.all_events),
     web.get(f"{V1}/tasks", tasks.list_tasks),
     web.get(f"{V1}/tasks/{{module}}/{{task}}", tasks.get_task),
     web.get(f"{V1}/inventory", inventory.list_inventory),

@@ -14,6 +14,7 @@ from libs.events.state import Job, JobEvent, NodeRun, State
 from services.api.errors import UnknownJob, ValidationError
 from services.api.keys import CLOCK, PROJECTOR, base_url
 from services.api.params import choice_param, int_param, path_id, time_param
+from services.api.streams import job_stream, wants_stream
 from services.api.views import (
     job_detail,
     job_item,
@@ -153,9 +154,11 @@ def _iso_activity(job: Job, run: NodeRun) -> str | None:
     return iso(run.updated_at or job.created_at)
 
 
-async def job_events(request: web.Request) -> web.Response:
-    """GET /jobs/<id>/events?start=N (inclusive)"""
+async def job_events(request: web.Request) -> web.StreamResponse:
+    """GET /jobs/<id>/events?start=N (inclusive); a stream with Accept: text/event-stream."""
     job = _job(request)
+    if wants_stream(request):
+        return await job_stream(request, job)
     start = int_param(request, "start", minimum=1)
     events = events_from(job, start)
     return web.json_response(

@@ -21,7 +21,7 @@ import structlog
 
 from libs.events.amqp.broker import RECOVERABLE, Broker
 from libs.events.ports import Record
-from libs.events.render import job_event
+from libs.events.render import job_event, new_job_events
 from libs.events.state import State
 
 log = structlog.get_logger(__name__)
@@ -53,17 +53,8 @@ class TopicMirror:
         if not self.active():
             return
         grouped: dict[str, list[Json]] = defaultdict(list)
-        for name in dict.fromkeys(getattr(event, "job", None) for event in record.events):
-            job = state.jobs.get(name) if isinstance(name, str) else None
-            if job is None:
-                continue
-            fresh = []
-            for event in reversed(job.events):
-                if event.id <= first:
-                    break
-                fresh.append(event)
-            for event in reversed(fresh):
-                grouped[f"job.{job.name}.{event.type}"].append(job_event(job, event))
+        for job, event in new_job_events(record, state, first):
+            grouped[f"job.{job.name}.{event.type}"].append(job_event(job, event))
         for key, events in grouped.items():
             with contextlib.suppress(asyncio.QueueFull):
                 self._pending.put_nowait((key, json.dumps(events).encode()))
