@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from services.api.keys import (
     SETTINGS,
     ApiSettings,
 )
+from services.api.metrics import REQUESTS, count_requests, metrics
 from services.api.middleware import authenticate, errors
 from services.api.puppetdb import PuppetDb
 from services.api.sources import InventoryHolder
@@ -40,6 +42,7 @@ ROUTES = [
     web.get(f"{V1}/jobs/{{id}}/report", jobs.job_report),
     web.get(f"{V1}/jobs/{{id}}/events", jobs.job_events),
     web.get(f"{V1}/events", streams.all_events),
+    web.get("/metrics", metrics),
     web.get(f"{V1}/tasks", tasks.list_tasks),
     web.get(f"{V1}/tasks/{{module}}/{{task}}", tasks.get_task),
     web.get(f"{V1}/inventory", inventory.list_inventory),
@@ -61,8 +64,10 @@ def build_app(
     health: Callable[[], Health] | None = None,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[errors, authenticate], client_max_size=settings.max_body_bytes
+        middlewares=[count_requests, errors, authenticate],
+        client_max_size=settings.max_body_bytes,
     )
+    app[REQUESTS] = Counter()
     app[PROJECTOR] = projector
     app[PRODUCER] = producer
     app[ENVIRONMENTS] = environments

@@ -193,3 +193,25 @@ async def test_the_root_and_the_openapi_document_describe_the_api(api: Api) -> N
     document = await api.ok("/openapi.json")
     assert {"/command/deploy", "/command/task", "/command/stop"} <= set(document["paths"])
     assert "TaskCommand" in document["components"]["schemas"]
+
+
+async def test_metrics_count_jobs_nodes_and_answers_in_the_prometheus_format(api: Api) -> None:
+    name = await api.run_task(["n-01", "n-02"])
+    await api.wait_job(name)
+    await api.get("/jobs/99")
+    response = await api.client.get("/metrics", headers=api.headers)
+    assert response.status == 200
+    text = await response.text()
+    samples = dict(
+        line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+    assert samples['podium_jobs{state="finished"}'] == "1"
+    assert samples['podium_jobs{state="running"}'] == "0"
+    assert samples["podium_runs_in_flight"] == "0"
+    assert int(samples["podium_log_position"]) > 0
+    key = (
+        'podium_http_responses_total{method="GET",route="/orchestrator/v1/jobs/{id}",status="404"}'
+    )
+    assert samples[key] == "1"
+    anonymous = await api.client.get("/metrics")
+    assert anonymous.status == 401
