@@ -26,6 +26,10 @@ class MemoryDelivery:
     async def ack(self) -> None:
         self._consumer.settle(self)
 
+    async def release(self) -> None:
+        if self._consumer.settle(self):
+            self._consumer.queue.requeue(self.item)
+
 
 class _Consumer:
     def __init__(self, queue: MemoryWorkQueue, prefetch: int) -> None:
@@ -33,9 +37,12 @@ class _Consumer:
         self.prefetch = prefetch
         self.unacked: dict[MemoryDelivery, None] = {}
 
-    def settle(self, delivery: MemoryDelivery) -> None:
+    def settle(self, delivery: MemoryDelivery) -> bool:
+        """True if the delivery was still unacked (it is not any more)."""
         if self.unacked.pop(delivery, False) is None:
             self.queue.wake()
+            return True
+        return False
 
 
 class MemoryWorkQueue:
@@ -53,6 +60,11 @@ class MemoryWorkQueue:
         if self._closed:
             raise QueueUnavailable("the work queue is closed")
         self._items.extend(items)
+        self.wake()
+
+    def requeue(self, item: WorkItem) -> None:
+        """Put a released item back at the head of the queue."""
+        self._items.appendleft(item)
         self.wake()
 
     def wake(self) -> None:

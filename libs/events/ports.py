@@ -84,6 +84,9 @@ class Delivery(Protocol):
         """Done with the item: it is never delivered again. An item whose consumer goes away
         without acking it is delivered again, to any consumer."""
 
+    async def release(self) -> None:
+        """Not done with the item, and not going to be: deliver it again, to any consumer."""
+
 
 class WorkQueue(Protocol):
     @property

@@ -31,6 +31,8 @@ SKIPPED_BY_STOP: Final = "The job was stopped before this node's run started"
 KILLED_BY_STOP: Final = "The run was killed by a forced stop of the job"
 KILLED_BY_SHUTDOWN: Final = "The executor shut down before the run finished"
 _REMEMBERED_STOPS: Final = 10_000
+_RETRY_FIRST_S: Final = 0.5
+_RETRY_MAX_S: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class Executor:
         self._items: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._consuming: asyncio.Task[None] | None = None
+        self._closing = False
 
     @property
     def in_progress(self) -> int:
@@ -85,6 +88,7 @@ class Executor:
 
     async def close(self) -> None:
         """Take no more work; let runs finish for the grace period, then cut them off."""
+        self._closing = True
         if self._consuming is not None:
             self._consuming.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -113,9 +117,6 @@ class Executor:
         try:
             with structlog.contextvars.bound_contextvars(job_id=item.job, node=item.node):
                 await self._handle_item(delivery, item)
-        except PortError as exc:
-            # Not acked, or acked with its start on the log: the scheduler settles it either way.
-            log.error("node run not reported", job_id=item.job, node=item.node, error=str(exc))
         finally:
             self._slots.release()
 
@@ -127,7 +128,13 @@ class Executor:
         started = NodeRunStarted(
             at=self._clock(), job=item.job, node=item.node, attempt=item.attempt, executor=self.id
         )
-        await self._producer.emit([started])
+        try:
+            await self._producer.emit([started])
+        except PortError as exc:
+            # Not started: hand the item back, for this executor or another to try again.
+            log.warning("run not started: the log did not take its start", error=str(exc))
+            await delivery.release()
+            return
         await delivery.ack()
         outcome = await self._run(item)
         await self._finish(item, outcome)
@@ -159,6 +166,8 @@ class Executor:
                     del self._runs[item.job]
 
     async def _finish(self, item: WorkItem, outcome: Outcome) -> None:
+        """Record how the run ended. Tries until the log takes it: while this executor lives,
+        nobody else will settle a run it started."""
         finished = NodeRunFinished(
             at=self._clock(),
             job=item.job,
@@ -168,7 +177,18 @@ class Executor:
             result=outcome.result,
             message=outcome.message,
         )
-        await self._producer.emit([finished])
+        delay = _RETRY_FIRST_S
+        while True:
+            try:
+                await self._producer.emit([finished])
+                return
+            except PortError as exc:
+                if self._closing:
+                    log.error("run end not recorded before shutdown", error=str(exc))
+                    return
+                log.warning("run end not recorded yet, retrying", error=str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_S)
 
     async def _listen(self) -> None:
         async for notice in self._stop_bus.subscribe():

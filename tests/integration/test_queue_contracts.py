@@ -112,6 +112,20 @@ async def test_what_a_departed_consumer_held_unacked_is_delivered_again(
         assert await pulling.nothing_more()
 
 
+async def test_a_released_item_is_delivered_again(work_queue: WorkQueue) -> None:
+    await work_queue.put([item("a"), item("b")])
+    async with consumer(work_queue, prefetch=1) as pulling:
+        (first,) = await pulling.take(1)
+        assert first.item.node == "a"
+        await first.release()
+        seen = []
+        for _ in range(2):
+            (delivery,) = await pulling.take(1)
+            seen.append(delivery.item.node)
+            await delivery.ack()
+        assert sorted(seen) == ["a", "b"]  # "a" again, wherever the queue put it back
+
+
 async def test_competing_consumers_share_the_items(work_queue: WorkQueue) -> None:
     await work_queue.put([item(f"n{i}") for i in range(6)])
     async with consumer(work_queue, prefetch=3) as first, consumer(work_queue, 3) as second:

@@ -40,6 +40,11 @@ class AmqpDelivery:
         with contextlib.suppress(*AMQP_ERRORS):
             await self._message.ack()
 
+    async def release(self) -> None:
+        # A quorum queue counts this as a delivery: an item released too often is parked.
+        with contextlib.suppress(*AMQP_ERRORS):
+            await self._message.reject(requeue=True)
+
 
 class AmqpWorkQueue:
     durable = True
