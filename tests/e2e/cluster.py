@@ -136,9 +136,8 @@ class Cluster:
 class Client:
     """The orchestrator API of one api process."""
 
-    def __init__(self, session: aiohttp.ClientSession, process: Process, token: str) -> None:
-        self.session, self.process, self.token = session, process, token
-        self.base = f"http://127.0.0.1:{process.port}"
+    def __init__(self, session: aiohttp.ClientSession, base: str, token: str) -> None:
+        self.session, self.base, self.token = session, base, token
 
     @classmethod
     async def connect(cls, session: aiohttp.ClientSession, process: Process) -> Client:
@@ -158,7 +157,7 @@ class Client:
         directory = Path(process.args[process.args.index("--data-dir") + 1]).parent
         tokens = sorted(directory.glob("api-*/admin.token"))
         assert tokens, "no api replica made the admin token"
-        return cls(session, process, tokens[0].read_text().strip())
+        return cls(session, f"http://127.0.0.1:{process.port}", tokens[0].read_text().strip())
 
     async def post(self, path: str, body: Json) -> tuple[int, Json]:
         async with self.session.post(
@@ -188,6 +187,7 @@ class Client:
         return job
 
     async def wait_nodes(self, name: str, state: str, count: int, timeout_s: float = 60) -> None:
+        """Until at least `count` nodes of the job are in `state`."""
         async with asyncio.timeout(timeout_s):
             while (await self.get(f"/jobs/{name}"))["node_states"].get(state, 0) < count:
                 await asyncio.sleep(0.05)

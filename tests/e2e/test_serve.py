@@ -4,9 +4,7 @@ SIGKILL mid-job and a restart that rebuilds the same state, and a clean SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -17,16 +15,11 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import ENVIRONMENTS
+from tests.e2e.cluster import Client, free_port, most_running_at_once
 
 Json = Any
 TERMINAL = {"finished", "failed", "stopped"}
 NODE_ENDS = {"node_finished", "node_failed", "node_errored", "node_skipped"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_inventory(path: Path) -> Path:
@@ -97,52 +90,17 @@ class Server:
             self.process.wait()
 
 
-class Client:
-    def __init__(self, session: aiohttp.ClientSession, server: Server) -> None:
-        self.session, self.server = session, server
+async def everything(api: Client) -> list[Json]:
+    """Every job, each followed by its events, as the API shows them."""
+    views = []
+    for job in (await api.get("/jobs?order_by=name"))["items"]:
+        views += [await api.get(f"/jobs/{job['name']}/events"), job]
+    return views
 
-    @property
-    def headers(self) -> dict[str, str]:
-        token = (self.server.data / "admin.token").read_text().strip()
-        return {"X-Authentication": token}
 
-    async def post(self, path: str, body: Json) -> tuple[int, Json]:
-        url = f"{self.server.url}/orchestrator/v1{path}"
-        async with self.session.post(url, json=body, headers=self.headers) as response:
-            return response.status, await response.json()
-
-    async def get(self, path: str) -> Json:
-        url = f"{self.server.url}/orchestrator/v1{path}"
-        async with self.session.get(url, headers=self.headers) as response:
-            assert response.status == 200, await response.text()
-            return await response.json()
-
-    async def task(self, nodes: list[str], **extra: Json) -> str:
-        body = {"task": "testmod::echo", "params": {}, "scope": {"nodes": nodes}, **extra}
-        status, answer = await self.post("/command/task", body)
-        assert status == 202, answer
-        return str(answer["job"]["name"])
-
-    async def wait_job(self, name: str, timeout_s: float = 60) -> Json:
-        async with asyncio.timeout(timeout_s):
-            while (job := await self.get(f"/jobs/{name}"))["state"] not in TERMINAL:
-                await asyncio.sleep(0.05)
-        return job
-
-    async def wait_running(self, name: str, count: int) -> None:
-        async with asyncio.timeout(30):
-            while (await self.get(f"/jobs/{name}"))["node_states"].get("running", 0) < count:
-                await asyncio.sleep(0.02)
-
-    async def everything(self) -> str:
-        """Every job with its nodes and events, as one comparable text."""
-        jobs = (await self.get("/jobs?order_by=name"))["items"]
-        views = []
-        for job in jobs:
-            name = job["name"]
-            views.append(await self.get(f"/jobs/{name}/events"))
-            views.append(job)
-        return json.dumps(views).replace(self.server.url, "http://server")
+def connected(session: aiohttp.ClientSession, server: Server) -> Client:
+    token = (server.data / "admin.token").read_text().strip()
+    return Client(session, server.url, token)
 
 
 @contextmanager
@@ -159,19 +117,7 @@ async def client(server: Server) -> AsyncIterator[Client]:
     async with aiohttp.ClientSession() as session:
         server.start()
         await server.wait_ready(session)
-        yield Client(session, server)
-
-
-def most_running_at_once(events: list[Json]) -> int:
-    running: set[str] = set()
-    peak = 0
-    for event in events:
-        if event["type"] == "node_running":
-            running.add(event["details"]["node"])
-        elif event["type"] in NODE_ENDS:
-            running.discard(event["details"]["node"])
-        peak = max(peak, len(running))
-    return peak
+        yield connected(session, server)
 
 
 async def test_serve_runs_stops_survives_sigkill_and_shuts_down_cleanly(tmp_path: Path) -> None:
@@ -192,7 +138,7 @@ async def test_serve_runs_stops_survives_sigkill_and_shuts_down_cleanly(tmp_path
 
             # A slow job stopped twice: one job_stopping, the rest skipped.
             slow = await api.task([f"slow{i}" for i in range(6)], concurrency=2)
-            await api.wait_running(slow, 2)
+            await api.wait_nodes(slow, "running", 2)
             for _ in range(2):
                 status, _ = await api.post("/command/stop", {"job": slow})
                 assert status == 202
@@ -205,19 +151,18 @@ async def test_serve_runs_stops_survives_sigkill_and_shuts_down_cleanly(tmp_path
 
             # SIGKILL in the middle of a job.
             doomed = await api.task([f"slow{i}" for i in range(6, 12)], concurrency=3)
-            await api.wait_running(doomed, 3)
-            before = await api.everything()
+            await api.wait_nodes(doomed, "running", 3)
+            before = await everything(api)
             server.kill()
 
         server.start()
         async with aiohttp.ClientSession() as session:
             await server.wait_ready(session)
-            api = Client(session, server)
-            after = await api.everything()
+            api = connected(session, server)
+            after = await everything(api)
             # Everything read before the kill is still there, with the same names and ids;
             # the doomed job may have moved on since (its lost runs are being settled).
-            before_jobs = json.loads(before)
-            after_jobs = json.loads(after)
+            before_jobs, after_jobs = before, after
             assert [v.get("name") for v in after_jobs[1::2]] == [
                 v.get("name") for v in before_jobs[1::2]
             ]
@@ -232,13 +177,13 @@ async def test_serve_runs_stops_survives_sigkill_and_shuts_down_cleanly(tmp_path
 
             # SIGTERM: runs in progress finish, the log is flushed, exit code 0.
             last = await api.task([f"slow{i}" for i in range(3)])
-            await api.wait_running(last, 3)
+            await api.wait_nodes(last, "running", 3)
             assert server.signal(signal.SIGTERM) == 0
 
         server.start()
         async with aiohttp.ClientSession() as session:
             await server.wait_ready(session)
-            api = Client(session, server)
+            api = connected(session, server)
             finished = await api.get(f"/jobs/{last}")
             assert finished["node_states"] == {"finished": 3}
             assert finished["state"] in ("running", "finished")

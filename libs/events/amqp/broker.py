@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Final
 
 import aio_pika
 import aiormq
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractRobustChannel
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+)
 
 from libs.events.amqp.settings import AmqpSettings
 from libs.events.ports import PortError
@@ -156,6 +164,18 @@ class Broker:
         except (*AMQP_ERRORS, RuntimeError) as exc:
             raise BrokerUnavailable(f"cannot open a channel: {exc!r}") from exc
 
+    @asynccontextmanager
+    async def scoped_channel(
+        self, *, streams: bool = False, wait: bool = True, **options: Any
+    ) -> AsyncIterator[AbstractChannel]:
+        """A channel for the length of a block, closed after it (quietly if already gone)."""
+        channel = await self.channel(streams=streams, wait=wait, **options)
+        try:
+            yield channel
+        finally:
+            with contextlib.suppress(*AMQP_ERRORS, RuntimeError):
+                await channel.close()
+
     async def publisher(self) -> AbstractChannel:
         """A channel with publisher confirms, where an unroutable message raises.
         Raises BrokerUnavailable."""
@@ -190,3 +210,37 @@ async def wait_closed(channel: AbstractChannel | AbstractRobustChannel) -> Any:
     if channel.is_closed and not closed.done():
         closed.set_result(None)
     return await closed
+
+
+async def consume(
+    queue: AbstractQueue,
+    channel: AbstractChannel,
+    *,
+    stopping: asyncio.Event | None = None,
+    **options: Any,
+) -> AsyncGenerator[AbstractIncomingMessage, None]:
+    """One consumer's deliveries, in order, until its channel closes or `stopping` is set.
+    Whatever arrived before the close is still yielded."""
+    inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+
+    async def deliver(message: AbstractIncomingMessage) -> None:
+        inbox.put_nowait(message)
+
+    await queue.consume(deliver, **options)
+    ended = {asyncio.ensure_future(wait_closed(channel))}
+    if stopping is not None:
+        ended.add(asyncio.ensure_future(stopping.wait()))
+    try:
+        while True:
+            if not inbox.empty():
+                yield inbox.get_nowait()
+                continue
+            getting = asyncio.ensure_future(inbox.get())
+            await asyncio.wait({getting, *ended}, return_when=asyncio.FIRST_COMPLETED)
+            if not getting.done():
+                getting.cancel()
+                return
+            yield getting.result()
+    finally:
+        for future in ended:
+            future.cancel()

@@ -8,7 +8,6 @@ notices of jobs still stopping) and heartbeats repeat by nature.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Final
@@ -16,9 +15,8 @@ from typing import Final
 import aio_pika
 import msgspec
 import structlog
-from aio_pika.abc import AbstractIncomingMessage
 
-from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, BrokerUnavailable, wait_closed
+from libs.events.amqp.broker import RECOVERABLE, Broker, BrokerUnavailable, consume
 from libs.events.amqp.topology import declare_fanout
 from libs.events.codec import decode_stop, encode_stop
 from libs.events.ports import QueueUnavailable
@@ -34,11 +32,8 @@ class Fanout:
         self._exchange = exchange
 
     async def declare(self) -> None:
-        channel = await self._broker.channel(wait=False)
-        try:
+        async with self._broker.scoped_channel(wait=False) as channel:
             await declare_fanout(channel, self._exchange)
-        finally:
-            await channel.close()
 
     async def publish(self, body: bytes) -> None:
         """Raises QueueUnavailable. Nobody listening is fine: the message is simply dropped."""
@@ -66,31 +61,12 @@ class Fanout:
                 await asyncio.sleep(_RESUBSCRIBE_S)
 
     async def _attach(self) -> AsyncGenerator[bytes, None]:
-        channel = await self._broker.channel()
-        inbox: asyncio.Queue[bytes] = asyncio.Queue()
-        try:
+        async with self._broker.scoped_channel() as channel:
             exchange = await declare_fanout(channel, self._exchange)
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)
             await queue.bind(exchange)
-
-            async def deliver(message: AbstractIncomingMessage) -> None:
-                inbox.put_nowait(message.body)
-
-            await queue.consume(deliver, no_ack=True)
-            closed = asyncio.ensure_future(wait_closed(channel))
-            try:
-                while True:
-                    getting = asyncio.ensure_future(inbox.get())
-                    await asyncio.wait({getting, closed}, return_when=asyncio.FIRST_COMPLETED)
-                    if not getting.done():
-                        getting.cancel()
-                        return
-                    yield getting.result()
-            finally:
-                closed.cancel()
-        finally:
-            with contextlib.suppress(*AMQP_ERRORS):
-                await channel.close()
+            async for message in consume(queue, channel, no_ack=True):
+                yield message.body
 
 
 class AmqpStopBus:

@@ -16,7 +16,7 @@ import uuid
 from typing import Final
 
 import structlog
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pamqp.common import FieldTable
 
 from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, wait_closed
@@ -57,7 +57,10 @@ class AmqpLeadership:
             await asyncio.sleep(_RETRY_S)
 
     async def _contend(self) -> None:
-        channel = await self._broker.channel()
+        async with self._broker.scoped_channel() as channel:
+            await self._lead_while_open(channel)
+
+    async def _lead_while_open(self, channel: AbstractChannel) -> None:
         try:
             await channel.set_qos(prefetch_count=2)
             queue = await channel.declare_queue(
@@ -76,8 +79,6 @@ class AmqpLeadership:
                 renewing.cancel()
         finally:
             self._step_down()
-            with contextlib.suppress(*AMQP_ERRORS):
-                await channel.close()
 
     async def _on_token(self, message: AbstractIncomingMessage) -> None:
         previous, self._held = self._held, message

@@ -13,14 +13,14 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Sequence
-from typing import Any, Final
+from typing import Final
 
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pamqp.common import FieldTable
 
-from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, BrokerUnavailable, wait_closed
+from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, BrokerUnavailable, consume
 from libs.events.amqp.settings import AmqpSettings
 from libs.events.codec import decode_batch, encode_batch
 from libs.events.model import Event
@@ -83,8 +83,7 @@ class AmqpEventLog:
     @classmethod
     async def open(cls, broker: Broker) -> AmqpEventLog:
         settings = broker.settings
-        channel = await broker.channel(wait=False)
-        try:
+        async with broker.scoped_channel(wait=False) as channel:
             await declare_stream(
                 channel,
                 settings.events,
@@ -92,8 +91,6 @@ class AmqpEventLog:
                     settings.log_max_age, settings.log_max_bytes, settings.log_segment_bytes
                 ),
             )
-        finally:
-            await channel.close()
         return cls(broker)
 
     async def append(self, batch: Sequence[Event]) -> None:
@@ -120,34 +117,18 @@ class AmqpEventLog:
 
     async def _attach(self, position: _Position) -> AsyncGenerator[Record, None]:
         """One consumer on one channel, until that channel closes."""
-        channel = await self._broker.channel(streams=True)
-        inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
-        try:
+        async with self._broker.scoped_channel(streams=True) as channel:
             await channel.set_qos(prefetch_count=self._settings.stream_prefetch)
             queue = await channel.get_queue(self._settings.events, ensure=False)
-
-            async def deliver(message: AbstractIncomingMessage) -> None:
-                inbox.put_nowait(message)
-
             requested = position.next
-            await queue.consume(deliver, arguments={"x-stream-offset": requested}, exclusive=False)
-            closed = asyncio.ensure_future(wait_closed(channel))
-            stopping = asyncio.ensure_future(self._closed.wait())
-            try:
-                while True:
-                    message = await _next(inbox, closed, stopping)
-                    if message is None:
-                        return
-                    record = _record(message, position, requested)
-                    if record is not None:
-                        yield record
-                    await _ack(message)
-            finally:
-                closed.cancel()
-                stopping.cancel()
-        finally:
-            with contextlib.suppress(*AMQP_ERRORS):
-                await channel.close()
+            arguments = {"x-stream-offset": requested}
+            async for message in consume(
+                queue, channel, stopping=self._closed, arguments=arguments
+            ):
+                record = _record(message, position, requested)
+                if record is not None:
+                    yield record
+                await _ack(message)
 
     async def close(self) -> None:
         self._closed.set()
@@ -175,23 +156,6 @@ def _record(message: AbstractIncomingMessage, position: _Position, requested: in
     position.started = True
     marker = message.headers.get(MARKER_HEADER)
     return Record(offset, decode_batch(message.body), str(marker) if marker else "")
-
-
-async def _next(
-    inbox: asyncio.Queue[AbstractIncomingMessage],
-    closed: asyncio.Future[Any],
-    stopping: asyncio.Future[Any],
-) -> AbstractIncomingMessage | None:
-    """The next delivery; None once the channel closed (after what it had delivered) or the
-    log is closing."""
-    if not inbox.empty():
-        return inbox.get_nowait()
-    getting = asyncio.ensure_future(inbox.get())
-    await asyncio.wait({getting, closed, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if getting.done():
-        return getting.result()
-    getting.cancel()
-    return None
 
 
 async def _ack(message: AbstractIncomingMessage) -> None:

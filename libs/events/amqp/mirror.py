@@ -38,13 +38,10 @@ class TopicMirror:
 
     @classmethod
     async def open(cls, broker: Broker) -> TopicMirror:
-        channel = await broker.channel(wait=False)
-        try:
+        async with broker.scoped_channel(wait=False) as channel:
             await channel.declare_exchange(
                 broker.settings.topic, aio_pika.ExchangeType.TOPIC, durable=True
             )
-        finally:
-            await channel.close()
         return cls(broker)
 
     def on_record(self, record: Record, state: State) -> None:

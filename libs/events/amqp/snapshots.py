@@ -9,16 +9,14 @@ small; its segments are small too, because retention drops whole segments only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Mapping
 from typing import Final
 
 import structlog
-from aio_pika.abc import AbstractIncomingMessage
 from pamqp.common import FieldTable
 
-from libs.events.amqp.broker import AMQP_ERRORS, Broker
+from libs.events.amqp.broker import Broker, BrokerUnavailable, consume
 from libs.events.amqp.log import declare_stream, publish_confirmed, stream_arguments
 from libs.events.snapshots import Snapshot, decode_snapshot, encode_snapshot
 
@@ -35,14 +33,11 @@ class AmqpSnapshots:
     @classmethod
     async def open(cls, broker: Broker) -> AmqpSnapshots:
         settings = broker.settings
-        channel = await broker.channel(wait=False)
-        try:
+        async with broker.scoped_channel(wait=False) as channel:
             arguments = stream_arguments(
                 settings.log_max_age, settings.snapshot_max_bytes, settings.snapshot_segment_bytes
             )
             await declare_stream(channel, settings.snapshots, arguments)
-        finally:
-            await channel.close()
         return cls(broker)
 
     async def save(self, snapshot: Snapshot) -> None:
@@ -64,27 +59,17 @@ class AmqpSnapshots:
         return None if data is None else decode_snapshot(data)
 
     async def _newest_until(self, marker: str) -> bytes | None:
-        channel = await self._broker.channel(streams=True)
-        inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
-        try:
+        async with self._broker.scoped_channel(streams=True) as channel:
             await channel.set_qos(prefetch_count=8)
             queue = await channel.get_queue(self._broker.settings.snapshots, ensure=False)
-
-            async def deliver(message: AbstractIncomingMessage) -> None:
-                inbox.put_nowait(message)
-
-            await queue.consume(deliver, arguments={"x-stream-offset": "first"})
             assembly = _Assembly()
-            while True:
-                message = await inbox.get()
-                headers = message.headers
+            messages = consume(queue, channel, arguments={"x-stream-offset": "first"})
+            async for message in messages:
                 await message.ack()
-                if headers.get(_MARKER) == marker:
+                if message.headers.get(_MARKER) == marker:
                     return assembly.newest
-                assembly.add(headers, message.body)
-        finally:
-            with contextlib.suppress(*AMQP_ERRORS):
-                await channel.close()
+                assembly.add(message.headers, message.body)
+        raise BrokerUnavailable("the snapshot stream's channel closed while it was being read")
 
 
 class _Assembly:

@@ -16,7 +16,7 @@ from typing import Final
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
-from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, wait_closed
+from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, consume
 from libs.events.amqp.log import publish_confirmed
 from libs.events.amqp.topology import work_arguments
 from libs.events.codec import decode_work, encode_work
@@ -56,16 +56,13 @@ class AmqpWorkQueue:
     @classmethod
     async def open(cls, broker: Broker) -> AmqpWorkQueue:
         settings = broker.settings
-        channel = await broker.channel(wait=False)
-        try:
+        async with broker.scoped_channel(wait=False) as channel:
             await channel.declare_queue(
                 settings.parked, durable=True, arguments={"x-queue-type": "quorum"}
             )
             await channel.declare_queue(
                 settings.work, durable=True, arguments=work_arguments(settings)
             )
-        finally:
-            await channel.close()
         return cls(broker)
 
     async def put(self, items: Sequence[WorkItem]) -> None:
@@ -100,36 +97,12 @@ class AmqpWorkQueue:
                 await asyncio.sleep(_RESUBSCRIBE_S)
 
     async def _attach(self, queue_name: str, prefetch: int) -> AsyncGenerator[AmqpDelivery, None]:
-        channel = await self._broker.channel()
-        inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
-        try:
+        async with self._broker.scoped_channel() as channel:
             await channel.set_qos(prefetch_count=max(1, prefetch))
             queue = await channel.get_queue(queue_name, ensure=False)
-
-            async def deliver(message: AbstractIncomingMessage) -> None:
-                inbox.put_nowait(message)
-
-            await queue.consume(deliver)
-            closed = asyncio.ensure_future(wait_closed(channel))
-            stopping = asyncio.ensure_future(self._closed.wait())
-            try:
-                while True:
-                    getting = asyncio.ensure_future(inbox.get())
-                    await asyncio.wait(
-                        {getting, closed, stopping}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if not getting.done():
-                        getting.cancel()
-                        return
-                    message = getting.result()
-                    for item in decode_work(message.body):
-                        yield AmqpDelivery(item, message)
-            finally:
-                closed.cancel()
-                stopping.cancel()
-        finally:
-            with contextlib.suppress(*AMQP_ERRORS):
-                await channel.close()
+            async for message in consume(queue, channel, stopping=self._closed):
+                for item in decode_work(message.body):
+                    yield AmqpDelivery(item, message)
 
     async def close(self) -> None:
         self._closed.set()
