@@ -18,7 +18,7 @@ from typing import Final
 import yaml
 
 from libs.inventory import Inventory
-from libs.queries import ALL_NODES_RULE, From, QueryProblem, lower_rule, select
+from libs.queries import ALL_NODES_RULE, From, QueryProblem, RegexBudget, lower_rule, select
 from libs.queries.model import And, Const, Expr, Json
 
 ALL_NODES: Final = "00000000-0000-4000-8000-000000000000"
@@ -66,9 +66,16 @@ class NodeGroups:
         except ValueError:
             return None
 
-    def members(self, group: NodeGroup, inventory: Inventory, loaded_at: float) -> list[str]:
-        """The inventory's nodes that match the group's rule and its ancestors' rules."""
-        return select(From("inventory", group.members_rule), inventory, loaded_at)
+    def members(
+        self,
+        group: NodeGroup,
+        inventory: Inventory,
+        loaded_at: float,
+        budget: RegexBudget | None = None,
+    ) -> list[str]:
+        """The inventory's nodes that match the group's rule and its ancestors' rules. Raises
+        QueryProblem when the rules' regular expressions run past the budget."""
+        return select(From("inventory", group.members_rule), inventory, loaded_at, budget)
 
 
 def load_node_groups(path: Path) -> NodeGroups:

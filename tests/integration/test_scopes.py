@@ -3,6 +3,9 @@ the 52-node fleet of tests/data/fleet."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
@@ -11,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.api.scopes import LocalQueries
 from tests.conftest import FLEET, Api, running
 from tests.integration.test_api_commands import expect_error, job_count
-from tests.unit.test_queries import CACHE, DB, PQL_WORDS, WEB, WIN, ast_json
+from tests.unit.test_queries import CACHE, DB, PQL_WORDS, SLOW_REGEX, WEB, WIN, ast_json
 
 Json = Any
 ORCH: Final = "puppetlabs.orchestrator"
@@ -238,6 +242,34 @@ async def test_an_oversized_or_deeply_nested_query_is_refused_not_a_server_error
     fleet: Api, query: Json, kind: str
 ) -> None:
     await expect_error(fleet, "/command/task", task({"query": query}), 400, kind)
+
+
+async def test_a_regex_that_backtracks_past_the_budget_is_a_query_error(fleet: Api) -> None:
+    query = ["from", "nodes", ["~", "certname", SLOW_REGEX]]
+    answer = await expect_error(fleet, "/command/task", task({"query": query}), 400, "query-error")
+    assert answer["msg"].startswith("The query took too long (regular expression")
+    assert answer["details"] == {"query": query, "regex": SLOW_REGEX}
+    assert await job_count(fleet) == 0
+
+
+async def test_local_queries_are_worked_out_a_few_at_a_time() -> None:
+    queries, lock = LocalQueries(threads=2), threading.Lock()
+    running_now, most = 0, 0
+
+    def work() -> None:
+        nonlocal running_now, most
+        with lock:
+            running_now += 1
+            most = max(most, running_now)
+        time.sleep(0.01)
+        with lock:
+            running_now -= 1
+
+    try:
+        await asyncio.gather(*(queries.run(work) for _ in range(8)))
+    finally:
+        queries.close()
+    assert most <= 2
 
 
 async def test_a_query_nested_deeper_than_json_allows_is_a_clear_400(fleet: Api) -> None:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from libs.inventory import Inventory, load_inventory
-from libs.queries import From, QueryProblem, parse_query, select
+from libs.queries import From, QueryProblem, RegexBudget, parse_query, select
 from libs.queries.pql import pql_to_ast
 from tests.conftest import DATA
 
@@ -100,6 +100,7 @@ TABLE: Final[list[tuple[Json, list[str]]]] = [
     ('inventory[certname] { facts."x.y".z = 1 }', ["lab-03"]),
     ('inventory[certname] { facts."eyebrow pitch" = "high" }', ["lab-02"]),
     (["from", "inventory", ["=", "facts.disks.sda.size_bytes", 100]], ["lab-04"]),
+    (["from", "nodes", ["~", "certname", "^[[:alpha:]]+-[[:digit:]]+$"]], LAB),  # POSIX classes
     (
         'nodes[certname] { certname in ["web-01.example.com", "db-01.example.com", "nope"] }',
         ["db-01.example.com", "web-01.example.com"],
@@ -496,6 +497,49 @@ def test_a_query_nested_too_deeply_is_a_query_problem() -> None:
         parse_query(["from", "nodes", deep])
     with pytest.raises(QueryProblem):
         parse_query("nodes { " + "!" * 3000 + "certname = 'x' }")
+
+
+# Backtracks about 3**18 ways on an 18-character certname before failing: with Python's `re`
+# it would hold the GIL for minutes over the fleet.
+SLOW_REGEX: Final = "^(.|.|.)*-$"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        ["from", "nodes", ["~", "certname", SLOW_REGEX]],
+        f'inventory[certname] {{ facts.os.family = "Debian" or certname ~ "{SLOW_REGEX}" }}',
+        ["from", "nodes", ["in", "certname", ["from", "facts", ["extract", ["certname"],
+            ["~", "certname", SLOW_REGEX]]]]],
+    ],
+)  # fmt: skip
+def test_a_regex_that_runs_past_the_querys_budget_is_a_query_problem(query: Json) -> None:
+    parsed = parse_query(query)
+    with pytest.raises(QueryProblem, match="took too long") as refused:
+        select(parsed, FLEET, NOW, RegexBudget(0.05))
+    assert refused.value.details == {"regex": SLOW_REGEX}
+
+
+class Ticks:
+    """A clock that moves on by `step_s` each time it is read."""
+
+    def __init__(self, step_s: float) -> None:
+        self.now, self.step_s = 0.0, step_s
+
+    def __call__(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+
+def test_the_budget_is_for_all_the_regexes_of_a_query_together() -> None:
+    query = parse_query(["from", "nodes", ["~", "certname", "^web"]])  # fast, but 52 matches
+    with pytest.raises(QueryProblem, match="took too long"):
+        select(query, FLEET, NOW, RegexBudget(1.0, clock=Ticks(0.1)))
+    assert select(query, FLEET, NOW, RegexBudget(100.0, clock=Ticks(0.1))) == WEB
+
+
+def test_the_pattern_from_the_review_finishes_well_within_the_budget() -> None:
+    assert run(["from", "nodes", ["~", "certname", "^(.*)*(.*)*Z$"]]) == []
 
 
 # Fuzzing: any input is a query or a QueryProblem, never another exception.

@@ -16,9 +16,17 @@ from libs.node_groups import (
     load_node_groups,
     parse_node_groups,
 )
-from libs.queries import ALL_NODES_RULE, From, QueryProblem, lower_rule, parse_query, select
+from libs.queries import (
+    ALL_NODES_RULE,
+    From,
+    QueryProblem,
+    RegexBudget,
+    lower_rule,
+    parse_query,
+    select,
+)
 from tests.conftest import DATA
-from tests.unit.test_queries import ALL, CACHE, DB, FLEET, LAB, NOW, WEB, WIN
+from tests.unit.test_queries import ALL, CACHE, DB, FLEET, LAB, NOW, SLOW_REGEX, WEB, WIN
 
 Json = Any
 GROUPS: Final[NodeGroups] = load_node_groups(DATA / "fleet" / "node_groups.yaml")
@@ -100,6 +108,12 @@ def test_bad_rules_are_refused_naming_the_problem(rule: Json, message: str) -> N
     with pytest.raises(QueryProblem) as refused:
         lower_rule(rule)
     assert message in refused.value.msg
+
+
+def test_a_rule_whose_regex_runs_past_the_budget_is_a_query_problem() -> None:
+    rule = ["and", ["=", ["fact", "kernel"], "Linux"], ["~", "name", SLOW_REGEX]]
+    with pytest.raises(QueryProblem, match="took too long"):
+        select(From("inventory", lower_rule(rule)), FLEET, NOW, RegexBudget(0.05))
 
 
 GROUP = "6f1c4f0e-1b1a-4c3e-9d7e-00000000000"
