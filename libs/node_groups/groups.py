@@ -15,11 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-import yaml
-
 from libs.inventory import Inventory
 from libs.queries import ALL_NODES_RULE, From, QueryProblem, RegexBudget, lower_rule, select
 from libs.queries.model import And, Const, Expr, Json
+from libs.yamlfile import parse_yaml, read_yaml
 
 ALL_NODES: Final = "00000000-0000-4000-8000-000000000000"
 NO_MEMBERS: Final = Const(False)
@@ -79,18 +78,16 @@ class NodeGroups:
 
 
 def load_node_groups(path: Path) -> NodeGroups:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NodeGroupError(f"{path}: cannot read the node groups: {exc.strerror}") from exc
-    return parse_node_groups(text, str(path))
+    """Raises NodeGroupError naming the file and the group."""
+    return _node_groups(read_yaml(path, NodeGroupError), str(path))
 
 
 def parse_node_groups(text: str, source: str = "<node groups>") -> NodeGroups:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise NodeGroupError(f"{source}: not valid YAML: {exc}") from exc
+    """Raises NodeGroupError naming the source and the group."""
+    return _node_groups(parse_yaml(text, source, NodeGroupError), source)
+
+
+def _node_groups(data: Json, source: str) -> NodeGroups:
     data = [] if data is None else data
     if not isinstance(data, list):
         raise NodeGroupError(f"{source}: must be a list of groups")
