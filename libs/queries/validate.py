@@ -167,7 +167,9 @@ class _Lowering:
             raise _problem("order_by takes a list of fields", clause)
         orders = []
         for item in clause[1]:
-            name, direction = (item, "asc") if isinstance(item, str) else [*item, None][:2]
+            name, direction = (item, "asc") if isinstance(item, str) else (item, None)
+            if isinstance(item, list) and len(item) == 2:
+                name, direction = item
             if not isinstance(name, str) or direction not in ("asc", "desc"):
                 raise _problem('order_by entries are a field or [field, "asc"|"desc"]', item)
             if entity.name == "facts" and name == "value":

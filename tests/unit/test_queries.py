@@ -421,6 +421,9 @@ def test_the_reference_examples_select_the_same_nodes_as_pql_and_as_ast() -> Non
 
 
 # (query, what the message must say): every refusal is a QueryProblem, before any evaluation.
+BAD_ORDER_ENTRIES: Final[list[Json]] = [
+    5, None, [], {}, ["certname"], ["certname", "asc", "x"], [["a"], "asc"]
+]  # fmt: skip
 REFUSALS: Final[list[tuple[Json, str]]] = [
     (["=", "certname", "x"], 'must start with "from"'),
     ("[1, 2", "not valid JSON"),
@@ -446,6 +449,12 @@ REFUSALS: Final[list[tuple[Json, str]]] = [
         "cannot be ordered by value",
     ),
     (["from", "nodes", ["limit", -1]], "limit takes a non-negative integer"),
+    (["from", "nodes", ["offset", True]], "offset takes a non-negative integer"),
+    *(
+        (["from", "nodes", ["order_by", [entry]]], 'order_by entries are a field or [field, "as')
+        for entry in BAD_ORDER_ENTRIES
+    ),
+    (["from", "nodes", ["order_by", "certname"]], "order_by takes a list of fields"),
     (["from", "nodes", ["limit", 1], "junk"], "Expected limit, offset or order_by"),
     (["from", "nodes", ["~>", "path", ["a"]]], '"~>" applies to the paths'),
     (["from", "nodes", ["!=", "certname", "x"]], 'Use ["not", ["=", field, value]]'),
@@ -597,10 +606,27 @@ ast_json = st.recursive(
     ),
     max_leaves=25,
 )
+# Paging clauses in odd shapes: any operand, and order_by entries of any shape.
+paging = st.one_of(
+    st.builds(
+        lambda name, args: [name, *args],
+        st.sampled_from(["limit", "offset", "order_by"]),
+        st.lists(ast_json | st.integers(-2, 5), max_size=2),
+    ),
+    st.builds(
+        lambda entries: ["order_by", entries],
+        st.lists(
+            ast_json
+            | st.lists(ast_json | st.sampled_from(["certname", "asc", "desc"]), max_size=3),
+            max_size=3,
+        ),
+    ),
+)
 from_ast = st.builds(
-    lambda entity, rest: ["from", entity, *rest],
+    lambda entity, rest, pages: ["from", entity, *rest, *pages],
     st.sampled_from(["nodes", "facts", "inventory", "resources"]),
-    st.lists(ast_json, max_size=3),
+    st.lists(ast_json, max_size=1),
+    st.lists(paging, max_size=3),
 )
 
 
