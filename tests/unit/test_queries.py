@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from libs.inventory import Inventory, load_inventory
 from libs.queries import From, QueryProblem, RegexBudget, parse_query, select
-from libs.queries.pql import pql_to_ast
+from libs.queries.pql import MAX_PQL_CHARS, MAX_PQL_NESTING, pql_to_ast
 from tests.conftest import DATA
 
 Json = Any
@@ -474,6 +474,8 @@ REFUSALS: Final[list[tuple[Json, str]]] = [
     ("nodes {}\nfoo", "line 2, column 1"),
     ('nodes { a = "\\q" }', "Invalid \\escape"),
     ("x" * 20_000, "longer than"),
+    ("nodes { " + "(" * 65 + "certname = 'x'" + ")" * 65 + " }", "nested more than 64 levels"),
+    ("nodes { certname in " + "[" * 65 + "]" * 65 + " }", "nested more than 64 levels"),
 ]
 
 
@@ -506,6 +508,40 @@ def test_a_query_nested_too_deeply_is_a_query_problem() -> None:
         parse_query(["from", "nodes", deep])
     with pytest.raises(QueryProblem):
         parse_query("nodes { " + "!" * 3000 + "certname = 'x' }")
+
+
+def padded(head: str, tail: str, filler: str) -> str:
+    """`head`, then `filler` as often as it fits, then `tail`: MAX_PQL_CHARS long at most."""
+    room = MAX_PQL_CHARS - len(head) - len(tail)
+    return head + filler * (room // len(filler)) + tail
+
+
+LARGEST_PQL: Final = [
+    padded("nodes { certname = 'a'", " }", " or certname = 'web-01.example.com'"),
+    padded("nodes { certname = 'a'", " }", " and certname ~ '^web'"),
+    padded(
+        "nodes { " + "(" * (MAX_PQL_NESTING - 1) + "certname = 'a'",  # the braces count too
+        ")" * (MAX_PQL_NESTING - 1) + " }",
+        " or !certname = 'b'",
+    ),
+    padded("nodes { ", "certname = 'a' }", "!"),
+    padded('nodes { certname = "', '" }', "(["),
+    padded("nodes { certname in [", "'a'] }", "'web-01', "),
+    padded("inventory[certname] { facts", ' = "x" }', ".a"),
+]
+
+
+@pytest.mark.parametrize("query", LARGEST_PQL, ids=[q[:40] for q in LARGEST_PQL])
+def test_the_largest_pql_accepted_parses_in_well_under_a_second_of_cpu(query: str) -> None:
+    # This guards against a pathological grammar or parser (Earley took 1.6 s of CPU for 2,000
+    # nested parentheses), not for speed: the bound is generous on purpose.
+    assert len(query) > MAX_PQL_CHARS - 40
+    started = time.process_time()
+    parsed = outcome(query)
+    assert time.process_time() - started < 1.0
+    if isinstance(parsed, QueryProblem):  # e.g. too deep once translated: not a parse error
+        assert "Invalid PQL" not in parsed.msg
+        assert "longer than" not in parsed.msg
 
 
 # Backtracks about 3**18 ways on an 18-character certname before failing: with Python's `re`
