@@ -146,7 +146,8 @@ def _uuid(value: Json, key: str, where: str) -> str:
 
 def _with_ancestors(groups: Mapping[str, NodeGroup], group: NodeGroup, source: str) -> NodeGroup:
     """The group with `rule_with_inherited` and its lowered form; refuses unknown parents and
-    parent cycles."""
+    parent cycles. As in PE's classifier, the inherited rules are those of the ancestors that
+    have one: a rule-less ancestor (such as "PE Infrastructure") constrains nothing."""
     rules: list[Json] = []
     seen: set[str] = set()
     current = group
@@ -163,7 +164,8 @@ def _with_ancestors(groups: Mapping[str, NodeGroup], group: NodeGroup, source: s
         if parent.id in seen:
             raise NodeGroupError(f"{source}: group {group.name!r}: its parents form a cycle")
         current = parent
-    if any(rule is None for rule in rules):  # a group without a rule has no members
+    if group.rule is None:  # a group without a rule of its own has no members
         return group
+    rules = [rule for rule in rules if rule is not None]  # a rule-less ancestor adds nothing
     expr = And(tuple(lower_rule(rule) for rule in rules))
     return replace(group, rule_with_inherited=["and", *rules], members_rule=expr)

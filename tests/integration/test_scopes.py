@@ -155,6 +155,13 @@ async def test_a_node_group_scope_targets_the_groups_members(fleet: Api) -> None
     assert await job_nodes(fleet, name) == WEB[15:]
 
 
+async def test_a_group_below_a_rule_less_group_targets_what_its_other_ancestors_allow(
+    fleet: Api,
+) -> None:
+    name = await accepted(fleet, "/command/task", task({"node_group": f"{GROUP}6"}))
+    assert await job_nodes(fleet, name) == WEB
+
+
 async def test_the_all_nodes_group_targets_every_node(fleet: Api) -> None:
     name = await accepted(fleet, "/command/deploy", deploy({"node_group": ALL_NODES}))
     assert len(await job_nodes(fleet, name)) == 52
@@ -167,7 +174,6 @@ async def test_the_all_nodes_group_targets_every_node(fleet: Api) -> None:
         ("not-a-group", "validation-error", "unknown"),
         (f"{GROUP}5", "validation-error", "no rule of its own"),
         (f"{GROUP}9", "empty-target", None),  # a rule nobody matches
-        (f"{GROUP}6", "empty-target", None),  # its own rule, but a parent without one
     ],
 )
 async def test_a_node_group_that_cannot_be_used_is_refused_naming_it(
