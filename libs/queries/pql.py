@@ -187,8 +187,10 @@ class _ToAst(Transformer_NonRecursive[Token, Json]):
         entity, *rest = items
         projection = rest[0] if len(rest) == 2 else None
         filter_, group_by, paging = rest[-1]
-        if projection is None:
+        if projection is None and group_by is None:
             return ["from", str(entity), *([filter_] if filter_ is not None else []), *paging]
+        if projection is None:  # `group by` needs an extract to sit in: every field, then
+            projection = []
         extract: list[Json] = ["extract", projection]
         if filter_ is not None:
             extract.append(filter_)

@@ -474,6 +474,9 @@ REFUSALS: Final[list[tuple[Json, str]]] = [
     ("nodes {}\nfoo", "line 2, column 1"),
     ('nodes { a = "\\q" }', "Invalid \\escape"),
     ("x" * 20_000, "longer than"),
+    ('nodes { certname = "a" group by certname }', "Aggregates (group_by) cannot select"),
+    ("nodes { group by certname }", "Aggregates (group_by) cannot select"),
+    ("nodes[] { group by certname }", "Aggregates (group_by) cannot select"),
     ("nodes { " + "(" * 65 + "certname = 'x'" + ")" * 65 + " }", "nested more than 64 levels"),
     ("nodes { certname in " + "[" * 65 + "]" * 65 + " }", "nested more than 64 levels"),
 ]
