@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libs.inventory import Inventory, load_inventory
+from libs.inventory import Inventory, load_inventory, parse_inventory
 from libs.queries import From, QueryProblem, RegexBudget, parse_query, select
 from libs.queries.pql import MAX_PQL_CHARS, MAX_PQL_NESTING, pql_to_ast
 from tests.conftest import DATA
@@ -227,6 +227,40 @@ def test_each_query_selects_exactly_its_nodes(query: Json, expected: list[str]) 
     selected = run(query)
     ordered = "order by" in str(query) or "order_by" in str(query)
     assert selected == (expected if ordered else sorted(expected))
+
+
+ENVIRONMENTS: Final = parse_inventory("""
+targets:
+  - name: agent
+    facts: {agent_specified_environment: dev, environment: production}
+    vars: {environment: test}
+  - name: fact
+    facts: {environment: production}
+  - name: var
+    vars: {environment: test}
+  - name: unknown
+    facts: {environment: 7}
+""")
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "nodes[certname] {{ facts_environment = '{env}' }}",
+        "nodes[certname] {{ catalog_environment = '{env}' }}",
+        "nodes[certname] {{ report_environment = '{env}' }}",
+        "facts[certname] {{ environment = '{env}' }}",
+        "inventory[certname] {{ environment = '{env}' }}",
+    ],
+)
+def test_a_queries_environment_is_the_one_the_inventory_gives_the_node(field: str) -> None:
+    for env in ("dev", "production", "test"):
+        expected = [
+            name
+            for name, target in ENVIRONMENTS.targets.items()
+            if target.environment == env and (target.facts or not field.startswith("facts"))
+        ]  # a node without facts has no rows in `facts`
+        assert select(parse_query(field.format(env=env)), ENVIRONMENTS, NOW) == expected
 
 
 # PQL to AST, from the reference's worked examples and PuppetDB's transform rules.
