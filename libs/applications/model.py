@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
+from libs.yamlfile import parse_yaml, read_yaml
 
 Json = Any
 FILE_NAME: Final = "applications.yaml"
@@ -83,20 +83,17 @@ def parse_reference(name: str) -> tuple[str, str | None]:
 def load_applications(environment: Path) -> Applications:
     """The environment's applications; none when it has no file. Raises ApplicationsError."""
     path = environment / FILE_NAME
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return Applications({})
-    except OSError as exc:
-        raise ApplicationsError(f"{path}: cannot read: {exc.strerror}") from exc
-    return parse_applications(text, str(path))
+    return _applications(read_yaml(path, ApplicationsError), str(path))
 
 
 def parse_applications(text: str, source: str = FILE_NAME) -> Applications:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ApplicationsError(f"{source}: not valid YAML: {exc}") from exc
+    """Raises ApplicationsError naming the source and the entry."""
+    return _applications(parse_yaml(text, source, ApplicationsError), source)
+
+
+def _applications(data: Json, source: str) -> Applications:
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise ApplicationsError(f"{source}: must map instances (Type[title]) to components")

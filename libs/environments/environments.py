@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import yaml
-
 from libs.tasks.catalog import Task, find_task, list_tasks
 from libs.tasks.names import TaskName
+from libs.yamlfile import read_yaml
 
 NAME: Final = re.compile(r"\A[a-z0-9_]+\Z")  # Puppet's rule for environment names
 SETTINGS_FILE: Final = "podium.yaml"
@@ -70,10 +69,7 @@ def _load(name: str, path: Path) -> Environment:
     settings_path = path / SETTINGS_FILE
     if not settings_path.is_file():
         return Environment(name, path)
-    try:
-        data = yaml.safe_load(settings_path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise BadEnvironment(f"{settings_path}: {exc}") from exc
+    data = read_yaml(settings_path, BadEnvironment) or {}
     if not isinstance(data, dict):
         raise BadEnvironment(f"{settings_path}: must be a map")
     command = data.get("agent-command", list(DEFAULT_AGENT_COMMAND))

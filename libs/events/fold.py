@@ -33,7 +33,18 @@ from libs.events.model import (
     TokenIssued,
     WorkQueued,
 )
-from libs.events.state import Job, JobEvent, NodeRun, State, StatusEntry, User, run_key
+from libs.events.results import reached
+from libs.events.state import (
+    CONTACT_TRANSPORTS,
+    Contact,
+    Job,
+    JobEvent,
+    NodeRun,
+    State,
+    StatusEntry,
+    User,
+    run_key,
+)
 
 
 def fold(state: State, event: Event) -> State:
@@ -152,10 +163,19 @@ def _node_run_finished(state: State, event: NodeRunFinished) -> None:
     if event.state != NodeState.SKIPPED:
         run.finished_at = event.at
         run.result = event.result
+        _contact(state, job, run, event)
     run.message = event.message
     run.updated_at = event.at
     detail = {"message": event.message} if event.state == NodeState.SKIPPED else event.result
     _job_event(state, job, f"node_{event.state.value}", event.at, run, detail)
+
+
+def _contact(state: State, job: Job, run: NodeRun, event: NodeRunFinished) -> None:
+    """Remember whether the run reached its remote node, when its result says."""
+    if job.transport(run) in CONTACT_TRANSPORTS:
+        verdict = reached(event.result)
+        if verdict is not None:
+            state.contacts[run.name] = Contact(verdict, event.at)
 
 
 def _job_stop_requested(state: State, event: JobStopRequested) -> None:

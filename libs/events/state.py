@@ -91,6 +91,14 @@ class Job(msgspec.Struct, gc=False):
         return self.targets[run.target].transport
 
 
+class Contact(msgspec.Struct, array_like=True, gc=False):
+    """The latest run of a node over a remote transport that tells whether it reached the
+    node, and when it ended."""
+
+    reached: bool
+    at: float
+
+
 class User(msgspec.Struct, array_like=True, gc=False):
     id: str
     login: str
@@ -110,11 +118,15 @@ class State(msgspec.Struct, gc=False):
     running: dict[str, dict[str, None]] = {}  # executor -> run keys it has started
     lost_executors: dict[str, float] = {}
     work_queued_through: int = 0
+    contacts: dict[str, Contact] = {}  # node -> its last contact, for GET /inventory
 
     def job(self, name: str) -> Job | None:
         return self.jobs.get(name)
 
 
+# Transports whose runs go to a remote host, so that a run's end says whether the host could be
+# reached; `sim` and `local` nodes are always reachable, and keeping theirs would cost for nothing.
+CONTACT_TRANSPORTS: Final = frozenset({"ssh"})
 RUN_KEY_SEPARATOR: Final = "/"
 
 

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import yaml
-
 from libs.inventory.model import DEFAULT_TRANSPORT, TRANSPORTS, Inventory, InventoryTarget
+from libs.yamlfile import parse_yaml, read_yaml
 
 Json = Any
 _GROUP_KEYS: Final = frozenset(
@@ -54,19 +53,13 @@ class _Found:
 
 
 def load_inventory(path: Path) -> Inventory:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InventoryError(f"{path}: cannot read the inventory: {exc.strerror}") from exc
-    return parse_inventory(text, str(path))
+    """Raises InventoryError naming the file and the entry."""
+    return _Parser(str(path)).parse(read_yaml(path, InventoryError))
 
 
 def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InventoryError(f"{source}: not valid YAML: {exc}") from exc
-    return _Parser(source).parse({} if data is None else data)
+    """Raises InventoryError naming the source and the entry."""
+    return _Parser(source).parse(parse_yaml(text, source, InventoryError))
 
 
 def merged(high: Mapping[str, Json], low: Mapping[str, Json]) -> dict[str, Json]:
@@ -93,6 +86,7 @@ class _Parser:
         return InventoryError(f"{self.source}: {where}: {problem}")
 
     def parse(self, data: Json) -> Inventory:
+        data = {} if data is None else data
         if not isinstance(data, dict):
             raise self.fail("top level", "must be a map")
         version = data.get("version", 2)

@@ -15,11 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-import yaml
-
 from libs.inventory import Inventory
-from libs.queries import ALL_NODES_RULE, From, QueryProblem, lower_rule, select
+from libs.queries import ALL_NODES_RULE, From, QueryProblem, RegexBudget, lower_rule, select
 from libs.queries.model import And, Const, Expr, Json
+from libs.yamlfile import parse_yaml, read_yaml
 
 ALL_NODES: Final = "00000000-0000-4000-8000-000000000000"
 NO_MEMBERS: Final = Const(False)
@@ -66,24 +65,29 @@ class NodeGroups:
         except ValueError:
             return None
 
-    def members(self, group: NodeGroup, inventory: Inventory, loaded_at: float) -> list[str]:
-        """The inventory's nodes that match the group's rule and its ancestors' rules."""
-        return select(From("inventory", group.members_rule), inventory, loaded_at)
+    def members(
+        self,
+        group: NodeGroup,
+        inventory: Inventory,
+        loaded_at: float,
+        budget: RegexBudget | None = None,
+    ) -> list[str]:
+        """The inventory's nodes that match the group's rule and its ancestors' rules. Raises
+        QueryProblem when the rules' regular expressions run past the budget."""
+        return select(From("inventory", group.members_rule), inventory, loaded_at, budget)
 
 
 def load_node_groups(path: Path) -> NodeGroups:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NodeGroupError(f"{path}: cannot read the node groups: {exc.strerror}") from exc
-    return parse_node_groups(text, str(path))
+    """Raises NodeGroupError naming the file and the group."""
+    return _node_groups(read_yaml(path, NodeGroupError), str(path))
 
 
 def parse_node_groups(text: str, source: str = "<node groups>") -> NodeGroups:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise NodeGroupError(f"{source}: not valid YAML: {exc}") from exc
+    """Raises NodeGroupError naming the source and the group."""
+    return _node_groups(parse_yaml(text, source, NodeGroupError), source)
+
+
+def _node_groups(data: Json, source: str) -> NodeGroups:
     data = [] if data is None else data
     if not isinstance(data, list):
         raise NodeGroupError(f"{source}: must be a list of groups")
@@ -142,7 +146,8 @@ def _uuid(value: Json, key: str, where: str) -> str:
 
 def _with_ancestors(groups: Mapping[str, NodeGroup], group: NodeGroup, source: str) -> NodeGroup:
     """The group with `rule_with_inherited` and its lowered form; refuses unknown parents and
-    parent cycles."""
+    parent cycles. As in PE's classifier, the inherited rules are those of the ancestors that
+    have one: a rule-less ancestor (such as "PE Infrastructure") constrains nothing."""
     rules: list[Json] = []
     seen: set[str] = set()
     current = group
@@ -159,7 +164,8 @@ def _with_ancestors(groups: Mapping[str, NodeGroup], group: NodeGroup, source: s
         if parent.id in seen:
             raise NodeGroupError(f"{source}: group {group.name!r}: its parents form a cycle")
         current = parent
-    if any(rule is None for rule in rules):  # a group without a rule has no members
+    if group.rule is None:  # a group without a rule of its own has no members
         return group
+    rules = [rule for rule in rules if rule is not None]  # a rule-less ancestor adds nothing
     expr = And(tuple(lower_rule(rule) for rule in rules))
     return replace(group, rule_with_inherited=["and", *rules], members_rule=expr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from libs.inventory import Inventory
+from libs.queries.budget import REGEX_BUDGET_S, RegexBudget
 from libs.queries.entities import Tables
 from libs.queries.evaluate import certnames
 from libs.queries.model import Expr, From, Json, QueryProblem
@@ -19,9 +20,11 @@ from libs.queries.validate import lower_ast
 
 __all__ = [
     "ALL_NODES_RULE",
+    "REGEX_BUDGET_S",
     "Expr",
     "From",
     "QueryProblem",
+    "RegexBudget",
     "Tables",
     "certnames",
     "lower_rule",
@@ -47,6 +50,10 @@ def parse_query(query: Json) -> From:
         raise QueryProblem("The query is nested too deeply") from exc
 
 
-def select(query: From, inventory: Inventory, loaded_at: float) -> list[str]:
-    """The certnames the query selects from this inventory snapshot."""
-    return certnames(query, Tables(inventory, loaded_at))
+def select(
+    query: From, inventory: Inventory, loaded_at: float, budget: RegexBudget | None = None
+) -> list[str]:
+    """The certnames the query selects from this inventory snapshot. Raises QueryProblem when
+    its regular expressions run past the budget (by default REGEX_BUDGET_S from now)."""
+    budget = RegexBudget() if budget is None else budget
+    return certnames(query, Tables(inventory, loaded_at), budget)

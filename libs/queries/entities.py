@@ -1,8 +1,9 @@
 """The four PuppetDB entities Podium answers from its inventory: their fields and their rows.
 
 Every row carries `certname`. `nodes` rows also carry the node's facts under `facts`, which only
-`["fact", name]` can reach (it is not a field of the entity). The inventory has no catalogs, so
-`resources` has no rows at all.
+`["fact", name]` can reach (it is not a field of the entity). Every environment field is the
+node's environment as the inventory gives it (`InventoryTarget.environment`), as for deploys.
+The inventory has no catalogs, so `resources` has no rows at all.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Final, Literal
 
-from libs.inventory import Inventory, InventoryTarget
+from libs.inventory import Inventory
 from libs.queries.model import Json
 
 Kind = Literal["value", "timestamp", "object"]
@@ -129,7 +130,7 @@ class Tables:
     def _nodes(self) -> list[Row]:
         rows: list[Row] = []
         for target in self._targets:
-            environment = _environment(target)
+            environment = target.environment
             row: dict[str, Json] = dict.fromkeys(ENTITIES["nodes"].fields)
             row.update(
                 certname=target.name,
@@ -145,7 +146,7 @@ class Tables:
     @cached_property
     def _facts(self) -> list[Row]:
         return [
-            {"certname": t.name, "name": name, "value": value, "environment": _environment(t)}
+            {"certname": t.name, "name": name, "value": value, "environment": t.environment}
             for t in self._targets
             for name, value in sorted(t.facts.items())
         ]
@@ -156,7 +157,7 @@ class Tables:
             {
                 "certname": t.name,
                 "timestamp": self._loaded,
-                "environment": _environment(t),
+                "environment": t.environment,
                 "facts": t.facts,
                 "trusted": trusted(t.name),
             }
@@ -168,8 +169,3 @@ def trusted(certname: str) -> dict[str, Json]:
     """The trusted facts Podium can vouch for: the name, split at the first dot."""
     hostname, _, domain = certname.partition(".")
     return {"certname": certname, "hostname": hostname, "domain": domain, "extensions": {}}
-
-
-def _environment(target: InventoryTarget) -> str | None:
-    value = target.facts.get("environment")
-    return value if isinstance(value, str) else None

@@ -2,7 +2,8 @@
 
 Each query is compiled to predicates once: regexes are already compiled, and the row sets of
 `in` and implicit subqueries are computed once per query, never once per row. Then: filter,
-order, offset, limit, as PuppetDB does.
+order, offset, limit, as PuppetDB does. Every regex match of a query draws on one RegexBudget;
+a query that spends it is refused (QueryProblem).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Final
 
+from libs.queries.budget import Pattern, RegexBudget
 from libs.queries.compare import string_compare, string_form, typed_compare
 from libs.queries.entities import Row, Tables
 from libs.queries.model import (
@@ -36,44 +38,45 @@ Predicate = Callable[[Row], bool]
 _MISSING: Final = object()
 
 
-def certnames(query: From, tables: Tables) -> list[str]:
-    """The certnames of the query's rows, first appearance first, without repeats."""
-    return list(dict.fromkeys(str(row["certname"]) for row in run(query, tables)))
+def certnames(query: From, tables: Tables, budget: RegexBudget) -> list[str]:
+    """The certnames of the query's rows, first appearance first, without repeats. Raises
+    QueryProblem when the query's regexes spend the budget."""
+    return list(dict.fromkeys(str(row["certname"]) for row in run(query, tables, budget)))
 
 
-def run(query: From, tables: Tables) -> list[Row]:
-    keep = compile_expr(query.where, tables)
+def run(query: From, tables: Tables, budget: RegexBudget) -> list[Row]:
+    keep = compile_expr(query.where, tables, budget)
     rows = [row for row in tables.rows(query.entity) if keep(row)]
     rows = _ordered(rows, query.order_by) if query.order_by else rows  # tables come sorted
     end = None if query.limit is None else query.offset + query.limit
     return rows[query.offset : end]
 
 
-def compile_expr(expr: Expr | None, tables: Tables) -> Predicate:
+def compile_expr(expr: Expr | None, tables: Tables, budget: RegexBudget) -> Predicate:
     match expr:
         case None:
             return lambda row: True
         case Const(value=value):
             return lambda row: value
         case And(terms=terms):
-            parts = [compile_expr(term, tables) for term in terms]
+            parts = [compile_expr(term, tables, budget) for term in terms]
             return lambda row: all(part(row) for part in parts)
         case Or(terms=terms):
-            parts = [compile_expr(term, tables) for term in terms]
+            parts = [compile_expr(term, tables, budget) for term in terms]
             return lambda row: any(part(row) for part in parts)
         case Not(term=term):
-            inner = compile_expr(term, tables)
+            inner = compile_expr(term, tables, budget)
             return lambda row: not inner(row)
         case Compare() | Regex() | IsNull():
-            return _leaf(expr)
+            return _leaf(expr, budget)
         case InQuery():
-            return _in_query(expr, tables)
+            return _in_query(expr, tables, budget)
         case Subquery(entity=entity, where=where):
-            names = set(certnames(From(entity, where), tables))
+            names = set(certnames(From(entity, where), tables, budget))
             return lambda row: row["certname"] in names
 
 
-def _leaf(expr: Compare | Regex | IsNull) -> Predicate:
+def _leaf(expr: Compare | Regex | IsNull, budget: RegexBudget) -> Predicate:
     field = expr.field
     match expr:
         case IsNull(null=null):
@@ -85,22 +88,22 @@ def _leaf(expr: Compare | Regex | IsNull) -> Predicate:
             return lambda row: any(string_compare(op, v, value) for v in _values(row, field))
         case Regex(pattern=pattern, mode=Mode.TYPED):
             return lambda row: any(
-                isinstance(v, str) and pattern.search(v) is not None for v in _values(row, field)
+                isinstance(v, str) and budget.search(pattern, v) for v in _values(row, field)
             )
         case Regex(pattern=pattern):
-            return lambda row: any(_search_form(pattern.search, v) for v in _values(row, field))
+            return lambda row: any(_search_form(budget, pattern, v) for v in _values(row, field))
 
 
-def _search_form(search: Callable[[str], object], value: Json) -> bool:
+def _search_form(budget: RegexBudget, pattern: Pattern, value: Json) -> bool:
     text = string_form(value)
-    return text is not None and search(text) is not None
+    return text is not None and budget.search(pattern, text)
 
 
-def _in_query(expr: InQuery, tables: Tables) -> Predicate:
+def _in_query(expr: InQuery, tables: Tables, budget: RegexBudget) -> Predicate:
     def key(row: Row, fields: tuple[Field, ...]) -> tuple[tuple[str, Json], ...]:
         return tuple(_key(lookup(row, field.path)) for field in fields)
 
-    wanted = {key(row, expr.query.fields) for row in run(expr.query, tables)}
+    wanted = {key(row, expr.query.fields) for row in run(expr.query, tables, budget)}
     return lambda row: key(row, expr.fields) in wanted
 
 

@@ -7,11 +7,12 @@ between the front ends: AST and PQL compare typed values, classifier rules compa
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
+
+import regex
 
 Json = Any
 Path = tuple[str | int, ...]
@@ -54,7 +55,7 @@ class Compare:
 @dataclass(frozen=True, slots=True)
 class Regex:
     field: Field
-    pattern: re.Pattern[str]
+    pattern: regex.Pattern[str]  # see libs.queries.budget for the dialect
     mode: Mode = Mode.TYPED
 
 

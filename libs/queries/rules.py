@@ -7,9 +7,9 @@ is no `!=`, `in` or `null?`: negate with `not`. Everything is checked when the g
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
+from libs.queries.budget import compile_pattern
 from libs.queries.compare import numeric, string_form
 from libs.queries.model import (
     And,
@@ -64,9 +64,9 @@ def _operation(rule: list[Json]) -> Expr:
         raise QueryProblem("A rule's value must be a string", rule=rule)
     if operator == "~":
         try:
-            return Regex(field, re.compile(value), Mode.STRING)
-        except (re.error, RecursionError, OverflowError) as exc:
-            raise QueryProblem(f"Invalid regular expression {value!r}: {exc}", rule=rule) from exc
+            return Regex(field, compile_pattern(value), Mode.STRING)
+        except QueryProblem as exc:
+            raise QueryProblem(exc.msg, rule=rule) from exc
     if operator != "=" and numeric(value) is None:
         raise QueryProblem(f"{operator!r} needs a numeric value, not {value!r}", rule=rule)
     return Compare(operator, field, value, Mode.STRING)

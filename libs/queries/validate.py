@@ -7,12 +7,12 @@ operand types, regexes (compiled once), timestamps, projections and paging.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Final
 
 import msgspec
 
+from libs.queries.budget import compile_pattern
 from libs.queries.entities import ENTITIES, UNSUPPORTED, Entity
 from libs.queries.model import (
     And,
@@ -167,7 +167,9 @@ class _Lowering:
             raise _problem("order_by takes a list of fields", clause)
         orders = []
         for item in clause[1]:
-            name, direction = (item, "asc") if isinstance(item, str) else [*item, None][:2]
+            name, direction = (item, "asc") if isinstance(item, str) else (item, None)
+            if isinstance(item, list) and len(item) == 2:
+                name, direction = item
             if not isinstance(name, str) or direction not in ("asc", "desc"):
                 raise _problem('order_by entries are a field or [field, "asc"|"desc"]', item)
             if entity.name == "facts" and name == "value":
@@ -260,9 +262,9 @@ class _Lowering:
         if not isinstance(ast[2], str):
             raise _problem('"~" takes a regular expression as a string', ast)
         try:
-            pattern = re.compile(ast[2])
-        except (re.error, RecursionError, OverflowError) as exc:
-            raise _problem(f"Invalid regular expression {ast[2]!r}: {exc}", ast) from exc
+            pattern = compile_pattern(ast[2])
+        except QueryProblem as exc:
+            raise _problem(exc.msg, ast) from exc
         return Regex(field, pattern)
 
     def membership(self, entity: Entity, ast: list[Json], depth: int) -> Expr:

@@ -16,6 +16,7 @@ from services.api.keys import (
     CLOCK,
     ENVIRONMENTS,
     INVENTORY,
+    LOCAL_QUERIES,
     PRODUCER,
     PROJECTOR,
     PUPPETDB,
@@ -25,6 +26,7 @@ from services.api.keys import (
 from services.api.metrics import REQUESTS, count_requests, metrics
 from services.api.middleware import authenticate, errors
 from services.api.puppetdb import PuppetDb
+from services.api.scopes import LocalQueries
 from services.api.sources import InventoryHolder
 from services.api.status import HEALTH, Health, projector_health
 
@@ -75,6 +77,8 @@ def build_app(
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[PUPPETDB] = puppetdb
+    app[LOCAL_QUERIES] = queries = LocalQueries()
+    app.cleanup_ctx.append(queries.context)
     app[HEALTH] = health or (lambda: projector_health(projector))
     if puppetdb is not None:
         app.cleanup_ctx.append(puppetdb.session_context)

@@ -43,6 +43,7 @@ from services.api.keys import (
     CLOCK,
     ENVIRONMENTS,
     INVENTORY,
+    LOCAL_QUERIES,
     PRODUCER,
     PROJECTOR,
     PUPPETDB,
@@ -72,7 +73,13 @@ async def deploy(request: web.Request) -> web.Response:
         environment = find_environment(request.app[ENVIRONMENTS], command.environment)
         if command.scope is None or command.scope.application is not None:
             applications = find_applications(environment)  # only what needs them reads them
-    context = ScopeContext(sources, request.app[PUPPETDB], command.environment, applications)
+    context = ScopeContext(
+        sources,
+        request.app[PUPPETDB],
+        command.environment,
+        applications,
+        queries=request.app[LOCAL_QUERIES],
+    )
     if command.scope is not None:
         resolved = await resolve_scope(command.scope, context)
     elif command.target:
@@ -112,7 +119,9 @@ async def task(request: web.Request) -> web.Response:
     if command.scope.application is not None:
         raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
     sources = request.app[INVENTORY].sources
-    context = ScopeContext(sources, request.app[PUPPETDB], environment.name)
+    context = ScopeContext(
+        sources, request.app[PUPPETDB], environment.name, queries=request.app[LOCAL_QUERIES]
+    )
     resolved = await resolve_scope(command.scope, context)
     options: dict[str, Json] = {
         "task": found.name.full,

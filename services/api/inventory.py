@@ -1,20 +1,18 @@
 """GET /inventory, GET /inventory/<node>, POST /inventory, POST /inventory/reload and
 GET /node_groups: what Podium knows of its nodes and groups, and reloading it.
 
-`local` and `sim` targets are always connected; an `ssh` target reports the outcome of the
-latest run that reached it or failed to (an `execution-failure` means it did not connect).
+`local` and `sim` targets are always connected; an `ssh` target is as connected as the latest of
+its runs that said whether it reached the host (`State.contacts`, kept by the fold).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any, Final
 
 from aiohttp import web
 
-from libs.events.model import NodeState
 from libs.events.render import iso
-from libs.events.results import EXECUTION_FAILURE
 from libs.events.state import State
 from libs.inventory import Inventory
 from services.api.bodies import InventoryQuery, parse_body
@@ -24,7 +22,6 @@ from services.api.sources import SourceError, Sources
 
 Json = Any
 ALWAYS_CONNECTED: Final = frozenset({"local", "sim"})
-Contact = tuple[bool, float | None]
 
 
 async def list_inventory(request: web.Request) -> web.Response:
@@ -78,50 +75,20 @@ async def list_node_groups(request: web.Request) -> web.Response:
 
 
 def inventory_items(nodes: Collection[str], sources: Sources, state: State) -> list[Json]:
-    inventory = sources.inventory
-    ssh = {n for n in nodes if n in inventory.targets} - _always_connected(nodes, inventory)
-    contacts = last_contacts(state, ssh) if ssh else {}
-    return [_item(node, inventory, sources.loaded_at, contacts) for node in nodes]
+    return [_item(node, sources.inventory, sources.loaded_at, state) for node in nodes]
 
 
-def _always_connected(nodes: Collection[str], inventory: Inventory) -> set[str]:
-    return {
-        n
-        for n in nodes
-        if n in inventory.targets and inventory.targets[n].transport in ALWAYS_CONNECTED
-    }
-
-
-def _item(
-    node: str, inventory: Inventory, loaded_at: float, contacts: Mapping[str, Contact]
-) -> Json:
+def _item(node: str, inventory: Inventory, loaded_at: float, state: State) -> Json:
     target = inventory.targets.get(node)
     if target is None:
         return {"name": node, "connected": False}
     at: float | None = loaded_at
     connected = True
     if target.transport not in ALWAYS_CONNECTED:
-        connected, at = contacts.get(node, (False, None))
+        contact = state.contacts.get(node)
+        connected, at = (False, None) if contact is None else (contact.reached, contact.at)
     item: dict[str, Json] = {"name": node, "connected": connected}
     if connected:
         item["broker"] = f"{target.transport}://{node}"
         item["timestamp"] = iso(at)
     return item
-
-
-def last_contacts(state: State, nodes: Collection[str]) -> dict[str, Contact]:
-    """For each node, whether its latest ended run reached it, and when; newest job first."""
-    wanted, found = set(nodes), {}
-    for job in reversed(state.jobs.values()):
-        for node in wanted & job.nodes.keys():
-            run = job.nodes[node]
-            if run.state in (NodeState.NEW, NodeState.RUNNING, NodeState.SKIPPED):
-                continue
-            unreachable = isinstance(run.result, dict) and run.result.get("kind") == (
-                EXECUTION_FAILURE
-            )
-            found[node] = (run.state != NodeState.ERRORED or not unreachable, run.finished_at)
-        wanted -= found.keys()
-        if not wanted:
-            break
-    return found

@@ -11,6 +11,7 @@ from libs.environments import Environments
 from libs.events.producer import Producer
 from libs.events.projector import Projector
 from services.api.puppetdb import PuppetDb
+from services.api.scopes import LocalQueries
 from services.api.sources import InventoryHolder
 
 
@@ -26,6 +27,7 @@ PRODUCER = web.AppKey("producer", Producer)
 ENVIRONMENTS = web.AppKey("environments", Environments)
 INVENTORY = web.AppKey("inventory", InventoryHolder)
 PUPPETDB: web.AppKey[PuppetDb | None] = web.AppKey("puppetdb")
+LOCAL_QUERIES = web.AppKey("local_queries", LocalQueries)
 SETTINGS = web.AppKey("settings", ApiSettings)
 Clock = Callable[[], float]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")

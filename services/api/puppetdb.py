@@ -3,7 +3,8 @@
 The query goes unchanged (AST or PQL) to PuppetDB's root query endpoint, `/pdb/query/v4`, and
 the certnames of the rows that come back are the targets. PuppetDB's own verdicts become the
 orchestrator's error kinds at this edge: a 4xx is the query's fault (`query-error`, carrying
-PuppetDB's message); no answer, a 5xx or an answer that is not rows is `puppetdb-error`.
+PuppetDB's message); no answer, a 5xx or an answer that is not rows of UTF-8 JSON, or is larger
+than `max_answer_bytes`, is `puppetdb-error`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class PuppetDbSettings:
     key: Path | None = None
     ca: Path | None = None  # the CA that signed PuppetDB's certificate
     timeout_s: float = 10.0
+    max_answer_bytes: int = 64 * 1024 * 1024  # read no more of an answer than this
 
 
 class PuppetDb:
@@ -58,7 +60,7 @@ class PuppetDb:
         url = self.settings.url.rstrip("/") + QUERY_PATH
         try:
             async with self._session.post(url, json={"query": query}, ssl=self._ssl) as answer:
-                body = await answer.text()
+                body = await _read(answer, self.settings.max_answer_bytes, self.settings.url)
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError, ssl.SSLError) as exc:
             reason = str(exc) or type(exc).__name__
@@ -69,15 +71,31 @@ class PuppetDb:
         return _certnames(status, body, self.settings.url)
 
 
-def _certnames(status: int, body: str, url: str) -> list[str]:
-    message = body.strip()[:MAX_MESSAGE_CHARS]
+async def _read(answer: aiohttp.ClientResponse, max_bytes: int, url: str) -> bytes:
+    """The answer's body, refused (PuppetDbError) as soon as it grows past `max_bytes`."""
+    body = bytearray()
+    async for chunk in answer.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > max_bytes:
+            raise PuppetDbError(
+                f"PuppetDB's answer is larger than {max_bytes} bytes", url=url, max_bytes=max_bytes
+            )
+    return bytes(body)
+
+
+def _certnames(status: int, body: bytes, url: str) -> list[str]:
+    message = (
+        body[: MAX_MESSAGE_CHARS * 4].decode("utf-8", errors="replace").strip()[:MAX_MESSAGE_CHARS]
+    )
     if 400 <= status < 500:
         raise QueryError(f"PuppetDB refused the query: {message}", status_code=status)
     if status != 200:
         raise PuppetDbError(f"PuppetDB answered {status}: {message}", url=url, status_code=status)
     try:
-        rows = json.loads(body)
-    except ValueError as exc:
+        rows = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PuppetDbError(f"PuppetDB's answer is not UTF-8: {exc}", url=url) from exc
+    except (ValueError, RecursionError) as exc:
         raise PuppetDbError("PuppetDB's answer is not JSON", url=url) from exc
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise PuppetDbError("PuppetDB's answer is not a list of rows", url=url)

@@ -4,16 +4,20 @@
 one is configured); `node_group` is the group's rules, inherited ones included, against the
 inventory; `application` is the environment's instances, with their dependency order as job
 components. Everything resolves from one snapshot of the sources, taken once per command, so a
-reload in the middle cannot mix two inventories. Only the PuppetDB call does I/O.
+reload in the middle cannot mix two inventories. Only the PuppetDB call does I/O; local queries
+and node groups are worked out by `LocalQueries`, off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Final, TypeVar
 
 import msgspec
+from aiohttp import web
 
 from libs.applications import Applications, BadReference, plan
 from libs.applications import DependencyCycle as CycleFound
@@ -33,6 +37,29 @@ from services.api.puppetdb import PuppetDb
 from services.api.sources import Sources
 
 _encode = msgspec.json.Encoder(order="sorted").encode
+QUERY_THREADS: Final = 2  # local queries worked out at once; the others wait their turn
+T = TypeVar("T")
+
+
+class LocalQueries:
+    """Works out local queries and node groups in a few threads of its own. Each may spend
+    its regex budget of CPU (and parsing PQL is CPU too): a burst of heavy queries then waits
+    here instead of taking the threads the event loop's default executor has for others."""
+
+    def __init__(self, threads: int = QUERY_THREADS) -> None:
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="query")
+
+    async def run(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
+
+    def close(self) -> None:
+        """Drop the queries still waiting; one already running ends within its budget."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def context(self, app: web.Application) -> AsyncIterator[None]:
+        """An aiohttp cleanup context: the threads end with the app."""
+        yield
+        self.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +74,7 @@ class ScopeContext:
     puppetdb: PuppetDb | None = None
     environment: str = ""
     applications: Applications | None = None  # the environment's, for deploys
+    queries: LocalQueries = field(kw_only=True)
 
 
 async def resolve_scope(scope: Scope, context: ScopeContext) -> Resolved:
@@ -54,7 +82,8 @@ async def resolve_scope(scope: Scope, context: ScopeContext) -> Resolved:
     if scope.query is not None:
         nodes = await _query(scope.query, context)
     elif scope.node_group is not None:
-        nodes = _node_group(scope.node_group, context.sources)
+        sources = context.sources
+        nodes = await context.queries.run(lambda: _node_group(scope.node_group or "", sources))
     elif scope.application is not None:
         return resolve_application(scope.application, context)
     else:
@@ -70,16 +99,16 @@ async def _query(query: Json, context: ScopeContext) -> list[str]:
         if not nodes:
             raise EmptyTarget("The query matches no node in PuppetDB", query=query)
         return nodes
-    # A long query can take a parser a good part of a second: keep the event loop free.
-    return await asyncio.to_thread(_local_query, query, context.sources)
+    sources = context.sources
+    return await context.queries.run(lambda: _local_query(query, sources))
 
 
 def _local_query(query: Json, sources: Sources) -> list[str]:
     try:
         parsed = parse_query(query)
+        nodes = select(parsed, sources.inventory, sources.loaded_at)
     except QueryProblem as problem:
         raise QueryError(problem.msg, query=query, **problem.details) from problem
-    nodes = select(parsed, sources.inventory, sources.loaded_at)
     if not nodes:
         why = ": Podium has no resource data" if "resources" in entities(parsed) else ""
         raise EmptyTarget(f"The query matches no node{why}", query=query)
@@ -99,7 +128,10 @@ def _node_group(group_id: str, sources: Sources) -> list[str]:
             node_group=group_id,
             reason="no rule of its own",
         )
-    nodes = sources.node_groups.members(group, sources.inventory, sources.loaded_at)
+    try:
+        nodes = sources.node_groups.members(group, sources.inventory, sources.loaded_at)
+    except QueryProblem as problem:
+        raise QueryError(problem.msg, node_group=group_id, **problem.details) from problem
     if not nodes:
         raise EmptyTarget(f"Node group {group.name} has no nodes", node_group=group_id)
     return nodes

@@ -105,11 +105,15 @@ class InventoryHolder:
         return self.try_reload()
 
     def try_reload(self) -> bool:
-        """Reload, logging a failure instead of raising it (SIGHUP, the watcher)."""
+        """Reload, logging a failure instead of raising it: for SIGHUP and the watcher, which
+        have no one to raise it to. The sources in force stay as they were."""
         try:
             self.reload()
         except SourceError as exc:
             log.error("inventory not reloaded; the previous one stays in force", error=str(exc))
+            return False
+        except Exception:  # a loader bug must not stop the watcher, and with it the process
+            log.exception("inventory not reloaded; the previous one stays in force")
             return False
         return True
 

@@ -68,6 +68,10 @@ async def apps(tmp_path: Path) -> AsyncIterator[Api]:
         (environments / name / "applications.yaml").write_text(applications)
     (environments / "misconfigured").mkdir()
     (environments / "misconfigured" / "applications.yaml").write_text("Shop[x]: [")
+    (environments / "nested").mkdir()
+    (environments / "nested" / "applications.yaml").write_text("[" * 10_000 + "]" * 10_000)
+    (environments / "nested_settings").mkdir()
+    (environments / "nested_settings" / "podium.yaml").write_text("[" * 10_000 + "]" * 10_000)
     data = tmp_path / "data"
     async with running(data, inventory=inventory, environments=environments) as (_, api):
         yield api
@@ -163,6 +167,31 @@ async def test_an_unusable_applications_file_is_a_validation_error_naming_it(app
     assert "applications.yaml" in answer["msg"]
     nodes = {"environment": "misconfigured", "scope": {"nodes": ["db-1"]}}
     assert (await apps.post("/command/deploy", nodes))[0] == 202  # a scope that needs none
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "file"),
+    [
+        ("/command/deploy", {"environment": "nested"}, "applications.yaml"),
+        ("/command/deploy", {"environment": "nested_settings"}, "podium.yaml"),
+        (
+            "/command/task",
+            {
+                "environment": "nested_settings",
+                "task": "a::b",
+                "params": {},
+                "scope": {"nodes": ["db-1"]},
+            },
+            "podium.yaml",
+        ),
+    ],
+)
+async def test_a_file_nested_too_deeply_is_a_validation_error_not_a_server_error(
+    apps: Api, path: str, body: Json, file: str
+) -> None:
+    answer = await expect_error(apps, path, body, 400, "validation-error")
+    assert file in answer["msg"]
+    assert "nested more deeply" in answer["msg"]
 
 
 async def test_a_whole_environment_deploy_runs_its_applications_and_its_nodes(apps: Api) -> None:

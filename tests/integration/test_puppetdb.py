@@ -18,6 +18,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from services.api.errors import PuppetDbError
+from services.api.puppetdb import PuppetDb, PuppetDbSettings
 from tests.conftest import FLEET, Api, running
 from tests.integration.test_api_commands import expect_error, job_count
 
@@ -32,6 +34,7 @@ class FakePuppetDb:
     rows: Json = field(default_factory=list)
     status: int = 200
     text: str = ""
+    body: bytes | None = None  # answered as it is, whatever the status, when set
     queries: list[Json] = field(default_factory=list)
 
     def app(self) -> web.Application:
@@ -41,6 +44,8 @@ class FakePuppetDb:
 
     async def query(self, request: web.Request) -> web.Response:
         self.queries.append((await request.json())["query"])
+        if self.body is not None:
+            return web.Response(status=self.status, body=self.body)
         if self.status != 200:
             return web.Response(status=self.status, text=self.text)
         return web.json_response(self.rows)
@@ -121,6 +126,45 @@ async def test_an_answer_that_names_no_certnames_is_refused(
     puppetdb[0].rows = rows
     answer = await expect_error(api, "/command/task", task("facts {}"), 400, kind)
     assert message in answer["msg"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "message"),
+    [
+        (200, b'[{"certname": "caf\xe9"}]', "puppetdb-error", "PuppetDB's answer is not UTF-8"),
+        (200, b"[" * 100_000 + b"]" * 100_000, "puppetdb-error", "PuppetDB's answer is not JSON"),
+        (400, b"bad query \xff", "query-error", "PuppetDB refused the query: bad query \ufffd"),
+        (503, b"down \xff", "puppetdb-error", "PuppetDB answered 503: down \ufffd"),
+    ],
+)
+async def test_an_answer_that_cannot_be_read_is_refused_not_a_server_error(
+    api: Api,
+    puppetdb: tuple[FakePuppetDb, str],
+    status: int,
+    body: bytes,
+    kind: str,
+    message: str,
+) -> None:
+    puppetdb[0].status, puppetdb[0].body = status, body
+    answer = await expect_error(api, "/command/task", task("nodes {}"), 400, kind)
+    assert answer["msg"].startswith(message)
+
+
+async def test_an_answer_larger_than_the_limit_is_a_puppetdb_error(
+    puppetdb: tuple[FakePuppetDb, str],
+) -> None:
+    fake, url = puppetdb
+    fake.rows = [{"certname": f"node-{n:04d}"} for n in range(100)]  # about 2.5 KB
+    client = PuppetDb(PuppetDbSettings(url, max_answer_bytes=1024))
+    session = client.session_context(web.Application())
+    await anext(session)
+    try:
+        with pytest.raises(PuppetDbError, match="larger than 1024 bytes"):
+            await client.certnames("nodes {}")
+        fake.rows = fake.rows[:10]
+        assert len(await client.certnames("nodes {}")) == 10
+    finally:
+        await anext(session, None)
 
 
 async def test_an_unreachable_puppetdb_is_a_puppetdb_error(tmp_path: Path) -> None:

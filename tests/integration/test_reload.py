@@ -70,6 +70,9 @@ async def test_a_reload_puts_the_changed_inventory_and_groups_in_force(served: S
     [
         ("inventory", "version: 2\ngroups: [{name: a, targets: ['bad name']}]\n", "whitespace"),
         ("inventory", "version: 2\ntargets: [", "not valid YAML"),
+        ("inventory", "targets: " + "[" * 10_000 + "]" * 10_000, "nested more deeply"),
+        ("groups", "- " + "[" * 10_000 + "]" * 10_000, "nested more deeply"),
+        ("inventory", "version: 2\ntargets: [\xe9]", "not UTF-8"),
         ("groups", "- {name: x, id: 5a9e0f4c-2b7d-4c1e-8a3f-000000000002, parent: nope}", "UUID"),
     ],
 )
@@ -77,7 +80,7 @@ async def test_a_failed_reload_keeps_what_is_in_force_and_says_why(
     served: Served, which: str, text: str, message: str
 ) -> None:
     path = served.inventory if which == "inventory" else served.groups
-    path.write_text(text)
+    path.write_bytes(text.encode("latin-1"))
     answer = await expect_error(served.api, "/inventory/reload", {}, 400, "inventory-error")
     assert str(path) in answer["msg"]
     assert message in answer["msg"]
@@ -127,4 +130,20 @@ async def test_the_watcher_picks_up_a_changed_file_without_being_asked(tmp_path:
         inventory.write_text(INVENTORY + targets("web-1", "web-2"))
         async with asyncio.timeout(10):
             while await names(api) != ["web-1", "web-2"]:
+                await asyncio.sleep(0.02)
+
+
+async def test_the_watcher_outlives_a_file_it_cannot_read(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(INVENTORY + targets("web-1"))
+    async with running(tmp_path / "data", inventory=inventory, watch_s=0.02) as (engine, api):
+        watcher = next(task for task in engine.tasks if task.get_name() == "inventory watcher")
+        for bad in ("targets: " + "[" * 10_000 + "]" * 10_000, "version: 2\ntargets: [\xe9]"):
+            inventory.write_bytes(bad.encode("latin-1"))
+            await asyncio.sleep(0.2)  # ten checks: time enough to see the bad file (not asserted)
+            assert not watcher.done()
+            assert await names(api) == ["web-1"]
+        inventory.write_text(INVENTORY + targets("web-2"))
+        async with asyncio.timeout(10):
+            while await names(api) != ["web-2"]:
                 await asyncio.sleep(0.02)

@@ -3,6 +3,9 @@ the 52-node fleet of tests/data/fleet."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
@@ -11,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from services.api.scopes import LocalQueries
 from tests.conftest import FLEET, Api, running
 from tests.integration.test_api_commands import expect_error, job_count
-from tests.unit.test_queries import CACHE, DB, PQL_WORDS, WEB, WIN, ast_json
+from tests.unit.test_queries import CACHE, DB, PQL_WORDS, SLOW_REGEX, WEB, WIN, ast_json
 
 Json = Any
 ORCH: Final = "puppetlabs.orchestrator"
@@ -151,6 +155,13 @@ async def test_a_node_group_scope_targets_the_groups_members(fleet: Api) -> None
     assert await job_nodes(fleet, name) == WEB[15:]
 
 
+async def test_a_group_below_a_rule_less_group_targets_what_its_other_ancestors_allow(
+    fleet: Api,
+) -> None:
+    name = await accepted(fleet, "/command/task", task({"node_group": f"{GROUP}6"}))
+    assert await job_nodes(fleet, name) == WEB
+
+
 async def test_the_all_nodes_group_targets_every_node(fleet: Api) -> None:
     name = await accepted(fleet, "/command/deploy", deploy({"node_group": ALL_NODES}))
     assert len(await job_nodes(fleet, name)) == 52
@@ -163,7 +174,6 @@ async def test_the_all_nodes_group_targets_every_node(fleet: Api) -> None:
         ("not-a-group", "validation-error", "unknown"),
         (f"{GROUP}5", "validation-error", "no rule of its own"),
         (f"{GROUP}9", "empty-target", None),  # a rule nobody matches
-        (f"{GROUP}6", "empty-target", None),  # its own rule, but a parent without one
     ],
 )
 async def test_a_node_group_that_cannot_be_used_is_refused_naming_it(
@@ -238,6 +248,34 @@ async def test_an_oversized_or_deeply_nested_query_is_refused_not_a_server_error
     fleet: Api, query: Json, kind: str
 ) -> None:
     await expect_error(fleet, "/command/task", task({"query": query}), 400, kind)
+
+
+async def test_a_regex_that_backtracks_past_the_budget_is_a_query_error(fleet: Api) -> None:
+    query = ["from", "nodes", ["~", "certname", SLOW_REGEX]]
+    answer = await expect_error(fleet, "/command/task", task({"query": query}), 400, "query-error")
+    assert answer["msg"].startswith("The query took too long (regular expression")
+    assert answer["details"] == {"query": query, "regex": SLOW_REGEX}
+    assert await job_count(fleet) == 0
+
+
+async def test_local_queries_are_worked_out_a_few_at_a_time() -> None:
+    queries, lock = LocalQueries(threads=2), threading.Lock()
+    running_now, most = 0, 0
+
+    def work() -> None:
+        nonlocal running_now, most
+        with lock:
+            running_now += 1
+            most = max(most, running_now)
+        time.sleep(0.01)
+        with lock:
+            running_now -= 1
+
+    try:
+        await asyncio.gather(*(queries.run(work) for _ in range(8)))
+    finally:
+        queries.close()
+    assert most <= 2
 
 
 async def test_a_query_nested_deeper_than_json_allows_is_a_clear_400(fleet: Api) -> None:

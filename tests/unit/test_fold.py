@@ -24,6 +24,7 @@ from libs.events.model import (
     NodeState,
     TokenIssued,
 )
+from libs.events.results import EXECUTION_FAILURE, execution_failure
 from libs.events.state import State
 from tests.builders import job_requested, stamp
 
@@ -197,16 +198,24 @@ COMPONENTS = st.sampled_from(
     ]
 )
 REFUSED = st.sampled_from([{}, {"c": "in another environment"}])
+RESULTS = st.sampled_from(
+    [
+        execution_failure("a", "Could not connect to a: Connection refused"),
+        execution_failure("b", "The task timed out"),
+        {"kind": EXECUTION_FAILURE, "msg": "x", "details": {"node": "c", "reached": True}},
+    ]
+)  # execution failures that do, and do not, say whether the host was reached
 
 any_event: st.SearchStrategy[Event] = st.one_of(
     st.builds(
-        lambda nodes, rid, kind, c, components, refused: job_requested(
+        lambda nodes, rid, kind, c, components, refused, transport: job_requested(
             nodes,
             request_id=rid,
             kind=kind,
             concurrency=c,
             components=components,
             refused=refused,
+            transport=transport,
         ),
         st.lists(NODES, min_size=1, max_size=3, unique=True),
         st.sampled_from(["r1", "r2", "r3", "r4"]),
@@ -214,6 +223,7 @@ any_event: st.SearchStrategy[Event] = st.one_of(
         st.none() | st.integers(min_value=1, max_value=3),
         COMPONENTS,
         REFUSED,
+        st.sampled_from(["sim", "ssh"]),
     ),
     st.builds(JobReady, at=AT, job=JOBS),
     st.builds(NodeRunDispatched, at=AT, job=JOBS, node=NODES, attempt=ATTEMPTS),
@@ -226,7 +236,8 @@ any_event: st.SearchStrategy[Event] = st.one_of(
         attempt=ATTEMPTS,
         state=ENDED,
         result=st.none()
-        | st.dictionaries(st.text(max_size=3), st.integers(-(2**63), 2**64 - 1), max_size=2),
+        | st.dictionaries(st.text(max_size=3), st.integers(-(2**63), 2**64 - 1), max_size=2)
+        | RESULTS,
         message=st.text(max_size=5),
     ),
     st.builds(JobStopRequested, at=AT, job=JOBS, force=st.booleans()),

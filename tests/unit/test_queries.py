@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libs.inventory import Inventory, load_inventory
-from libs.queries import From, QueryProblem, parse_query, select
-from libs.queries.pql import pql_to_ast
+from libs.inventory import Inventory, load_inventory, parse_inventory
+from libs.queries import From, QueryProblem, RegexBudget, parse_query, select
+from libs.queries.pql import MAX_PQL_CHARS, MAX_PQL_NESTING, pql_to_ast
 from tests.conftest import DATA
 
 Json = Any
@@ -100,6 +100,7 @@ TABLE: Final[list[tuple[Json, list[str]]]] = [
     ('inventory[certname] { facts."x.y".z = 1 }', ["lab-03"]),
     ('inventory[certname] { facts."eyebrow pitch" = "high" }', ["lab-02"]),
     (["from", "inventory", ["=", "facts.disks.sda.size_bytes", 100]], ["lab-04"]),
+    (["from", "nodes", ["~", "certname", "^[[:alpha:]]+-[[:digit:]]+$"]], LAB),  # POSIX classes
     (
         'nodes[certname] { certname in ["web-01.example.com", "db-01.example.com", "nope"] }',
         ["db-01.example.com", "web-01.example.com"],
@@ -226,6 +227,40 @@ def test_each_query_selects_exactly_its_nodes(query: Json, expected: list[str]) 
     selected = run(query)
     ordered = "order by" in str(query) or "order_by" in str(query)
     assert selected == (expected if ordered else sorted(expected))
+
+
+ENVIRONMENTS: Final = parse_inventory("""
+targets:
+  - name: agent
+    facts: {agent_specified_environment: dev, environment: production}
+    vars: {environment: test}
+  - name: fact
+    facts: {environment: production}
+  - name: var
+    vars: {environment: test}
+  - name: unknown
+    facts: {environment: 7}
+""")
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "nodes[certname] {{ facts_environment = '{env}' }}",
+        "nodes[certname] {{ catalog_environment = '{env}' }}",
+        "nodes[certname] {{ report_environment = '{env}' }}",
+        "facts[certname] {{ environment = '{env}' }}",
+        "inventory[certname] {{ environment = '{env}' }}",
+    ],
+)
+def test_a_queries_environment_is_the_one_the_inventory_gives_the_node(field: str) -> None:
+    for env in ("dev", "production", "test"):
+        expected = [
+            name
+            for name, target in ENVIRONMENTS.targets.items()
+            if target.environment == env and (target.facts or not field.startswith("facts"))
+        ]  # a node without facts has no rows in `facts`
+        assert select(parse_query(field.format(env=env)), ENVIRONMENTS, NOW) == expected
 
 
 # PQL to AST, from the reference's worked examples and PuppetDB's transform rules.
@@ -420,6 +455,9 @@ def test_the_reference_examples_select_the_same_nodes_as_pql_and_as_ast() -> Non
 
 
 # (query, what the message must say): every refusal is a QueryProblem, before any evaluation.
+BAD_ORDER_ENTRIES: Final[list[Json]] = [
+    5, None, [], {}, ["certname"], ["certname", "asc", "x"], [["a"], "asc"]
+]  # fmt: skip
 REFUSALS: Final[list[tuple[Json, str]]] = [
     (["=", "certname", "x"], 'must start with "from"'),
     ("[1, 2", "not valid JSON"),
@@ -445,6 +483,12 @@ REFUSALS: Final[list[tuple[Json, str]]] = [
         "cannot be ordered by value",
     ),
     (["from", "nodes", ["limit", -1]], "limit takes a non-negative integer"),
+    (["from", "nodes", ["offset", True]], "offset takes a non-negative integer"),
+    *(
+        (["from", "nodes", ["order_by", [entry]]], 'order_by entries are a field or [field, "as')
+        for entry in BAD_ORDER_ENTRIES
+    ),
+    (["from", "nodes", ["order_by", "certname"]], "order_by takes a list of fields"),
     (["from", "nodes", ["limit", 1], "junk"], "Expected limit, offset or order_by"),
     (["from", "nodes", ["~>", "path", ["a"]]], '"~>" applies to the paths'),
     (["from", "nodes", ["!=", "certname", "x"]], 'Use ["not", ["=", field, value]]'),
@@ -464,6 +508,11 @@ REFUSALS: Final[list[tuple[Json, str]]] = [
     ("nodes {}\nfoo", "line 2, column 1"),
     ('nodes { a = "\\q" }', "Invalid \\escape"),
     ("x" * 20_000, "longer than"),
+    ('nodes { certname = "a" group by certname }', "Aggregates (group_by) cannot select"),
+    ("nodes { group by certname }", "Aggregates (group_by) cannot select"),
+    ("nodes[] { group by certname }", "Aggregates (group_by) cannot select"),
+    ("nodes { " + "(" * 65 + "certname = 'x'" + ")" * 65 + " }", "nested more than 64 levels"),
+    ("nodes { certname in " + "[" * 65 + "]" * 65 + " }", "nested more than 64 levels"),
 ]
 
 
@@ -496,6 +545,83 @@ def test_a_query_nested_too_deeply_is_a_query_problem() -> None:
         parse_query(["from", "nodes", deep])
     with pytest.raises(QueryProblem):
         parse_query("nodes { " + "!" * 3000 + "certname = 'x' }")
+
+
+def padded(head: str, tail: str, filler: str) -> str:
+    """`head`, then `filler` as often as it fits, then `tail`: MAX_PQL_CHARS long at most."""
+    room = MAX_PQL_CHARS - len(head) - len(tail)
+    return head + filler * (room // len(filler)) + tail
+
+
+LARGEST_PQL: Final = [
+    padded("nodes { certname = 'a'", " }", " or certname = 'web-01.example.com'"),
+    padded("nodes { certname = 'a'", " }", " and certname ~ '^web'"),
+    padded(
+        "nodes { " + "(" * (MAX_PQL_NESTING - 1) + "certname = 'a'",  # the braces count too
+        ")" * (MAX_PQL_NESTING - 1) + " }",
+        " or !certname = 'b'",
+    ),
+    padded("nodes { ", "certname = 'a' }", "!"),
+    padded('nodes { certname = "', '" }', "(["),
+    padded("nodes { certname in [", "'a'] }", "'web-01', "),
+    padded("inventory[certname] { facts", ' = "x" }', ".a"),
+]
+
+
+@pytest.mark.parametrize("query", LARGEST_PQL, ids=[q[:40] for q in LARGEST_PQL])
+def test_the_largest_pql_accepted_parses_in_well_under_a_second_of_cpu(query: str) -> None:
+    # This guards against a pathological grammar or parser (Earley took 1.6 s of CPU for 2,000
+    # nested parentheses), not for speed: the bound is generous on purpose.
+    assert len(query) > MAX_PQL_CHARS - 40
+    started = time.process_time()
+    parsed = outcome(query)
+    assert time.process_time() - started < 1.0
+    if isinstance(parsed, QueryProblem):  # e.g. too deep once translated: not a parse error
+        assert "Invalid PQL" not in parsed.msg
+        assert "longer than" not in parsed.msg
+
+
+# Backtracks about 3**18 ways on an 18-character certname before failing: with Python's `re`
+# it would hold the GIL for minutes over the fleet.
+SLOW_REGEX: Final = "^(.|.|.)*-$"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        ["from", "nodes", ["~", "certname", SLOW_REGEX]],
+        f'inventory[certname] {{ facts.os.family = "Debian" or certname ~ "{SLOW_REGEX}" }}',
+        ["from", "nodes", ["in", "certname", ["from", "facts", ["extract", ["certname"],
+            ["~", "certname", SLOW_REGEX]]]]],
+    ],
+)  # fmt: skip
+def test_a_regex_that_runs_past_the_querys_budget_is_a_query_problem(query: Json) -> None:
+    parsed = parse_query(query)
+    with pytest.raises(QueryProblem, match="took too long") as refused:
+        select(parsed, FLEET, NOW, RegexBudget(0.05))
+    assert refused.value.details == {"regex": SLOW_REGEX}
+
+
+class Ticks:
+    """A clock that moves on by `step_s` each time it is read."""
+
+    def __init__(self, step_s: float) -> None:
+        self.now, self.step_s = 0.0, step_s
+
+    def __call__(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+
+def test_the_budget_is_for_all_the_regexes_of_a_query_together() -> None:
+    query = parse_query(["from", "nodes", ["~", "certname", "^web"]])  # fast, but 52 matches
+    with pytest.raises(QueryProblem, match="took too long"):
+        select(query, FLEET, NOW, RegexBudget(1.0, clock=Ticks(0.1)))
+    assert select(query, FLEET, NOW, RegexBudget(100.0, clock=Ticks(0.1))) == WEB
+
+
+def test_the_pattern_from_the_review_finishes_well_within_the_budget() -> None:
+    assert run(["from", "nodes", ["~", "certname", "^(.*)*(.*)*Z$"]]) == []
 
 
 # Fuzzing: any input is a query or a QueryProblem, never another exception.
@@ -553,10 +679,27 @@ ast_json = st.recursive(
     ),
     max_leaves=25,
 )
+# Paging clauses in odd shapes: any operand, and order_by entries of any shape.
+paging = st.one_of(
+    st.builds(
+        lambda name, args: [name, *args],
+        st.sampled_from(["limit", "offset", "order_by"]),
+        st.lists(ast_json | st.integers(-2, 5), max_size=2),
+    ),
+    st.builds(
+        lambda entries: ["order_by", entries],
+        st.lists(
+            ast_json
+            | st.lists(ast_json | st.sampled_from(["certname", "asc", "desc"]), max_size=3),
+            max_size=3,
+        ),
+    ),
+)
 from_ast = st.builds(
-    lambda entity, rest: ["from", entity, *rest],
+    lambda entity, rest, pages: ["from", entity, *rest, *pages],
     st.sampled_from(["nodes", "facts", "inventory", "resources"]),
-    st.lists(ast_json, max_size=3),
+    st.lists(ast_json, max_size=1),
+    st.lists(paging, max_size=3),
 )
 
 

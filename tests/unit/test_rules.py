@@ -16,9 +16,17 @@ from libs.node_groups import (
     load_node_groups,
     parse_node_groups,
 )
-from libs.queries import ALL_NODES_RULE, From, QueryProblem, lower_rule, parse_query, select
+from libs.queries import (
+    ALL_NODES_RULE,
+    From,
+    QueryProblem,
+    RegexBudget,
+    lower_rule,
+    parse_query,
+    select,
+)
 from tests.conftest import DATA
-from tests.unit.test_queries import ALL, CACHE, DB, FLEET, LAB, NOW, WEB, WIN
+from tests.unit.test_queries import ALL, CACHE, DB, FLEET, LAB, NOW, SLOW_REGEX, WEB, WIN
 
 Json = Any
 GROUPS: Final[NodeGroups] = load_node_groups(DATA / "fleet" / "node_groups.yaml")
@@ -102,6 +110,12 @@ def test_bad_rules_are_refused_naming_the_problem(rule: Json, message: str) -> N
     assert message in refused.value.msg
 
 
+def test_a_rule_whose_regex_runs_past_the_budget_is_a_query_problem() -> None:
+    rule = ["and", ["=", ["fact", "kernel"], "Linux"], ["~", "name", SLOW_REGEX]]
+    with pytest.raises(QueryProblem, match="took too long"):
+        select(From("inventory", lower_rule(rule)), FLEET, NOW, RegexBudget(0.05))
+
+
 GROUP = "6f1c4f0e-1b1a-4c3e-9d7e-00000000000"
 
 
@@ -114,7 +128,7 @@ GROUP = "6f1c4f0e-1b1a-4c3e-9d7e-00000000000"
         (f"{GROUP}3", WEB[15:]),  # its own rule, Web servers' and Linux's
         (f"{GROUP}4", DB),
         (f"{GROUP}5", []),  # no rule of its own: no members
-        (f"{GROUP}6", []),  # an ancestor without a rule: no members either
+        (f"{GROUP}6", WEB),  # a rule-less ancestor does not constrain it; the others do
         (f"{GROUP}7", DB),
         (f"{GROUP}8", ["lab-02", "lab-03"]),  # a pinned node must still match the parent
         (f"{GROUP}9", []),
@@ -151,6 +165,21 @@ def test_groups_show_their_rule_with_the_inherited_ones() -> None:
     assert next(iter(GROUPS.groups)) == ALL_NODES
     assert GROUPS.get("not-a-uuid") is None
     assert GROUPS.get("6f1c4f0e-1b1a-4c3e-9d7e-0000000000ff") is None
+
+
+def test_an_ancestor_without_rules_adds_nothing_to_the_inherited_rule() -> None:
+    below = GROUPS.get(f"{GROUP}6")
+    assert below is not None
+    assert below.rule_with_inherited == [
+        "and",
+        ["~", "name", ".*"],
+        ["=", ["fact", "role"], "web"],  # Web servers; its child "No rule of its own" is skipped
+        ["and", ["=", ["fact", "kernel"], "Linux"]],
+        ALL_NODES_RULE,
+    ]
+    rule_less = GROUPS.get(f"{GROUP}5")
+    assert rule_less is not None
+    assert rule_less.rule_with_inherited is None  # no rule of its own: no members
 
 
 def test_without_a_file_there_is_the_all_nodes_group() -> None:
