@@ -25,6 +25,8 @@ log = structlog.get_logger(__name__)
 Json = Any
 INPUT_METHODS: Final = frozenset({"stdin", "environment", "both"})
 STDERR_LOGGED_BYTES: Final = 4096
+MIB: Final = 1024 * 1024
+DEFAULT_MAX_OUTPUT_BYTES: Final = MIB  # a node's stdout kept by default; the rest is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,10 @@ class TaskRun:
     def tree(self) -> tuple[TaskFile, ...]:
         """Everything to copy into an install tree: the executable, then the support files."""
         return (self.executable, *self.files)
+
+    def timed_out(self, node: str) -> str:
+        """The message of a run that went past its timeout."""
+        return f"The task {self.task} timed out on {node} after {self.timeout_s:g} seconds"
 
     def params_for(self, installdir: str | None) -> dict[str, Json]:
         if installdir is None:

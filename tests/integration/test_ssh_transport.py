@@ -19,7 +19,7 @@ from podium.settings import EXAMPLES
 from services.executor.transports.base import RunError
 from services.executor.transports.ssh import SshSettings, SshTransport
 from tests.processes import processes_running
-from tests.sshd import SshServer
+from tests.sshd import SshServer, free_port
 
 Json = Any
 NO_SUDO = "run-as needs sudo on the target, and this machine has no sudo (apt-get install sudo)"
@@ -66,6 +66,12 @@ async def test_runs_to_the_same_host_and_user_share_one_connection(
     assert transport.pool.opened == 1
 
 
+async def all_closed(transport: SshTransport) -> None:
+    async with asyncio.timeout(10):
+        while transport.pool.open_connections:
+            await asyncio.sleep(0.01)
+
+
 async def test_an_idle_connection_is_closed_and_the_next_run_opens_another(
     sshd: SshServer,
 ) -> None:
@@ -73,14 +79,23 @@ async def test_an_idle_connection_is_closed_and_the_next_run_opens_another(
     transport = SshTransport(Environments(EXAMPLES / "environments"), settings)
     try:
         first = await transport.run(work("n1", config_for(sshd)))
-        async with asyncio.timeout(10):
-            while transport.pool.open_connections:
-                await asyncio.sleep(0.01)
+        await all_closed(transport)
         second = await transport.run(work("n1", config_for(sshd)))
         assert (first.state, second.state) == (NodeState.FINISHED, NodeState.FINISHED)
         assert transport.pool.opened == 2
+        await all_closed(transport)
+        assert transport.pool.keys_held == 0  # nothing is kept for a key without connections
     finally:
         await transport.close()
+
+
+async def test_hosts_that_cannot_be_reached_leave_nothing_in_the_pool(
+    transport: SshTransport, sshd: SshServer
+) -> None:
+    for port in (free_port(), free_port()):
+        with pytest.raises(RunError, match="Could not connect"):
+            await transport.run(work("n1", config_for(sshd, port=port)))
+    assert transport.pool.keys_held == 0
 
 
 @pytest.fixture

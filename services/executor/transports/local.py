@@ -22,6 +22,7 @@ from libs.events.work import RunSpec, WorkItem
 from services.executor.outcome import Outcome, deploy_outcome, task_outcome
 from services.executor.process import interpreter_for, run_process
 from services.executor.taskrun import (
+    DEFAULT_MAX_OUTPUT_BYTES,
     TaskRun,
     environment_for,
     install_path,
@@ -31,13 +32,12 @@ from services.executor.taskrun import (
 )
 from services.executor.transports.base import RunError
 
-MIB: Final = 1024 * 1024
 DEPLOY_FLAGS: Final = ("noop", "no_noop", "debug", "trace", "evaltrace")
 
 
 @dataclass(frozen=True, slots=True)
 class LocalSettings:
-    max_output_bytes: int = MIB
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
 
 
 class LocalTransport:
@@ -68,7 +68,7 @@ class LocalTransport:
                         max_output_bytes=self._settings.max_output_bytes,
                     )
             except TimeoutError:
-                raise RunError(timed_out(run, item.node)) from None
+                raise RunError(run.timed_out(item.node)) from None
         log_stderr(result.stderr)
         return task_outcome(
             item.node, run.task, result.stdout, result.exit_code, truncated=result.truncated
@@ -91,10 +91,6 @@ class LocalTransport:
         return deploy_outcome(
             item.node, result.exit_code, spec.environment, spec.noop, spec.no_noop
         )
-
-
-def timed_out(run: TaskRun, node: str) -> str:
-    return f"The task {run.task} timed out on {node} after {run.timeout_s:g} seconds"
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from libs.events.work import WorkItem
 from services.executor.outcome import Outcome, task_outcome
 from services.executor.process import read_capped
 from services.executor.taskrun import (
+    DEFAULT_MAX_OUTPUT_BYTES,
     TaskRun,
     environment_for,
     install_path,
@@ -36,7 +37,6 @@ from services.executor.taskrun import (
     task_input,
 )
 from services.executor.transports.base import RunError
-from services.executor.transports.local import MIB, timed_out
 from services.executor.transports.ssh_pool import SshPool
 from services.executor.transports.ssh_target import SshTarget, ssh_target
 
@@ -48,7 +48,7 @@ _q = shlex.quote
 
 @dataclass(frozen=True, slots=True)
 class SshSettings:
-    max_output_bytes: int = MIB
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     idle_s: float = 30.0  # an unused connection is closed after this long
     cleanup_timeout_s: float = 10.0  # bound on killing and removing after a run
 
@@ -142,7 +142,7 @@ class RemoteTask:
                 finally:
                     await self._cleanup("remove", self._remove(base))
         except TimeoutError:
-            raise RunError(timed_out(self._run, node)) from None
+            raise RunError(self._run.timed_out(node)) from None
 
     async def _mktemp(self) -> str:
         template = str(PurePosixPath(self._target.tmpdir, "podium.XXXXXXXXXX"))
