@@ -10,6 +10,7 @@ Bolt without that module. Every failure, whatever the input, is a `TypeSyntaxErr
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,10 +97,15 @@ def _quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _number_text(number: float) -> str:
+    """An integer exactly (`10000000`, not `1e+07`), a float as Python reads it back."""
+    return str(number) if isinstance(number, int) else repr(number)
+
+
 def _bounds(low: float | None, high: float | None) -> str:
     if low is None and high is None:
         return ""
-    shown = ["default" if bound is None else f"{bound:g}" for bound in (low, high)]
+    shown = ["default" if bound is None else _number_text(bound) for bound in (low, high)]
     if high is None:
         shown = shown[:1]
     return f"[{', '.join(shown)}]"
@@ -542,6 +548,8 @@ def _integer(name: str, arg: Arg, *, allow_float: bool = False) -> float | None:
         raise TypeSyntaxError(f"{name} bounds must be numbers or default, not {_shown(arg)}")
     if isinstance(arg, float) and not allow_float:
         raise TypeSyntaxError(f"{name} bounds must be integers, not {arg!r}")
+    if isinstance(arg, float) and not math.isfinite(arg):
+        raise TypeSyntaxError(f"{name} bounds must be finite numbers")
     return arg
 
 
@@ -550,7 +558,9 @@ def _range(name: str, args: list[Arg], *, allow_float: bool) -> tuple[float | No
     low = _integer(name, args[0], allow_float=allow_float) if args else None
     high = _integer(name, args[1], allow_float=allow_float) if len(args) > 1 else None
     if low is not None and high is not None and low > high:
-        raise TypeSyntaxError(f"{name} minimum {low:g} is larger than its maximum {high:g}")
+        raise TypeSyntaxError(
+            f"{name} minimum {_number_text(low)} is larger than its maximum {_number_text(high)}"
+        )
     return low, high
 
 

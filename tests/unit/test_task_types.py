@@ -186,3 +186,32 @@ def test_a_mismatch_names_the_deepest_place_that_is_wrong(
     found = parse_type(expression).mismatch(value, "p")
     assert found is not None
     assert found.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("expression", "shown"),
+    [
+        ("Integer[1, 10000000]", "Integer[1, 10000000]"),
+        ("Integer[-9223372036854775808, 9223372036854775807]",
+         "Integer[-9223372036854775808, 9223372036854775807]"),
+        ("Integer[default, 123456789]", "Integer[default, 123456789]"),
+        ("Float[0.5, 1e20]", "Float[0.5, 1e+20]"),
+        ("Numeric[1, 2.5]", "Numeric[1, 2.5]"),
+        ("String[1000000]", "String[1000000]"),
+        ("Hash[1000000, 2000000]", "Hash[1000000, 2000000]"),
+    ],
+)  # fmt: skip
+def test_bounds_are_shown_exactly_and_read_back_the_same(expression: str, shown: str) -> None:
+    parsed = parse_type(expression)
+    assert str(parsed) == shown
+    assert parse_type(shown) == parsed
+
+
+def test_a_range_error_shows_integers_exactly() -> None:
+    with pytest.raises(TypeSyntaxError, match=r"minimum 20000000 is larger than its maximum 1\b"):
+        parse_type("Integer[20000000, 1]")
+
+
+def test_a_bound_too_large_for_a_float_is_refused() -> None:
+    with pytest.raises(TypeSyntaxError, match="bounds must be finite"):
+        parse_type("Float[0, 1e400]")
