@@ -4,7 +4,8 @@ The rules are the task specification's: a parameter without `type` is `Any`; a `
 applies when the key is missing or null; a parameter whose type does not accept `Undef` and that
 has no default is required; with `parameters` declared, an undeclared key is refused. Keys that
 start with `_` are metaparameters and are not checked against `parameters`, but the ones the
-runner sets itself (`_task`, `_noop`, `_installdir`, `_target`) cannot be given.
+runner sets itself (`_task`, `_noop`, `_installdir`, `_target`) cannot be given. A value of a
+`sensitive` parameter is described by its type only in messages, never by its content.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from libs.tasks.types import PType, TypeSyntaxError, parse_type
+from libs.tasks.types import PType, TypeSyntaxError, kind_of, parse_type
 
 Json = Any
 NAME: Final = re.compile(r"\A[a-z][a-z0-9_]*\Z")
@@ -121,10 +122,20 @@ def _check_one(parameter: Parameter, given: Mapping[str, Json]) -> tuple[Json, P
         if parameter.type.accepts(None):
             return _NO_DEFAULT, None
         return None, Problem(name, expected, f"parameter {name} expects a value of {expected}")
-    message = parameter.type.mismatch(value, f"parameter {name}")
+    message = mismatch(parameter, value, f"parameter {name}")
     if message is None:
         return value, None
     return None, Problem(name, expected, message)
+
+
+def mismatch(parameter: Parameter, value: Json, where: str) -> str | None:
+    """Why the value does not fit the parameter's type, or None. For a sensitive parameter, the
+    value is named by its type only and the check does not say where inside it went wrong."""
+    if not parameter.sensitive:
+        return parameter.type.mismatch(value, where)
+    if parameter.type.accepts(value):
+        return None
+    return f"{where} expects {parameter.type_text}, got {kind_of(value)}"
 
 
 def sensitive_names(declared: Mapping[str, Parameter] | None) -> list[str]:

@@ -210,6 +210,24 @@ async def test_sensitive_parameters_are_redacted_when_shown_but_reach_the_task(a
     assert nodes[0]["result"] == {"user": "deploy", "password_length": 8}
 
 
+@pytest.mark.parametrize("password", [31337, ["hunter2-secret"], {"hunter2-secret": 1}])
+async def test_a_bad_sensitive_value_never_appears_in_the_400(api: Api, password: Json) -> None:
+    body = {
+        "task": "testmod::secret",
+        "params": {"user": "deploy", "password": password},
+        "scope": {"nodes": ["localhost"]},
+    }
+    response = await api.client.post(
+        "/orchestrator/v1/command/task", json=body, headers=api.headers
+    )
+    text = await response.text()
+    assert response.status == 400
+    assert "31337" not in text
+    assert "hunter2" not in text
+    (error,) = (await response.json())["details"]["errors"]
+    assert error["message"].startswith("parameter password expects String[1], got ")
+
+
 @pytest.fixture
 def fake_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where tests/data's fake agent writes its arguments (the run inherits our environment)."""

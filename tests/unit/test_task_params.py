@@ -93,3 +93,24 @@ def test_sensitive_parameters_are_named() -> None:
 def test_a_bad_declaration_is_refused(raw: Json, reason: str) -> None:
     with pytest.raises(ParameterDeclarationError, match=reason.replace("`", ".")):
         declared_parameters(raw)
+
+
+@pytest.mark.parametrize(
+    ("type_text", "value", "kind"),
+    [
+        ("String[20]", "hunter2-secret", "String"),
+        ("Integer[1, 5]", 314159, "Integer"),
+        ("Float", 27182818, "Integer"),
+        ("Enum[a, b]", "hunter2-secret", "String"),
+        ("Array[Integer]", [1, "hunter2-secret"], "Array"),
+        ("Hash[String, Integer]", {"hunter2-secret": "x"}, "Hash"),
+        ("Struct[{user => String}]", {"user": 314159}, "Hash"),
+        ("Optional[Tuple[String, Integer]]", ["a", "hunter2-secret"], "Array"),
+    ],
+)
+def test_a_bad_sensitive_value_is_described_by_its_type_only(
+    type_text: str, value: Json, kind: str
+) -> None:
+    declared = declared_parameters({"p": {"type": type_text, "sensitive": True}})
+    _, problems = check_parameters(declared, {"p": value})
+    assert [p.message for p in problems] == [f"parameter p expects {type_text}, got {kind}"]

@@ -14,6 +14,6 @@ type objects, and `text` how types and values read in messages. Pure: no I/O.
 from libs.tasks.types.build import TypeSyntaxError
 from libs.tasks.types.model import PType
 from libs.tasks.types.parser import parse_type
-from libs.tasks.types.text import describe
+from libs.tasks.types.text import describe, kind_of
 
-__all__ = ["PType", "TypeSyntaxError", "describe", "parse_type"]
+__all__ = ["PType", "TypeSyntaxError", "describe", "kind_of", "parse_type"]

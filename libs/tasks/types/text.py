@@ -26,6 +26,23 @@ def describe(value: Json) -> str:
     return "Hash" if isinstance(value, dict) else type(value).__name__
 
 
+def kind_of(value: Json) -> str:
+    """A value's type name without anything of the value itself, for sensitive values."""
+    if value is None:
+        return "Undef"
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int):
+        return "Integer"
+    if isinstance(value, float):
+        return "Float"
+    if isinstance(value, str):
+        return "String"
+    if isinstance(value, list):
+        return "Array"
+    return "Hash" if isinstance(value, dict) else type(value).__name__
+
+
 def quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
