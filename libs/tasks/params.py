@@ -24,7 +24,8 @@ _NO_DEFAULT: Final = object()
 
 
 class ParameterDeclarationError(ValueError):
-    """Raised for metadata whose `parameters` cannot be used (a bad name or type)."""
+    """Raised for metadata whose `parameters` cannot be used (a bad name or type, or a default
+    its own type does not accept); the message names the parameter."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +77,18 @@ def _declaration(name: str, spec: Json) -> Parameter:
         parsed = parse_type(type_text)
     except TypeSyntaxError as exc:
         raise ParameterDeclarationError(f"parameter {name}: {exc}") from exc
-    return Parameter(
+    parameter = Parameter(
         name,
         parsed,
         type_text,
         spec.get("default", _NO_DEFAULT),
         spec.get("sensitive") is True,
     )
+    if parameter.has_default:
+        problem = mismatch(parameter, parameter.default, "its default")
+        if problem is not None:
+            raise ParameterDeclarationError(f"parameter {name}: {problem}")
+    return parameter
 
 
 def check_parameters(

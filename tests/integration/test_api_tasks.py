@@ -180,6 +180,7 @@ async def test_missing_required_parameters_are_named(api: Api) -> None:
         ("testmod::echo", {"_noop": True}, False, "set by the runner"),
         ("testmod::broken_type", {"path": "/x"}, False, "unknown type Stdlib::Absolutepath"),
         ("testmod::dupes", {"a": 1}, False, "accepts: none"),
+        ("testmod::bad_default", {}, False, "parameter retries: its default expects Integer[0, 5]"),
     ],
 )
 async def test_a_task_that_cannot_take_the_request_is_refused_before_the_202(

@@ -88,6 +88,9 @@ def test_sensitive_parameters_are_named() -> None:
         ({"a": "String"}, "declaration must be an object"),
         ({"a": {"type": 5}}, "`type` must be a string"),
         ({"a": {"type": "Stdlib::Absolutepath"}}, "unknown type"),
+        ({"a": {"type": "Integer[1, 5]", "default": 9}}, "parameter a: its default expects"),
+        ({"a": {"type": "String", "default": None}}, "parameter a: its default expects String"),
+        ({"a": {"type": "Array[String]", "default": [1]}}, r"its default\[0\] expects String"),
     ],
 )
 def test_a_bad_declaration_is_refused(raw: Json, reason: str) -> None:
@@ -114,3 +117,15 @@ def test_a_bad_sensitive_value_is_described_by_its_type_only(
     declared = declared_parameters({"p": {"type": type_text, "sensitive": True}})
     _, problems = check_parameters(declared, {"p": value})
     assert [p.message for p in problems] == [f"parameter p expects {type_text}, got {kind}"]
+
+
+def test_a_default_that_fits_its_type_is_accepted() -> None:
+    declared = declared_parameters({"a": {"type": "Optional[Integer]", "default": None}})
+    assert declared is not None
+    assert declared["a"].default is None
+
+
+def test_a_bad_sensitive_default_is_described_by_its_type_only() -> None:
+    with pytest.raises(ParameterDeclarationError) as raised:
+        declared_parameters({"a": {"type": "Integer", "default": "hunter2", "sensitive": True}})
+    assert str(raised.value) == "parameter a: its default expects Integer, got String"
