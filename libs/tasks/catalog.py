@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from libs.tasks.files import TaskFile, TaskFileError, executable_file, support_files
+from libs.tasks.files import (
+    TaskFile,
+    TaskFileError,
+    check_inside_module,
+    executable_file,
+    support_files,
+)
 from libs.tasks.metadata import MetadataError, TaskMetadata, read_metadata
 from libs.tasks.names import SEGMENT, TaskName
 from libs.tasks.params import Parameter, ParameterDeclarationError, declared_parameters
@@ -127,7 +133,7 @@ def _load(tasks_dir: Path, name: TaskName, module_dirs: tuple[Path, ...]) -> Tas
     except MetadataError as exc:
         raise TaskError(str(exc)) from exc
     if metadata.implementations:
-        files = _implementation_files(tasks_dir, name, metadata)
+        files = _checked(name, tasks_dir, _implementation_files(tasks_dir, name, metadata))
         return Task(name, tasks_dir, metadata, files, module_dirs)
     executables = [
         path
@@ -141,7 +147,17 @@ def _load(tasks_dir: Path, name: TaskName, module_dirs: tuple[Path, ...]) -> Tas
     if len(executables) > 1:
         shown = ", ".join(path.name for path in executables)
         raise TaskError(f"task {name.full}: several executables ({shown}) and no implementations")
-    return Task(name, tasks_dir, metadata, tuple(executables), module_dirs)
+    return Task(name, tasks_dir, metadata, _checked(name, tasks_dir, executables), module_dirs)
+
+
+def _checked(name: TaskName, tasks_dir: Path, executables: Sequence[Path]) -> tuple[Path, ...]:
+    """The executables, once each is known to be inside the module, symlinks followed."""
+    try:
+        for path in executables:
+            check_inside_module(tasks_dir.parent, path)
+    except TaskFileError as exc:
+        raise TaskError(f"task {name.full}: {exc}") from exc
+    return tuple(executables)
 
 
 def _implementation_files(

@@ -3,7 +3,8 @@
 A `files` entry is `<module>/<files|lib|tasks|scripts>/<path>`; a trailing `/` names a whole
 directory. A runner copies them into an install tree laid out like the modules,
 `<installdir>/<module>/<kind>/<path>`, with the executable at `<installdir>/<module>/tasks/`,
-and passes `<installdir>` to the task as `_installdir`.
+and passes `<installdir>` to the task as `_installdir`. Every file must be inside its module
+once symlinks are followed; a symlink that leads elsewhere makes the entry an error.
 """
 
 from __future__ import annotations
@@ -57,14 +58,31 @@ def _expand(module_dirs: Sequence[Path], entry: str) -> list[TaskFile]:
     if not is_dir:
         if not source.is_file():
             raise TaskFileError(f"files entry {entry!r}: no such file")
+        _check_inside(root, source, f"files entry {entry!r}: ")
         return [TaskFile(PurePosixPath(module, kind, rest), source)]
     if not source.is_dir():
         raise TaskFileError(f"files entry {entry!r}: no such directory")
-    return [
-        TaskFile(PurePosixPath(module, kind, *path.relative_to(root / kind).parts), path)
-        for path in sorted(source.rglob("*"))
-        if path.is_file()
-    ]
+    _check_inside(root, source, f"files entry {entry!r}: ")
+    found = []
+    for path in sorted(source.rglob("*")):  # a symlinked directory is not descended into
+        if path.is_file():
+            _check_inside(root, path, f"files entry {entry!r}: ")
+            found.append(
+                TaskFile(PurePosixPath(module, kind, *path.relative_to(root / kind).parts), path)
+            )
+    return found
+
+
+def check_inside_module(root: Path, path: Path) -> None:
+    """Raises TaskFileError when `path`, symlinks followed, is not inside the module `root`:
+    a module's files must not bring in the rest of the host (`files/etc -> /etc`)."""
+    _check_inside(root, path, "")
+
+
+def _check_inside(root: Path, path: Path, context: str) -> None:
+    if not path.resolve().is_relative_to(root.resolve()):
+        shown = PurePosixPath(root.name, *path.relative_to(root).parts)
+        raise TaskFileError(f"{context}{shown} leads outside the module {root.name}")
 
 
 def _split(entry: str) -> tuple[str, str, str, bool]:

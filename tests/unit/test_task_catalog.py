@@ -169,3 +169,46 @@ def test_the_ssh_wrapper_exports_variables_quoted_and_runs_the_task_in_its_direc
     ]
     with_input = wrapper("/d/t.sh", {}, "/d/input.json").decode()
     assert with_input.splitlines()[-1] == "exec /d/t.sh < /d/input.json"
+
+
+def test_a_files_entry_through_a_symlink_out_of_the_module_is_refused(
+    modules: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    write(outside / "hostname", "secret")
+    (modules / "pkg" / "files" / "etcdir").symlink_to(outside)
+    with pytest.raises(TaskFileError, match="leads outside the module"):
+        support_files([modules], ["pkg/files/etcdir/hostname"])
+    with pytest.raises(TaskFileError, match="leads outside the module"):
+        support_files([modules], ["pkg/files/etcdir/"])
+
+
+def test_a_symlinked_file_in_a_listed_directory_that_leads_outside_is_refused(
+    modules: Path, tmp_path: Path
+) -> None:
+    write(tmp_path / "outside.txt", "secret")
+    (modules / "pkg" / "lib" / "deep" / "escape.rb").symlink_to(tmp_path / "outside.txt")
+    with pytest.raises(TaskFileError, match=r"pkg/lib/deep/escape\.rb leads outside the module"):
+        support_files([modules], ["pkg/lib/"])
+
+
+def test_symlinks_that_stay_inside_the_module_are_followed(modules: Path) -> None:
+    (modules / "pkg" / "lib" / "alias.rb").symlink_to(modules / "pkg" / "files" / "common.sh")
+    found = support_files([modules], ["pkg/lib/", "pkg/lib/alias.rb"])
+    assert [str(f.install_path) for f in found] == [
+        "pkg/lib/a.rb",
+        "pkg/lib/alias.rb",
+        "pkg/lib/deep/b.rb",
+    ]
+
+
+def test_a_task_executable_that_leads_outside_its_module_is_refused(
+    modules: Path, tmp_path: Path
+) -> None:
+    write(tmp_path / "elsewhere.sh")
+    (modules / "pkg" / "tasks" / "linked.sh").symlink_to(tmp_path / "elsewhere.sh")
+    with pytest.raises(
+        TaskError, match=r"task pkg::linked: pkg/tasks/linked\.sh leads outside the module pkg"
+    ):
+        find_task([modules], TaskName("pkg", "linked"))
+    assert "pkg::linked" not in [t.name.full for t in list_tasks([modules])]
