@@ -1,12 +1,16 @@
 """How a run's raw output becomes a node state and result: pure functions, no processes.
 
-Task output follows the task specification's rules; a deploy maps Puppet's
+Task output follows the task specification's rules. A number in a task's JSON that no float
+can hold (`1e400`, an integer of 400 digits) is kept as its text, a JSON string, since the log
+and the api carry only finite numbers; `NaN` and `Infinity` are not JSON, so output holding them
+is `_output`. A deploy maps Puppet's
 `--detailed-exitcodes` (0 no changes, 2 changes, 4 failures, 6 changes and failures).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Final, NamedTuple
 
 from libs.events.model import NodeState
@@ -68,17 +72,40 @@ def _whole_characters(data: bytes) -> bytes:
 
 
 def _parse_result(text: str) -> dict[str, Json]:
+    """The JSON object the task printed, else `_output`. `NaN` and `Infinity` are not JSON, and
+    output nested deeper than the parser can follow is not a result either."""
     try:
-        parsed = json.loads(text, parse_int=_json_int)
-    except ValueError:
+        parsed = json.loads(
+            text, parse_int=_json_int, parse_float=_json_float, parse_constant=_not_json
+        )
+    except (ValueError, RecursionError):
         return {"_output": text}
     return parsed if isinstance(parsed, dict) else {"_output": text}
 
 
-def _json_int(text: str) -> int | float:
-    """JSON allows any integer; the log (msgpack) holds 64 bits, so larger ones become floats."""
-    value = int(text)
-    return value if -(2**63) <= value < 2**64 else float(value)
+def _json_int(text: str) -> int | float | str:
+    """JSON allows any integer; the log (msgpack) holds 64 bits, so larger ones become floats,
+    and ones no float can hold keep their text."""
+    try:
+        value = int(text)
+    except ValueError:  # more digits than Python converts from text
+        return text
+    if -(2**63) <= value < 2**64:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return text
+
+
+def _json_float(text: str) -> float | str:
+    """A number past a float's range keeps its text: as inf it would leave the api's JSON."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+def _not_json(literal: str) -> None:
+    raise ValueError(f"{literal} is not JSON")
 
 
 def _checked_error(error: Json) -> dict[str, Json]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from libs.events.model import NodeState
@@ -131,3 +133,35 @@ def test_output_cut_at_the_cap_that_was_never_utf8_still_fails() -> None:
     outcome = task_outcome("n1", "mod::t", b"\xff\xfe" + b"x" * 10, 0, truncated=True)
     assert outcome.state == NodeState.FAILED
     assert "UTF-8" in outcome.result["_error"]["msg"]
+
+
+HUGE_INTEGER = "1" + "0" * 400  # past any float
+LONG_INTEGER = "7" * 5000  # past what Python turns into an int from text by default
+
+
+@pytest.mark.parametrize(
+    ("stdout", "result"),
+    [
+        (b'{"big": 1e400}', {"big": "1e400"}),
+        (b'{"small": -1.5E+999, "fine": 2.5}', {"small": "-1.5E+999", "fine": 2.5}),
+        (b'{"n": [' + HUGE_INTEGER.encode() + b"]}", {"n": [HUGE_INTEGER]}),
+        (b'{"n": -' + HUGE_INTEGER.encode() + b"}", {"n": "-" + HUGE_INTEGER}),
+        (b'{"n": ' + LONG_INTEGER.encode() + b"}", {"n": LONG_INTEGER}),
+        (b'{"a": NaN}', {"_output": '{"a": NaN}'}),
+        (b'{"a": Infinity}', {"_output": '{"a": Infinity}'}),
+        (b'{"a": [-Infinity]}', {"_output": '{"a": [-Infinity]}'}),
+    ],
+)
+def test_numbers_no_float_can_hold_keep_their_text_and_non_json_literals_are_output(
+    stdout: bytes, result: object
+) -> None:
+    outcome = task_outcome("n1", "mod::t", stdout, 0)
+    assert (outcome.state, outcome.result) == (NodeState.FINISHED, result)
+    json.dumps(outcome.result, allow_nan=False)  # the api can always render it
+
+
+@pytest.mark.parametrize("depth", [10_000, 100_000])
+def test_output_nested_too_deep_becomes_output(depth: int) -> None:
+    stdout = b'{"a": ' + b"[" * depth + b"]" * depth + b"}"
+    outcome = task_outcome("n1", "mod::t", stdout, 0)
+    assert (outcome.state, outcome.result) == (NodeState.FINISHED, {"_output": stdout.decode()})
