@@ -1,5 +1,6 @@
 """The `podium` command line. Every flag can also be given as `PODIUM_<FLAG>` in the environment;
-this module is the only place that reads the environment.
+this module is the only place that reads the environment, and it passes on to local runs only
+the few variables `base_env` allows (never PODIUM_AMQP_URL and its credentials).
 
   podium serve       api, scheduler and executor in one process (embedded, or on RabbitMQ)
   podium api         the HTTP API, on RabbitMQ (any number of replicas)
@@ -13,7 +14,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from libs.events.amqp.settings import AmqpSettings
 from podium.engine import ALL_ROLES, Role
 from podium.logs import configure_logging
 from podium.settings import Settings
+from services.executor.transports.local import base_env
 
 DEFAULTS = Settings()
 AMQP_DEFAULTS = AmqpSettings()
@@ -224,7 +226,8 @@ ROLES = {
 }
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
+def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Settings:
+    """The settings the flags give; `environ` supplies what local runs may see of it."""
     amqp = None
     if args.amqp_url:
         amqp = AmqpSettings(
@@ -240,7 +243,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     }
     if "slots" in vars(args):
         given["executor_slots"] = args.slots
-    return Settings(**{**given, "amqp": amqp})
+    return Settings(**{**given, "amqp": amqp, "base_env": base_env(environ)})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -251,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level)
     from podium.serve import serve
 
-    asyncio.run(serve(settings_from(args), ROLES[args.command]))
+    asyncio.run(serve(settings_from(args, os.environ), ROLES[args.command]))
     return 0
 
 

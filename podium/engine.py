@@ -231,7 +231,9 @@ class Engine:
         environments = Environments(settings.environments)
         transports: dict[str, Transport] = {
             "sim": SimTransport(),
-            "local": LocalTransport(environments, LocalSettings(settings.max_output_bytes)),
+            "local": LocalTransport(
+                environments, LocalSettings(settings.max_output_bytes, settings.base_env)
+            ),
             "ssh": SshTransport(environments, SshSettings(settings.max_output_bytes)),
         }
         self.executor = Executor(

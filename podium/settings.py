@@ -41,3 +41,4 @@ class Settings:
     submit_timeout_s: float = 10.0
     status_port: int | None = None  # health endpoints of a role that serves no API
     max_output_bytes: int = 1024 * 1024  # a task's stdout kept per node; the rest is dropped
+    base_env: tuple[tuple[str, str], ...] = ()  # the environment local runs start from

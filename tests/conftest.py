@@ -20,6 +20,7 @@ from libs.events.amqp.settings import AmqpSettings
 from libs.events.amqp.topology import delete_everything
 from podium.engine import Engine
 from podium.settings import EXAMPLES, Settings
+from services.executor.transports.local import base_env
 from tests.sshd import SshServer, free_port, running_sshd
 
 DATA: Final = Path(__file__).parent / "data"
@@ -39,6 +40,7 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
         "watch_s": 0.0,  # tests reload explicitly
         "fsync": False,
         "shutdown_grace_s": 5.0,
+        "base_env": base_env(os.environ),  # as the CLI takes it
     }
     values.update(overrides)
     return Settings(**values)

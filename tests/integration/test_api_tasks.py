@@ -1,18 +1,21 @@
 """GET /tasks and /tasks/<module>/<task>, parameter validation before the 202, sensitive
-parameters, and a deploy on `local` through a fake agent."""
+parameters, the environment of a local run, and a deploy on `local` through a fake agent."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ENVIRONMENTS, Api
+from services.executor.transports.local import BASE_ENV_NAMES
+from tests.conftest import ENVIRONMENTS, Api, running
 
 Json = Any
 TESTMOD = ENVIRONMENTS / "production" / "modules" / "testmod"
+FAKE_AGENT = ENVIRONMENTS / "production" / "bin" / "fake-agent"
 
 
 async def test_the_task_list_names_every_public_task_with_its_url(api: Api) -> None:
@@ -229,12 +232,31 @@ async def test_a_bad_sensitive_value_never_appears_in_the_400(api: Api, password
     assert error["message"].startswith("parameter password expects String[1], got ")
 
 
-@pytest.fixture
-def fake_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where tests/data's fake agent writes its arguments (the run inherits our environment)."""
-    log = tmp_path / "agent.log"
-    monkeypatch.setenv("FAKE_AGENT_LOG", str(log))
-    return log
+async def test_a_local_run_sees_only_the_allowed_variables_and_its_own(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PODIUM_AMQP_URL", "amqp://podium:s3cret@broker:5672/")
+    monkeypatch.setenv("SOME_API_TOKEN", "t0ken")
+    name = await api.run_task(["localhost"], task="testmod::environ", params={"x": 1})
+    job = await api.wait_job(name)
+    (node,) = (await api.ok(f"/jobs/{name}/nodes"))["items"]
+    assert job["node_states"] == {"finished": 1}, node
+    names = set(node["result"]["names"])
+    assert {"PT_x", "PT__task", "PATH"} <= names
+    unexpected = {n for n in names if not n.startswith(("PT_", "LC_")) and n not in BASE_ENV_NAMES}
+    assert unexpected <= {"PWD", "SHLVL", "_"}  # what a shell or env itself may add
+
+
+def agent_environments(root: Path, exit_code: int = 0) -> tuple[Path, Path]:
+    """Environments whose production deploys with the fake agent, told by its arguments where to
+    log its flags and how to exit; returns the environments directory and the log."""
+    log = root / "agent.log"
+    production = root / "environments" / "production"
+    production.mkdir(parents=True)
+    command = [str(FAKE_AGENT), "--fake-log", str(log), "--fake-exit", str(exit_code)]
+    command += ["--test", "--detailed-exitcodes"]
+    (production / "podium.yaml").write_text(json.dumps({"agent-command": command}))
+    return root / "environments", log
 
 
 @pytest.mark.parametrize(
@@ -243,30 +265,27 @@ def fake_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
      (6, "failed", "failed"), (1, "errored", None)],
 )  # fmt: skip
 async def test_a_deploy_on_local_maps_the_agent_exit_code(
-    api: Api,
-    fake_agent: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    exit_code: int,
-    state: str,
-    status: str | None,
+    tmp_path: Path, exit_code: int, state: str, status: str | None
 ) -> None:
-    monkeypatch.setenv("FAKE_AGENT_EXIT", str(exit_code))
+    environments, log = agent_environments(tmp_path, exit_code)
     body = {"environment": "production", "scope": {"nodes": ["localhost"]}}
-    answer_status, answer = await api.post("/command/deploy", body)
-    assert answer_status == 202, answer
-    job = await api.wait_job(answer["job"]["name"])
+    async with running(tmp_path / "data", environments=environments) as (_, api):
+        answer_status, answer = await api.post("/command/deploy", body)
+        assert answer_status == 202, answer
+        job = await api.wait_job(answer["job"]["name"])
+        (node,) = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
     assert job["node_states"] == {state: 1}
-    (node,) = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
     if status is None:
         assert node["result"]["kind"] == "puppetlabs.orchestrator/execution-failure"
         assert "exit code 1" in node["result"]["msg"]
     else:
         assert node["result"]["status"] == status
         assert node["result"]["exit_code"] == exit_code
-    assert fake_agent.read_text() == "--test --detailed-exitcodes --environment production\n"
+    assert log.read_text() == "--test --detailed-exitcodes --environment production\n"
 
 
-async def test_a_deploy_passes_the_requested_flags_to_the_agent(api: Api, fake_agent: Path) -> None:
+async def test_a_deploy_passes_the_requested_flags_to_the_agent(tmp_path: Path) -> None:
+    environments, log = agent_environments(tmp_path)
     body = {
         "environment": "production",
         "scope": {"nodes": ["localhost"]},
@@ -275,10 +294,11 @@ async def test_a_deploy_passes_the_requested_flags_to_the_agent(api: Api, fake_a
         "trace": True,
         "evaltrace": True,
     }
-    status, answer = await api.post("/command/deploy", body)
-    assert status == 202, answer
-    job = await api.wait_job(answer["job"]["name"])
+    async with running(tmp_path / "data", environments=environments) as (_, api):
+        status, answer = await api.post("/command/deploy", body)
+        assert status == 202, answer
+        job = await api.wait_job(answer["job"]["name"])
     assert job["node_states"] == {"finished": 1}  # the fake agent refuses flags it does not know
-    assert fake_agent.read_text() == (
+    assert log.read_text() == (
         "--test --detailed-exitcodes --noop --debug --trace --evaltrace --environment production\n"
     )

@@ -3,15 +3,18 @@
 A task runs in place from its module, or, when it has support `files`, from a temporary install
 tree (`<installdir>/<module>/tasks/<file>`, `<installdir>/<module>/files/...`) that is removed
 afterwards. A deploy runs the environment's agent command with the request's flags.
+
+A run does not inherit the executor's environment (which may hold the broker's credentials): it
+gets `LocalSettings.base_env`, the few variables of `BASE_ENV_NAMES` the CLI took at start-up,
+plus a task's `PT_*` variables.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +36,27 @@ from services.executor.taskrun import (
 from services.executor.transports.base import RunError
 
 DEPLOY_FLAGS: Final = ("noop", "no_noop", "debug", "trace", "evaltrace")
+BASE_ENV_NAMES: Final = frozenset(
+    {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL"}
+)  # and every LC_*
+Environ = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class LocalSettings:
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    base_env: Environ = ()  # every run's environment, before its PT_* variables
+
+
+def base_env(environ: Mapping[str, str]) -> Environ:
+    """The variables of `environ` a run may see: BASE_ENV_NAMES and LC_*, sorted by name."""
+    return tuple(
+        sorted(
+            (name, value)
+            for name, value in environ.items()
+            if name in BASE_ENV_NAMES or name.startswith("LC_")
+        )
+    )
 
 
 class LocalTransport:
@@ -62,7 +81,7 @@ class LocalTransport:
                     result = await run_process(
                         interpreter_for(executable),
                         stdin=stdin,
-                        env=_inherited_env() | env,
+                        env={**dict(self._settings.base_env), **env},
                         cwd=executable.parent,
                         timeout_s=None,
                         max_output_bytes=self._settings.max_output_bytes,
@@ -83,7 +102,7 @@ class LocalTransport:
         result = await run_process(
             command + deploy_flags(spec),
             stdin=None,
-            env=_inherited_env(),
+            env=dict(self._settings.base_env),
             cwd=environment.path if environment else None,
             timeout_s=spec.timeout_s,
             max_output_bytes=self._settings.max_output_bytes,
@@ -125,8 +144,3 @@ def deploy_flags(spec: RunSpec) -> list[str]:
     if spec.environment:
         flags += ["--environment", spec.environment]
     return flags
-
-
-def _inherited_env() -> dict[str, str]:
-    # A child inherits the executor's own environment, as any process would.
-    return dict(os.environ)
