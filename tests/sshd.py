@@ -1,10 +1,12 @@
 """A real OpenSSH server for the ssh transport's tests: on a free loopback port, with a host key
-and a client key made for the test run, in the foreground, killed at teardown."""
+and a client key made for the test run (any user may log in with it), in the foreground,
+killed at teardown; and what the run-as tests need around it."""
 
 from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -12,11 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, NoReturn
 
 import pytest
 
+from libs.events.work import RunSpec, WorkItem
+
 SSHD: Final = Path("/usr/sbin/sshd")
+Json = Any
 PRIVSEP_DIR: Final = Path("/run/sshd")  # sshd refuses to start as root without it
 
 
@@ -29,20 +34,63 @@ class SshServer:
     log: Path
 
 
+def config_for(server: SshServer, **extra: Json) -> dict[str, Json]:
+    """A target's `config.ssh` that reaches the server as its user."""
+    return {
+        "host": server.host,
+        "port": server.port,
+        "user": server.user,
+        "private-key": str(server.client_key),
+        "host-key-check": False,
+        **extra,
+    }
+
+
+def work(
+    node: str, config: dict[str, Json], task: str = "demo::inputs", **params: Json
+) -> WorkItem:
+    """A task run of the production environment for the ssh transport."""
+    spec = RunSpec(kind="task", environment="production", task=task, params=params)
+    return WorkItem(job="1", node=node, attempt=1, transport="ssh", config=config, spec=spec)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def require_sshd() -> None:
-    """Fail under CI (make test installs openssh-server); elsewhere skip, saying how to get it."""
-    if SSHD.exists():
-        return
-    message = f"{SSHD} is missing: `make test` installs openssh-server (or apt-get install it)"
-    if os.environ.get("CI"):
+def under_ci() -> bool:
+    """CI=true (or 1), or PODIUM_REQUIRE_RABBITMQ set: whatever a test needs must be there."""
+    return os.environ.get("CI", "").lower() in ("1", "true") or bool(
+        os.environ.get("PODIUM_REQUIRE_RABBITMQ")
+    )
+
+
+def missing(message: str) -> NoReturn:
+    """Fail under CI, where `make test` provides everything; elsewhere skip, saying why."""
+    if under_ci():
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_sshd() -> None:
+    if not SSHD.exists():
+        missing(f"{SSHD} is missing: `make test` installs openssh-server (or apt-get install it)")
+
+
+def require_run_as(server: SshServer) -> None:
+    """The run-as tests log in as root (sudo then asks no password) and sudo to other users."""
+    if shutil.which("sudo") is None:
+        missing(
+            "run-as needs sudo on the target and this machine has none: `make sshd` (part of "
+            "`make test`) installs it, or apt-get install sudo"
+        )
+    if server.user != "root":
+        missing(
+            f"run-as is tested from a root login, and the tests run as {server.user}: run "
+            "them as root (sudo -u then needs no password, and test users can be made)"
+        )
 
 
 def _keygen(path: Path) -> None:

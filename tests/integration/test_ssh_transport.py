@@ -1,10 +1,10 @@
 """The ssh transport on its own, against the real test sshd: connection reuse and idle close,
-login failures named with their cause, host key checking, run-as, and what it refuses."""
+login failures named with their cause, host key checking, and what it refuses (run-as has its
+own module, test_ssh_run_as)."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,29 +18,9 @@ from libs.events.work import RunSpec, WorkItem
 from podium.settings import EXAMPLES
 from services.executor.transports.base import RunError
 from services.executor.transports.ssh import SshSettings, SshTransport
-from tests.processes import processes_running
-from tests.sshd import SshServer, free_port
+from tests.sshd import SshServer, config_for, free_port, work
 
 Json = Any
-NO_SUDO = "run-as needs sudo on the target, and this machine has no sudo (apt-get install sudo)"
-
-
-def config_for(server: SshServer, **extra: Json) -> dict[str, Json]:
-    return {
-        "host": server.host,
-        "port": server.port,
-        "user": server.user,
-        "private-key": str(server.client_key),
-        "host-key-check": False,
-        **extra,
-    }
-
-
-def work(
-    node: str, config: dict[str, Json], task: str = "demo::inputs", **params: Json
-) -> WorkItem:
-    spec = RunSpec(kind="task", environment="production", task=task, params=params)
-    return WorkItem(job="1", node=node, attempt=1, transport="ssh", config=config, spec=spec)
 
 
 @pytest.fixture
@@ -151,21 +131,6 @@ async def test_a_powershell_task_is_refused_with_a_clear_message(
         await transport.run(work("n1", config_for(sshd), task="hostinfo::windows"))
 
 
-@pytest.mark.skipif(shutil.which("sudo") is None, reason=NO_SUDO)
-async def test_run_as_runs_the_task_as_that_user_and_cleans_up(
-    transport: SshTransport, sshd: SshServer
-) -> None:
-    if sshd.user != "root":
-        pytest.skip("run-as is tested from a root login (sudo -u needs no password then)")
-    before = set(Path("/tmp").glob("podium.*"))  # the run-as user must reach the default tmpdir
-    outcome = await transport.run(
-        work("n1", config_for(sshd, **{"run-as": "nobody"}), task="hostinfo")
-    )
-    assert outcome.state == NodeState.FINISHED, outcome.result
-    assert outcome.result["user"] == "nobody"
-    assert set(Path("/tmp").glob("podium.*")) == before
-
-
 async def test_a_run_leaves_nothing_behind_in_tmpdir(
     transport: SshTransport, sshd: SshServer, tmp_path: Path
 ) -> None:
@@ -174,23 +139,3 @@ async def test_a_run_leaves_nothing_behind_in_tmpdir(
     assert outcome.state == NodeState.FINISHED, outcome.result
     assert outcome.result["installdir"].startswith(f"{tmp_path}/podium.")
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.skipif(shutil.which("sudo") is None, reason=NO_SUDO)
-async def test_cancelling_a_run_as_run_kills_the_remote_processes(
-    transport: SshTransport, sshd: SshServer
-) -> None:
-    if sshd.user != "root":
-        pytest.skip("run-as is tested from a root login (sudo -u needs no password then)")
-    sleeper = ["sleep", "903"]
-    config = config_for(sshd, **{"run-as": "nobody"})
-    run = asyncio.create_task(transport.run(work("n1", config, task="demo::slow", seconds=903)))
-    async with asyncio.timeout(20):
-        while not processes_running(sleeper):
-            await asyncio.sleep(0.05)
-    run.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await run
-    async with asyncio.timeout(20):  # SIGKILL has been sent; the process ends soon after
-        while processes_running(sleeper):
-            await asyncio.sleep(0.05)
