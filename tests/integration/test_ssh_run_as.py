@@ -4,7 +4,10 @@ and cancelling kills and cleans up. Needs root and sudo: skipped elsewhere, fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
+import stat
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -48,6 +51,21 @@ def shared_tmp() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def hold_environment(root: Path) -> Environments:
+    """An environment whose `probe::hold` reads its input, then sleeps 907 s."""
+    tasks = root / "environments" / "production" / "modules" / "probe" / "tasks"
+    tasks.mkdir(parents=True)
+    (tasks / "hold.sh").write_text("#!/bin/sh\ncat >/dev/null\nsleep 907\n")
+    (tasks / "hold.json").write_text('{"input_method": "both"}')
+    return Environments(root / "environments")
+
+
+def read_as(user: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """`cat` a file, or `ls` a directory, as another user."""
+    read = ["cat", str(path)] if path.is_file() else ["ls", str(path)]
+    return subprocess.run(["sudo", "-u", user, *read], capture_output=True, text=True)
+
+
 async def until_running(argv: list[str]) -> None:
     async with asyncio.timeout(20):
         while not processes_running(argv):
@@ -82,3 +100,30 @@ async def test_cancelling_a_run_as_run_kills_the_remote_processes(
         await run
     await until_gone(sleeper)
     assert list(shared_tmp.iterdir()) == []
+
+
+async def test_a_run_as_run_keeps_its_files_and_parameters_from_other_users(
+    run_as: SshServer, shared_tmp: Path, tmp_path: Path
+) -> None:
+    sleeper = ["sleep", "907"]
+    transport = SshTransport(hold_environment(tmp_path), SshSettings())
+    config = config_for(run_as, **{"run-as": "nobody", "tmpdir": str(shared_tmp)})
+    item = work("n1", config, task="probe::hold", token="hunter2-secret")
+    run = asyncio.create_task(transport.run(item))
+    try:
+        await until_running(sleeper)
+        (base,) = shared_tmp.iterdir()
+        inside = sorted(base.rglob("*"))
+        assert {"work", "run.sh", "input.json"} <= {path.name for path in inside}
+        for path in [base, *inside]:
+            tried = await asyncio.to_thread(read_as, "daemon", path)
+            assert tried.returncode != 0, f"daemon can read {path}: {tried.stdout}"
+            assert "Permission denied" in tried.stderr
+        for secret in (base / "work" / "run.sh", base / "work" / "input.json"):
+            assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
+    finally:
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        await transport.close()
+    await until_gone(sleeper)

@@ -7,6 +7,12 @@ on a command line that `ps` would show. The task's shell records its process id,
 its process group (sshd starts every session in a new one), so a cancelled or timed-out run
 kills everything it started. With `run-as`, the run goes through `sudo -S -u <user>`; the
 task's own input then comes from an uploaded file, so that stdin carries only the sudo password.
+
+The parameters are secrets to other users of the target: everything Podium makes there is
+created private (directories 0700, the wrapper and the input 0600, before anything is written),
+and with `run-as` the work directory is handed to that user with `chown`; the run's own
+directory is then 0711, so the user can reach the work directory inside it and no one can list
+it.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ log = structlog.get_logger(__name__)
 Json = Any
 _IDENTIFIER: Final = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 _q = shlex.quote
+PRIVATE_DIR: Final = asyncssh.SFTPAttrs(permissions=0o700)
+PRIVATE_FILE: Final = asyncssh.SFTPAttrs(permissions=0o600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +170,10 @@ class RemoteTask:
         stdin, env = task_input(self._run.input_method, self._run.params_for(installdir))
         executable = install_path(tree, self._run.executable)
         async with self._conn.start_sftp_client() as sftp:
+            await sftp.mkdir(work, PRIVATE_DIR)
             for task_file in self._run.tree:
                 remote = install_path(tree, task_file)
-                await sftp.makedirs(str(PurePosixPath(remote).parent), exist_ok=True)
+                await sftp.makedirs(str(PurePosixPath(remote).parent), PRIVATE_DIR, exist_ok=True)
                 await sftp.put(str(task_file.source), remote, preserve=True)
             await sftp.chmod(executable, 0o700)
             input_file = f"{work}/input.json" if self._sudo and stdin is not None else None
@@ -184,7 +193,7 @@ class RemoteTask:
         script = f"/bin/sh {_q(base + '/work/run.sh')}"
         if self._sudo:
             script = f"{self._sudo_prefix()} {script}"
-        command = f"echo $$ > {_q(base + '/pid')} && exec {script}"
+        command = f"umask 077 && echo $$ > {_q(base + '/pid')} && exec {script}"
         process = await self._conn.create_process(command, encoding=None)
         try:
             return await self._communicate(process, stdin)
@@ -274,5 +283,6 @@ def wrapper(executable: str, env: dict[str, str], input_file: str | None) -> byt
 
 
 async def _write(sftp: asyncssh.SFTPClient, path: str, data: bytes) -> None:
-    async with sftp.open(path, "wb") as file:
+    """A new file that only its owner can read, from its creation on: it may hold secrets."""
+    async with sftp.open(path, "wb", PRIVATE_FILE) as file:
         await file.write(data)
