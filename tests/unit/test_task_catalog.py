@@ -14,7 +14,7 @@ from libs.tasks.files import TaskFileError, support_files
 from libs.tasks.names import TaskName
 from services.executor.taskrun import task_input
 from services.executor.transports.base import RunError
-from services.executor.transports.ssh import wrapper
+from services.executor.transports.ssh_remote import wrapper
 
 Json = Any
 

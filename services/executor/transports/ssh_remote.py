@@ -1,0 +1,213 @@
+"""One task run on a target, over one SSH connection: make the run's directory, upload the task
+and its files over SFTP in the install-tree layout, run it, kill it if cancelled, and remove the
+directory.
+
+Parameters travel in an uploaded wrapper script (`PT_*` variables) and on stdin, never on a
+command line that `ps` would show. The task's shell records its process id, which is also its
+process group (sshd starts every session in a new one), so a cancelled or timed-out run kills
+everything it started. With `run-as`, the run goes through `sudo -S -u <user>`; the task's own
+input then comes from an uploaded file, so that stdin carries only the sudo password.
+
+The parameters are secrets to other users of the target: everything Podium makes there is
+created private (directories 0700, the wrapper and the input 0600, before anything is written),
+and with `run-as` the work directory is handed to that user with `chown`; the run's own
+directory is then 0711, so the user can reach the work directory inside it and no one can list
+it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Final
+
+import asyncssh
+import structlog
+
+from services.executor.process import read_capped
+from services.executor.taskrun import TaskRun, install_path, task_input
+from services.executor.transports.base import RunError
+from services.executor.transports.ssh_target import SshTarget
+
+log = structlog.get_logger(__name__)
+_IDENTIFIER: Final = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+_q = shlex.quote
+PRIVATE_DIR: Final = asyncssh.SFTPAttrs(permissions=0o700)
+PRIVATE_FILE: Final = asyncssh.SFTPAttrs(permissions=0o600)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    truncated: bool
+
+
+class RemoteTask:
+    """One task run over one connection: make a directory, upload, run, kill if cancelled,
+    remove the directory."""
+
+    def __init__(
+        self,
+        conn: asyncssh.SSHClientConnection,
+        target: SshTarget,
+        run: TaskRun,
+        *,
+        max_output_bytes: int,
+        cleanup_timeout_s: float,
+    ) -> None:
+        self._conn, self._target, self._run = conn, target, run
+        self._max_output_bytes, self._cleanup_timeout_s = max_output_bytes, cleanup_timeout_s
+        self._sudo = target.run_as is not None and target.run_as != target.user
+
+    async def execute(self, node: str) -> RemoteResult:
+        try:
+            async with asyncio.timeout(self._run.timeout_s):
+                base = await self._mktemp()
+                try:
+                    stdin = await self._upload(base)
+                    return await self._execute(base, stdin)
+                finally:
+                    await self._cleanup("remove", self._remove(base))
+        except TimeoutError:
+            raise RunError(self._run.timed_out(node)) from None
+
+    async def _mktemp(self) -> str:
+        template = str(PurePosixPath(self._target.tmpdir, "podium.XXXXXXXXXX"))
+        done = await self._conn.run(f"mktemp -d {_q(template)}", check=False)
+        path = str(done.stdout or "").strip()
+        if done.exit_status != 0 or not path.startswith("/"):
+            raise RunError(
+                f"cannot make a temporary directory on {self._target.address} under "
+                f"{self._target.tmpdir}: {str(done.stderr or '').strip()}"
+            )
+        return path
+
+    async def _upload(self, base: str) -> bytes:
+        """Upload everything; return what the run's stdin carries."""
+        work, tree = f"{base}/work", f"{base}/work/tree"
+        installdir = tree if self._run.files else None
+        stdin, env = task_input(self._run.input_method, self._run.params_for(installdir))
+        executable = install_path(tree, self._run.executable)
+        async with self._conn.start_sftp_client() as sftp:
+            await sftp.mkdir(work, PRIVATE_DIR)
+            for task_file in self._run.tree:
+                remote = install_path(tree, task_file)
+                await sftp.makedirs(str(PurePosixPath(remote).parent), PRIVATE_DIR, exist_ok=True)
+                await sftp.put(str(task_file.source), remote, preserve=True)
+            await sftp.chmod(executable, 0o700)
+            input_file = f"{work}/input.json" if self._sudo and stdin is not None else None
+            await _write(sftp, f"{work}/run.sh", wrapper(executable, env, input_file))
+            if input_file is not None and stdin is not None:
+                await _write(sftp, input_file, stdin)
+        if self._sudo:
+            await self._sudo_run(
+                f"chown -R {_q(str(self._target.run_as))} {_q(work)} && chmod 711 {_q(base)}",
+                as_root=True,
+                what="hand the task's files to the run-as user",
+            )
+            return self._password_line()
+        return stdin or b""
+
+    async def _execute(self, base: str, stdin: bytes) -> RemoteResult:
+        script = f"/bin/sh {_q(base + '/work/run.sh')}"
+        if self._sudo:
+            script = f"{self._sudo_prefix()} {script}"
+        command = f"umask 077 && echo $$ > {_q(base + '/pid')} && exec {script}"
+        process = await self._conn.create_process(command, encoding=None)
+        try:
+            return await self._communicate(process, stdin)
+        except BaseException:
+            await self._cleanup("kill", self._kill(base))
+            process.close()
+            raise
+
+    async def _communicate(
+        self, process: asyncssh.SSHClientProcess[bytes], stdin: bytes
+    ) -> RemoteResult:
+        async def feed() -> None:
+            if stdin:
+                process.stdin.write(stdin)
+                await process.stdin.drain()
+            process.stdin.write_eof()
+
+        cap = self._max_output_bytes
+        _, (stdout, truncated), (stderr, _) = await asyncio.gather(
+            feed(), read_capped(process.stdout, cap), read_capped(process.stderr, cap)
+        )
+        await process.wait_closed()
+        if process.returncode is None:
+            raise RunError(f"the connection to {self._target.address} closed during the run")
+        return RemoteResult(process.returncode, stdout, stderr, truncated)
+
+    async def _kill(self, base: str) -> None:
+        pid = _q(base + "/pid")
+        # The shell may not have written its pid yet when the run is cancelled right away.
+        wait = f"for i in 1 2 3 4 5 6 7 8 9 10; do [ -s {pid} ] && break; sleep 0.1; done; "
+        group = f"{wait}pg=$(cat {pid}) || exit 0; "
+        kill = 'kill -KILL -- "-$pg" 2>/dev/null'
+        command = group + kill
+        if self._sudo:  # the shell's own `kill`: a host may have no kill binary
+            as_user = f'{self._sudo_prefix()} sh -c \'kill -KILL -- "-$1"\' sh "$pg"'
+            command = f"{group}{as_user} 2>/dev/null; {kill}"
+        await self._conn.run(command, input=self._password_line().decode(), check=False)
+
+    async def _remove(self, base: str) -> None:
+        command = f"rm -rf {_q(base)}"
+        if self._sudo:
+            command = f"{self._sudo_prefix()} rm -rf {_q(base + '/work')}; {command}"
+        await self._conn.run(command, input=self._password_line().decode(), check=False)
+
+    async def _sudo_run(self, command: str, *, as_root: bool, what: str) -> None:
+        prefix = "sudo -S -p '' --" if as_root else self._sudo_prefix()
+        done = await self._conn.run(
+            f"{prefix} sh -c {_q(command)}", input=self._password_line().decode(), check=False
+        )
+        if done.exit_status != 0:
+            error = str(done.stderr or "").strip()
+            raise RunError(f"sudo on {self._target.address} failed to {what}: {error}")
+
+    def _sudo_prefix(self) -> str:
+        return f"sudo -S -H -p '' -u {_q(str(self._target.run_as))} --"
+
+    def _password_line(self) -> bytes:
+        password = self._target.sudo_password
+        return f"{password}\n".encode() if (self._sudo and password) else b""
+
+    async def _cleanup(self, what: str, work: Awaitable[None]) -> None:
+        """Runs even while the run is being cancelled, within a bound; a failure is logged,
+        since the run's own outcome matters more."""
+        try:
+            async with asyncio.timeout(self._cleanup_timeout_s):
+                await asyncio.shield(work)
+        except (asyncssh.Error, OSError, TimeoutError) as exc:
+            log.warning("ssh clean-up failed", step=what, host=self._target.address, error=str(exc))
+
+
+def wrapper(executable: str, env: dict[str, str], input_file: str | None) -> bytes:
+    """The script that runs the task: its variables exported, in its own directory, input
+    from a file when stdin is taken by sudo."""
+    lines = ["#!/bin/sh"]
+    odd: list[str] = []
+    for name, value in env.items():
+        if _IDENTIFIER.match(name):
+            lines.append(f"{name}={_q(value)}; export {name}")
+        else:  # not a shell name: `env` can still set it
+            odd.append(_q(f"{name}={value}"))
+    lines.append(f"cd {_q(str(PurePosixPath(executable).parent))} || exit 125")
+    command = f"exec {'env ' + ' '.join(odd) + ' ' if odd else ''}{_q(executable)}"
+    if input_file is not None:
+        command += f" < {_q(input_file)}"
+    lines.append(command)
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def _write(sftp: asyncssh.SFTPClient, path: str, data: bytes) -> None:
+    """A new file that only its owner can read, from its creation on: it may hold secrets."""
+    async with sftp.open(path, "wb", PRIVATE_FILE) as file:
+        await file.write(data)
