@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,8 @@ import pytest
 from libs.events.work import RunSpec, WorkItem
 
 SSHD: Final = Path("/usr/sbin/sshd")
+SUDOERS_DIR: Final = Path("/etc/sudoers.d")
+USER_KEYS: Final = ".podium-test-keys"  # in a test user's home: the client key may log in
 Json = Any
 PRIVSEP_DIR: Final = Path("/run/sshd")  # sshd refuses to start as root without it
 
@@ -47,10 +50,17 @@ def config_for(server: SshServer, **extra: Json) -> dict[str, Json]:
 
 
 def work(
-    node: str, config: dict[str, Json], task: str = "demo::inputs", **params: Json
+    node: str,
+    config: dict[str, Json],
+    task: str = "demo::inputs",
+    *,
+    timeout_s: float | None = None,
+    **params: Json,
 ) -> WorkItem:
     """A task run of the production environment for the ssh transport."""
-    spec = RunSpec(kind="task", environment="production", task=task, params=params)
+    spec = RunSpec(
+        kind="task", environment="production", task=task, params=params, timeout_s=timeout_s
+    )
     return WorkItem(job="1", node=node, attempt=1, transport="ssh", config=config, spec=spec)
 
 
@@ -93,6 +103,38 @@ def require_run_as(server: SshServer) -> None:
         )
 
 
+@contextmanager
+def sudo_user(server: SshServer, name: str, shell: Path, sudo_to: str) -> Iterator[Path]:
+    """A user who may log in to `server` with its client key and sudo to root and `sudo_to`
+    without a password (a sudoers.d drop-in), with `shell` as login shell; removed with its home
+    afterwards. Yields the home. Needs root."""
+    _remove_user(name)  # left over from an interrupted run
+    subprocess.run(
+        ["useradd", "--create-home", "--shell", str(shell), "--password", "*", name],
+        check=True,
+        capture_output=True,
+    )
+    rule = SUDOERS_DIR / f"podium-test-{name}"
+    try:
+        rule.write_text(f"{name} ALL=(root,{sudo_to}) NOPASSWD: ALL\n")
+        rule.chmod(0o440)
+        subprocess.run(["visudo", "-c", "-q", "-f", str(rule)], check=True, capture_output=True)
+        home = Path(pwd.getpwnam(name).pw_dir)
+        (home / USER_KEYS).write_bytes(server.client_key.with_suffix(".pub").read_bytes())
+        yield home
+    finally:
+        rule.unlink(missing_ok=True)
+        _remove_user(name)
+
+
+def _remove_user(name: str) -> None:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return
+    subprocess.run(["userdel", "--remove", "--force", name], check=True, capture_output=True)
+
+
 def _keygen(path: Path) -> None:
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
@@ -114,7 +156,7 @@ def running_sshd(workdir: Path) -> Iterator[SshServer]:
     config = workdir / "sshd_config"
     config.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
-        f"AuthorizedKeysFile {authorized}\nStrictModes no\nUsePAM no\nPidFile none\n"
+        f"AuthorizedKeysFile {authorized} %h/{USER_KEYS}\nStrictModes no\nUsePAM no\nPidFile none\n"
         "PasswordAuthentication yes\nSubsystem sftp internal-sftp\nMaxStartups 100\n"
     )
     if os.geteuid() == 0:

@@ -1,5 +1,8 @@
 """The ssh transport with `run-as`, against the real test sshd: the task runs as that user, its
-and cancelling kills and cleans up. Needs root and sudo: skipped elsewhere, failed under CI."""
+files stay out of other users' reach, its stdin never carries the sudo password, and cancelling
+kills and cleans up. A test user whose sudo asks no password, and whose shell can linger like a
+slow host, also checks that clean-up is outside the run's timeout and survives cancellation.
+Needs root and sudo: skipped elsewhere, failed under CI."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -20,9 +23,21 @@ from libs.events.model import NodeState
 from podium.settings import EXAMPLES
 from services.executor.transports.ssh import SshSettings, SshTransport
 from tests.processes import processes_running
-from tests.sshd import SshServer, config_for, require_run_as, work
+from tests.sshd import SshServer, config_for, require_run_as, sudo_user, work
 
 Json = Any
+SUDOER: Final = "podium-t"  # a login user whose sudo asks no password
+LINGERING_SHELL: Final = """#!/bin/sh
+# The login shell of the tests' sudo user: /bin/sh, except that a command matching the glob in
+# $HOME/linger keeps its channel open 3 s after it has run, as on a slow host.
+if [ "$1" = "-c" ] && [ -r "$HOME/linger" ]; then
+  pattern=$(cat "$HOME/linger")
+  case "$2" in
+    $pattern) /bin/sh -c "$2"; status=$?; sleep 3; exit $status ;;
+  esac
+fi
+exec /bin/sh "$@"
+"""
 
 
 @pytest.fixture
@@ -49,6 +64,33 @@ def shared_tmp() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def sudoer(sshd: SshServer) -> Iterator[Path]:
+    """SUDOER's home; its sudo to root and to nobody asks no password, and its login shell
+    lingers after the commands that match the glob in `<home>/linger`."""
+    require_run_as(sshd)
+    bin_dir = Path(tempfile.mkdtemp(prefix="podium-test-shell-", dir="/tmp"))
+    try:
+        bin_dir.chmod(0o755)
+        shell = bin_dir / "lingering-sh"
+        shell.write_text(LINGERING_SHELL)
+        shell.chmod(0o755)
+        with sudo_user(sshd, SUDOER, shell, sudo_to="nobody") as home:
+            yield home
+    finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def lingering(home: Path, pattern: str) -> Iterator[None]:
+    """While inside, the sudoer's shell lingers 3 s after each command matching `pattern`."""
+    (home / "linger").write_text(pattern)
+    try:
+        yield
+    finally:
+        (home / "linger").unlink()
 
 
 def hold_environment(root: Path) -> Environments:
@@ -127,3 +169,29 @@ async def test_a_run_as_run_keeps_its_files_and_parameters_from_other_users(
             await run
         await transport.close()
     await until_gone(sleeper)
+
+
+async def test_a_slow_clean_up_does_not_time_out_a_run_that_ended_in_time(
+    transport: SshTransport, sshd: SshServer, sudoer: Path, shared_tmp: Path
+) -> None:
+    config = config_for(sshd, user=SUDOER, tmpdir=str(shared_tmp))
+    with lingering(sudoer, "rm -rf *"):  # removing the run's directory takes 3 s more
+        outcome = await transport.run(work("n1", config, task="hostinfo", timeout_s=2))
+    assert outcome.state == NodeState.FINISHED, outcome.result
+    assert outcome.result["user"] == SUDOER
+    assert list(shared_tmp.iterdir()) == []
+
+
+async def test_cancelling_while_the_run_directory_is_made_leaves_nothing_behind(
+    transport: SshTransport, sshd: SshServer, sudoer: Path, shared_tmp: Path
+) -> None:
+    config = config_for(sshd, user=SUDOER, tmpdir=str(shared_tmp))
+    with lingering(sudoer, "mk*"):  # the directory exists 3 s before the command returns
+        run = asyncio.create_task(transport.run(work("n1", config, task="hostinfo")))
+        async with asyncio.timeout(20):
+            while not any(shared_tmp.iterdir()):
+                await asyncio.sleep(0.01)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+    assert list(shared_tmp.iterdir()) == []

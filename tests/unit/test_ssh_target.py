@@ -64,6 +64,7 @@ def test_every_key_is_read() -> None:
         ({"host-key-check": "no"}, "host-key-check must be true or false"),
         ({"connect-timeout": 0}, "connect-timeout must be a positive number"),
         ({"private-key": ["a"]}, "private-key must be a path or"),
+        ({"tmpdir": "tmp"}, "tmpdir must be an absolute path, not 'tmp'"),
     ],
 )
 def test_a_bad_setting_is_named(config: dict[str, Json], reason: str) -> None:

@@ -1,6 +1,7 @@
-"""One task run on a target, over one SSH connection: make the run's directory, upload the task
-and its files over SFTP in the install-tree layout, run it, kill it if cancelled, and remove the
-directory.
+"""One task run on a target, over one SSH connection: make the run's directory
+(`<tmpdir>/podium.<random>`), upload the task and its files over SFTP in the install-tree layout,
+run it, kill it if cancelled, and remove the directory. The run's timeout covers running the
+task; killing and removing run to their end (within a bound) even when the run is cancelled.
 
 Parameters travel in an uploaded wrapper script (`PT_*` variables) and on stdin, never on a
 command line that `ps` would show. The task's shell records its process id, which is also its
@@ -19,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import shlex
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Final
+from typing import Any, Final
 
 import asyncssh
 import structlog
@@ -66,27 +68,35 @@ class RemoteTask:
         self._sudo = target.run_as is not None and target.run_as != target.user
 
     async def execute(self, node: str) -> RemoteResult:
+        """Raises RunError. The run's timeout covers running the task, not making its directory,
+        the upload or the clean-up; the clean-up happens whatever becomes of the run."""
+        base = str(PurePosixPath(self._target.tmpdir, f"podium.{secrets.token_hex(8)}"))
         try:
-            async with asyncio.timeout(self._run.timeout_s):
-                base = await self._mktemp()
-                try:
-                    stdin = await self._upload(base)
+            await self._mkdir(base)
+        except RunError:
+            raise  # mkdir refused: nothing of ours is there
+        except BaseException:  # cancelled or cut off while mkdir ran: the directory may exist
+            await self._cleanup("remove", self._remove(base))
+            raise
+        try:
+            stdin = await self._upload(base)
+            try:
+                async with asyncio.timeout(self._run.timeout_s):
                     return await self._execute(base, stdin)
-                finally:
-                    await self._cleanup("remove", self._remove(base))
-        except TimeoutError:
-            raise RunError(self._run.timed_out(node)) from None
+            except TimeoutError:
+                raise RunError(self._run.timed_out(node)) from None
+        finally:
+            await self._cleanup("remove", self._remove(base))
 
-    async def _mktemp(self) -> str:
-        template = str(PurePosixPath(self._target.tmpdir, "podium.XXXXXXXXXX"))
-        done = await self._conn.run(f"mktemp -d {_q(template)}", check=False)
-        path = str(done.stdout or "").strip()
-        if done.exit_status != 0 or not path.startswith("/"):
+    async def _mkdir(self, base: str) -> None:
+        """The run's directory, named here (not by `mktemp`) so that a run cancelled while the
+        command is under way still knows what to remove."""
+        done = await self._conn.run(f"mkdir -m 700 -- {_q(base)}", check=False)
+        if done.exit_status != 0:
             raise RunError(
                 f"cannot make a temporary directory on {self._target.address} under "
                 f"{self._target.tmpdir}: {str(done.stderr or '').strip()}"
             )
-        return path
 
     async def _upload(self, base: str) -> bytes:
         """Upload everything; return what the run's stdin carries."""
@@ -179,12 +189,24 @@ class RemoteTask:
         password = self._target.sudo_password
         return f"{password}\n".encode() if (self._sudo and password) else b""
 
-    async def _cleanup(self, what: str, work: Awaitable[None]) -> None:
-        """Runs even while the run is being cancelled, within a bound; a failure is logged,
-        since the run's own outcome matters more."""
+    async def _cleanup(self, what: str, work: Coroutine[Any, Any, None]) -> None:
+        """Runs `work` to its end within cleanup_timeout_s, even if the run is cancelled (again)
+        meanwhile; a cancellation is passed on afterwards. A failure is logged, since the run's
+        own outcome matters more."""
+        done = asyncio.ensure_future(self._bounded(what, work))
+        cancelled = False
+        while not done.done():
+            try:
+                await asyncio.shield(done)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _bounded(self, what: str, work: Coroutine[Any, Any, None]) -> None:
         try:
             async with asyncio.timeout(self._cleanup_timeout_s):
-                await asyncio.shield(work)
+                await work
         except (asyncssh.Error, OSError, TimeoutError) as exc:
             log.warning("ssh clean-up failed", step=what, host=self._target.address, error=str(exc))
 

@@ -71,7 +71,7 @@ def ssh_target(config: dict[str, Json], node: str) -> SshTarget:
         password=password,
         host_key_check=_boolean(config, "host-key-check", True),
         connect_timeout_s=_seconds(config, "connect-timeout", DEFAULT_CONNECT_TIMEOUT_S),
-        tmpdir=_string(config, "tmpdir", node) or DEFAULT_TMPDIR,
+        tmpdir=_tmpdir(config, node),
         run_as=_string(config, "run-as", node),
         sudo_password=_string(config, "sudo-password", node) or password,
     )
@@ -84,6 +84,13 @@ def _string(config: dict[str, Json], key: str, node: str) -> str | None:
     if not isinstance(value, str) or not value:
         raise RunError(f"ssh: {key} of {node} must be a non-empty string")
     return value
+
+
+def _tmpdir(config: dict[str, Json], node: str) -> str:
+    tmpdir = _string(config, "tmpdir", node) or DEFAULT_TMPDIR
+    if not tmpdir.startswith("/"):
+        raise RunError(f"ssh: tmpdir must be an absolute path, not {tmpdir!r}")
+    return tmpdir
 
 
 def _boolean(config: dict[str, Json], key: str, default: bool) -> bool:
