@@ -171,6 +171,28 @@ async def test_a_run_as_run_keeps_its_files_and_parameters_from_other_users(
     await until_gone(sleeper)
 
 
+@pytest.mark.parametrize("login", ["root", SUDOER])
+@pytest.mark.parametrize(
+    ("task", "stdin"),
+    [("demo::inputs_env", None), ("demo::inputs", {"x": 1, "_task": "demo::inputs"})],
+)
+async def test_under_sudo_the_task_never_reads_the_sudo_password(
+    transport: SshTransport,
+    sshd: SshServer,
+    sudoer: Path,
+    shared_tmp: Path,
+    login: str,
+    task: str,
+    stdin: Json,
+) -> None:
+    settings = {"run-as": "nobody", "sudo-password": "s3cret-pw", "tmpdir": str(shared_tmp)}
+    config = config_for(sshd, user=login, **settings)  # neither login's sudo asks for it
+    outcome = await transport.run(work("n1", config, task=task, x=1))
+    assert outcome.state == NodeState.FINISHED, outcome.result
+    assert outcome.result["stdin"] == stdin
+    assert list(shared_tmp.iterdir()) == []
+
+
 async def test_a_slow_clean_up_does_not_time_out_a_run_that_ended_in_time(
     transport: SshTransport, sshd: SshServer, sudoer: Path, shared_tmp: Path
 ) -> None:

@@ -7,7 +7,8 @@ Parameters travel in an uploaded wrapper script (`PT_*` variables) and on stdin,
 command line that `ps` would show. The task's shell records its process id, which is also its
 process group (sshd starts every session in a new one), so a cancelled or timed-out run kills
 everything it started. With `run-as`, the run goes through `sudo -S -u <user>`; the task's own
-input then comes from an uploaded file, so that stdin carries only the sudo password.
+input then comes from an uploaded file (or /dev/null when it takes none), so that the session's
+stdin carries only the sudo password, which the task never sees even when sudo does not ask.
 
 The parameters are secrets to other users of the target: everything Podium makes there is
 created private (directories 0700, the wrapper and the input 0600, before anything is written),
@@ -111,10 +112,12 @@ class RemoteTask:
                 await sftp.makedirs(str(PurePosixPath(remote).parent), PRIVATE_DIR, exist_ok=True)
                 await sftp.put(str(task_file.source), remote, preserve=True)
             await sftp.chmod(executable, 0o700)
-            input_file = f"{work}/input.json" if self._sudo and stdin is not None else None
-            await _write(sftp, f"{work}/run.sh", wrapper(executable, env, input_file))
-            if input_file is not None and stdin is not None:
-                await _write(sftp, input_file, stdin)
+            own_stdin = None
+            if self._sudo:  # stdin carries the password line, which sudo may leave unread
+                own_stdin = f"{work}/input.json" if stdin is not None else "/dev/null"
+                if stdin is not None:
+                    await _write(sftp, own_stdin, stdin)
+            await _write(sftp, f"{work}/run.sh", wrapper(executable, env, own_stdin))
         if self._sudo:
             await self._sudo_run(
                 f"chown -R {_q(str(self._target.run_as))} {_q(work)} && chmod 711 {_q(base)}",
@@ -211,9 +214,9 @@ class RemoteTask:
             log.warning("ssh clean-up failed", step=what, host=self._target.address, error=str(exc))
 
 
-def wrapper(executable: str, env: dict[str, str], input_file: str | None) -> bytes:
-    """The script that runs the task: its variables exported, in its own directory, input
-    from a file when stdin is taken by sudo."""
+def wrapper(executable: str, env: dict[str, str], stdin_from: str | None) -> bytes:
+    """The script that runs the task: its variables exported, in its own directory, its stdin
+    from a file (the input, or /dev/null) when the session's stdin belongs to sudo."""
     lines = ["#!/bin/sh"]
     odd: list[str] = []
     for name, value in env.items():
@@ -223,8 +226,8 @@ def wrapper(executable: str, env: dict[str, str], input_file: str | None) -> byt
             odd.append(_q(f"{name}={value}"))
     lines.append(f"cd {_q(str(PurePosixPath(executable).parent))} || exit 125")
     command = f"exec {'env ' + ' '.join(odd) + ' ' if odd else ''}{_q(executable)}"
-    if input_file is not None:
-        command += f" < {_q(input_file)}"
+    if stdin_from is not None:
+        command += f" < {_q(stdin_from)}"
     lines.append(command)
     return ("\n".join(lines) + "\n").encode()
 
