@@ -4,7 +4,8 @@ The rules are the task specification's: a parameter without `type` is `Any`; a `
 applies when the key is missing or null; a parameter whose type does not accept `Undef` and that
 has no default is required; with `parameters` declared, an undeclared key is refused. Keys that
 start with `_` are metaparameters and are not checked against `parameters`, but the ones the
-runner sets itself (`_task`, `_noop`, `_installdir`, `_target`) cannot be given. A value of a
+runner sets itself (`_task`, `_noop`, `_installdir`, `_target`) cannot be given, and `_run_as`
+(Bolt's: the user this run runs as, instead of the target's `run-as`) must name a user. A value of a
 `sensitive` parameter is described by its type only in messages, never by its content.
 """
 
@@ -20,6 +21,7 @@ from libs.tasks.types import PType, TypeSyntaxError, kind_of, parse_type
 Json = Any
 NAME: Final = re.compile(r"\A[a-z][a-z0-9_]*\Z")
 RUNNER_SET: Final = frozenset({"_task", "_noop", "_installdir", "_target"})
+RUN_AS: Final = "_run_as"  # Bolt's metaparameter: the user to run this task as
 _NO_DEFAULT: Final = object()
 
 
@@ -96,11 +98,7 @@ def check_parameters(
 ) -> tuple[dict[str, Json], list[Problem]]:
     """The parameters to run with (defaults applied) and every problem found, in a stable
     order: declared parameters first, then keys the task does not take."""
-    problems = [
-        Problem(key, "", f"parameter {key} is set by the runner and cannot be given")
-        for key in sorted(given)
-        if key in RUNNER_SET
-    ]
+    problems = _metaparameter_problems(given)
     if declared is None:
         return dict(given), problems
     result = {key: value for key, value in given.items() if key.startswith("_")}
@@ -117,6 +115,18 @@ def check_parameters(
         if key not in declared and not key.startswith("_")
     ]
     return result, problems
+
+
+def _metaparameter_problems(given: Mapping[str, Json]) -> list[Problem]:
+    problems = [
+        Problem(key, "", f"parameter {key} is set by the runner and cannot be given")
+        for key in sorted(given)
+        if key in RUNNER_SET
+    ]
+    if RUN_AS in given and not (isinstance(given[RUN_AS], str) and given[RUN_AS]):
+        message = f"parameter {RUN_AS} must be a user name (a non-empty string)"
+        problems.append(Problem(RUN_AS, "String[1]", message))
+    return problems
 
 
 def _check_one(parameter: Parameter, given: Mapping[str, Json]) -> tuple[Json, Problem | None]:

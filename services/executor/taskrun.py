@@ -19,6 +19,7 @@ from libs.events.work import WorkItem
 from libs.tasks.catalog import Task, TaskError
 from libs.tasks.files import TaskFile, executable_file
 from libs.tasks.names import InvalidTaskName, parse_task_name
+from libs.tasks.params import RUN_AS
 from services.executor.transports.base import RunError
 
 log = structlog.get_logger(__name__)
@@ -39,6 +40,7 @@ class TaskRun:
     input_method: str  # stdin, environment or both
     params: dict[str, Json]  # the job's parameters and `_task`/`_noop`
     timeout_s: float | None
+    run_as: str | None = None  # `_run_as`: the user this run runs as, over the target's own
 
     @property
     def tree(self) -> tuple[TaskFile, ...]:
@@ -85,7 +87,12 @@ def prepare_task(environment: Environment, item: WorkItem) -> TaskRun:
         files = task.install_files(implementation)
     except TaskError as exc:
         raise RunError(str(exc)) from exc
-    params = {**spec.params, "_task": task.name.full}
+    run_as = spec.params.get(RUN_AS)
+    if run_as is not None and not (isinstance(run_as, str) and run_as):
+        raise RunError(f"{RUN_AS} must be a user name, not {run_as!r}")
+    # The runner takes `_run_as` for itself, as Bolt does: the task does not receive it.
+    params = {key: value for key, value in spec.params.items() if key != RUN_AS}
+    params["_task"] = task.name.full
     if spec.noop:
         params["_noop"] = True
     return TaskRun(
@@ -95,6 +102,7 @@ def prepare_task(environment: Environment, item: WorkItem) -> TaskRun:
         input_method=method,
         params=params,
         timeout_s=spec.timeout_s or environment.task_timeout_s,
+        run_as=run_as,
     )
 
 

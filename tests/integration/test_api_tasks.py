@@ -247,6 +247,17 @@ async def test_a_local_run_sees_only_the_allowed_variables_and_its_own(
     assert unexpected <= {"PWD", "SHLVL", "_"}  # what a shell or env itself may add
 
 
+async def test_the_run_as_metaparameter_is_refused_on_local(api: Api) -> None:
+    params = {"_run_as": "nobody"}
+    name = await api.run_task(["localhost"], task="testmod::echo", params=params)
+    job = await api.wait_job(name)
+    (node,) = (await api.ok(f"/jobs/{name}/nodes"))["items"]
+    assert job["node_states"] == {"errored": 1}
+    assert node["result"]["msg"] == (
+        "The local transport cannot run testmod::echo as another user (_run_as nobody)"
+    )
+
+
 def agent_environments(root: Path, exit_code: int = 0) -> tuple[Path, Path]:
     """Environments whose production deploys with the fake agent, told by its arguments where to
     log its flags and how to exit; returns the environments directory and the log."""

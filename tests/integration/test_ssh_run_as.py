@@ -217,3 +217,23 @@ async def test_cancelling_while_the_run_directory_is_made_leaves_nothing_behind(
         with pytest.raises(asyncio.CancelledError):
             await run
     assert list(shared_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(("configured", "user"), [(None, "nobody"), ("nobody", "daemon")])
+async def test_the_run_as_metaparameter_picks_the_user_for_that_run(
+    transport: SshTransport, run_as: SshServer, shared_tmp: Path, configured: str | None, user: str
+) -> None:
+    config = config_for(run_as, **{"run-as": configured, "tmpdir": str(shared_tmp)})
+    outcome = await transport.run(work("n1", config, task="hostinfo", _run_as=user))
+    assert outcome.state == NodeState.FINISHED, outcome.result
+    assert outcome.result["user"] == user
+
+
+async def test_the_run_as_metaparameter_is_not_passed_to_the_task(
+    transport: SshTransport, run_as: SshServer, shared_tmp: Path
+) -> None:
+    config = config_for(run_as, tmpdir=str(shared_tmp))
+    outcome = await transport.run(work("n1", config, task="demo::inputs", x=1, _run_as="nobody"))
+    assert outcome.state == NodeState.FINISHED, outcome.result
+    assert outcome.result["stdin"] == {"x": 1, "_task": "demo::inputs"}
+    assert "PT__run_as" not in outcome.result["environment"]

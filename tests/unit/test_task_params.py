@@ -129,3 +129,12 @@ def test_a_bad_sensitive_default_is_described_by_its_type_only() -> None:
     with pytest.raises(ParameterDeclarationError) as raised:
         declared_parameters({"a": {"type": "Integer", "default": "hunter2", "sensitive": True}})
     assert str(raised.value) == "parameter a: its default expects Integer, got String"
+
+
+@pytest.mark.parametrize("value", [5, "", ["root"], None])
+def test_the_run_as_metaparameter_must_name_a_user(value: Json) -> None:
+    for declared in (DECLARED, None):
+        _, problems = check_parameters(declared, {**GIVEN, "_run_as": value})
+        assert [p.message for p in problems] == [
+            "parameter _run_as must be a user name (a non-empty string)"
+        ]

@@ -74,6 +74,10 @@ class LocalTransport:
 
     async def _task(self, item: WorkItem) -> Outcome:
         run = prepare_task(environment_for(self._environments, item.spec.environment), item)
+        if run.run_as is not None:
+            raise RunError(
+                f"The local transport cannot run {run.task} as another user (_run_as {run.run_as})"
+            )
         with _installed(run) as (executable, installdir):
             stdin, env = task_input(run.input_method, run.params_for(installdir))
             try:

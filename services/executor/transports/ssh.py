@@ -8,7 +8,7 @@ what a run does on the target.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncssh
@@ -48,6 +48,8 @@ class SshTransport:
             raise RunError(f"Deploys over ssh are not supported yet ({item.node})")
         target = ssh_target(item.config, item.node)
         run = prepare_task(environment_for(self._environments, item.spec.environment), item)
+        if run.run_as is not None:  # `_run_as` wins over the target's `run-as` for this run
+            target = replace(target, run_as=run.run_as)
         try:
             async with self.pool.connection(target.pool_key, lambda: connect(target)) as conn:
                 remote = RemoteTask(
