@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import Api, running, ssh_inventory
 from tests.processes import processes_running
+from tests.sshd import SshServer
 
 Json = Any
 MIB = 1024 * 1024
@@ -167,6 +168,22 @@ async def test_a_run_past_its_timeout_ends_errored(examples_api: Api, node: str)
     assert item["state"] == "errored"
     assert item["result"]["kind"] == "puppetlabs.orchestrator/execution-failure"
     assert item["result"]["msg"] == f"The task demo::slow timed out on {node} after 1 seconds"
+
+
+async def test_without_a_request_timeout_the_environments_task_timeout_applies(
+    tmp_path: Path, sshd: SshServer, node: str
+) -> None:
+    production = tmp_path / "environments" / "production"
+    tasks = production / "modules" / "napper" / "tasks"
+    tasks.mkdir(parents=True)
+    (tasks / "init.sh").write_text("#!/bin/sh\nsleep 60\n")
+    (production / "podium.yaml").write_text("task-timeout-s: 1\n")
+    inventory = ssh_inventory(tmp_path / "inventory.yaml", sshd)
+    overrides = {"environments": tmp_path / "environments", "inventory": inventory}
+    async with running(tmp_path / "data", **overrides) as (_, api):
+        item = await run_on(api, node, "napper", {})
+    assert item["state"] == "errored"
+    assert item["result"]["msg"] == f"The task napper timed out on {node} after 1 seconds"
 
 
 async def test_a_forced_stop_kills_every_process_the_task_started(
