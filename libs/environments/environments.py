@@ -1,13 +1,20 @@
-"""Finding environments and reading their settings."""
+"""Finding environments and reading their settings.
+
+An `Environments` keeps what it has read: an environment while its `podium.yaml` is unchanged
+(its `Stamp`; a missing file counts as a state too, and a file changed within the last
+`RACY_NS` is read again), and its tasks in a `TaskCache` shared by all its environments. A
+change is seen by the next lookup.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from libs.tasks.catalog import Task, find_task, list_tasks
+from libs.tasks.cache import Stamp, TaskCache, file_stamp, settled
+from libs.tasks.catalog import Task
 from libs.tasks.names import TaskName
 from libs.yamlfile import read_yaml
 
@@ -30,6 +37,7 @@ class Environment:
     path: Path
     agent_command: tuple[str, ...] = DEFAULT_AGENT_COMMAND
     task_timeout_s: float | None = None
+    task_cache: TaskCache = field(default_factory=TaskCache, compare=False, repr=False)
 
     @property
     def module_dirs(self) -> list[Path]:
@@ -37,15 +45,17 @@ class Environment:
 
     def task(self, name: TaskName) -> Task | None:
         """Raises TaskError for a task that exists but is broken."""
-        return find_task(self.module_dirs, name)
+        return self.task_cache.find(self.module_dirs, name)
 
     def tasks(self) -> list[Task]:
-        return list_tasks(self.module_dirs)
+        return self.task_cache.list(self.module_dirs)
 
 
 class Environments:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._tasks = TaskCache()
+        self._loaded: dict[str, tuple[Stamp | None, bool, Environment | BadEnvironment]] = {}
 
     def get(self, name: str) -> Environment | None:
         """The environment, or None if there is none by that name. Raises
@@ -57,7 +67,17 @@ class Environments:
         path = self.root / name
         if not path.is_dir():
             return None
-        return _load(name, path)
+        stamp = file_stamp(path / SETTINGS_FILE)
+        kept = self._loaded.get(name)
+        if kept is None or not kept[1] or kept[0] != stamp:
+            try:
+                loaded: Environment | BadEnvironment = _load(name, path, self._tasks)
+            except BadEnvironment as exc:
+                loaded = exc
+            kept = self._loaded[name] = (stamp, settled(stamp), loaded)
+        if isinstance(kept[2], BadEnvironment):
+            raise BadEnvironment(str(kept[2])) from kept[2]
+        return kept[2]
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
@@ -65,10 +85,10 @@ class Environments:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and NAME.match(p.name))
 
 
-def _load(name: str, path: Path) -> Environment:
+def _load(name: str, path: Path, tasks: TaskCache) -> Environment:
     settings_path = path / SETTINGS_FILE
     if not settings_path.is_file():
-        return Environment(name, path)
+        return Environment(name, path, task_cache=tasks)
     data = read_yaml(settings_path, BadEnvironment) or {}
     if not isinstance(data, dict):
         raise BadEnvironment(f"{settings_path}: must be a map")
@@ -82,4 +102,5 @@ def _load(name: str, path: Path) -> Environment:
     timeout = data.get("task-timeout-s")
     if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
         raise BadEnvironment(f"{settings_path}: `task-timeout-s` must be a positive number")
-    return Environment(name, path, tuple(command), None if timeout is None else float(timeout))
+    seconds = None if timeout is None else float(timeout)
+    return Environment(name, path, tuple(command), seconds, task_cache=tasks)

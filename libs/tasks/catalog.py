@@ -6,8 +6,8 @@ files directly in `tasks/` count. With `implementations` in the metadata, those 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -38,12 +38,19 @@ class Implementation:
 
 
 @dataclass(frozen=True, slots=True)
+class _Parsed:
+    declared: dict[str, Parameter] | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Task:
     name: TaskName
     tasks_dir: Path
     metadata: TaskMetadata
     executables: tuple[Path, ...]  # every file that can run this task, metadata order first
     module_dirs: tuple[Path, ...] = ()  # where `files` entries are looked up
+    _parsed: list[_Parsed] = field(default_factory=list, init=False, compare=False, repr=False)
 
     def implementation(self, features: Iterable[str]) -> Implementation | None:
         """The first implementation whose requirements the target meets (task spec order)."""
@@ -82,12 +89,18 @@ class Task:
         except TaskFileError as exc:
             raise TaskError(f"task {self.name.full}: {exc}") from exc
 
-    def parameters(self) -> dict[str, Parameter] | None:
-        """The declared parameters (None: any are accepted). Raises TaskError."""
-        try:
-            return declared_parameters(self.metadata.raw.get("parameters"))
-        except ParameterDeclarationError as exc:
-            raise TaskError(f"task {self.name.full}: {exc}") from exc
+    def parameters(self) -> Mapping[str, Parameter] | None:
+        """The declared parameters (None: any are accepted), parsed on the first call and kept
+        with the task, which a cache may share between requests. Raises TaskError."""
+        if not self._parsed:
+            try:
+                parsed = _Parsed(declared_parameters(self.metadata.raw.get("parameters")))
+            except ParameterDeclarationError as exc:
+                parsed = _Parsed(None, f"task {self.name.full}: {exc}")
+            self._parsed.append(parsed)
+        if self._parsed[0].error is not None:
+            raise TaskError(self._parsed[0].error)
+        return self._parsed[0].declared
 
     def _input_method(self, entry: dict[str, object] | None, path: Path) -> str:
         chosen = entry.get("input_method") if entry else None
@@ -96,16 +109,23 @@ class Task:
         return self.metadata.input_method or ("powershell" if path.suffix == ".ps1" else "both")
 
 
-def find_task(module_dirs: Sequence[Path], name: TaskName) -> Task | None:
-    """The task in the first module directory that has the module. Raises TaskError."""
+Loader = Callable[[Path, TaskName, tuple[Path, ...]], "Task | None"]
+MetadataReader = Callable[[Path], TaskMetadata]
+
+
+def find_task(
+    module_dirs: Sequence[Path], name: TaskName, load: Loader | None = None
+) -> Task | None:
+    """The task in the first module directory that has the module, read by `load` (a cache's,
+    or `load_task`). Raises TaskError."""
     for modules in module_dirs:
         tasks_dir = modules / name.module / "tasks"
         if tasks_dir.is_dir():
-            return _load(tasks_dir, name, tuple(module_dirs))
+            return (load or load_task)(tasks_dir, name, tuple(module_dirs))
     return None
 
 
-def list_tasks(module_dirs: Sequence[Path]) -> list[Task]:
+def list_tasks(module_dirs: Sequence[Path], load: Loader | None = None) -> list[Task]:
     """Every usable task, sorted by name; a task with broken metadata is left out."""
     found: dict[TaskName, Task] = {}
     for modules in module_dirs:
@@ -118,7 +138,7 @@ def list_tasks(module_dirs: Sequence[Path]) -> list[Task]:
                 if name in found or not SEGMENT.match(stem):
                     continue
                 try:
-                    task = _load(tasks_dir, name, tuple(module_dirs))
+                    task = (load or load_task)(tasks_dir, name, tuple(module_dirs))
                 except TaskError:
                     continue
                 if task is not None:
@@ -126,10 +146,16 @@ def list_tasks(module_dirs: Sequence[Path]) -> list[Task]:
     return [found[name] for name in sorted(found, key=lambda n: n.full)]
 
 
-def _load(tasks_dir: Path, name: TaskName, module_dirs: tuple[Path, ...]) -> Task | None:
+def load_task(
+    tasks_dir: Path,
+    name: TaskName,
+    module_dirs: tuple[Path, ...],
+    read: MetadataReader = read_metadata,
+) -> Task | None:
+    """The task `name` of this tasks directory, None if it has no such task. Raises TaskError."""
     metadata_path = tasks_dir / f"{name.task}.json"
     try:
-        metadata = read_metadata(metadata_path) if metadata_path.is_file() else TaskMetadata()
+        metadata = read(metadata_path) if metadata_path.is_file() else TaskMetadata()
     except MetadataError as exc:
         raise TaskError(str(exc)) from exc
     if metadata.implementations:

@@ -1,5 +1,6 @@
 """Task metadata JSON, read tolerantly: duplicate keys resolve to the last, unknown keys are kept
-(and logged), and a malformed file is reported with its path instead of taking a task down."""
+(`TaskCache` logs them once per version of the file), and a malformed file is reported with its
+path instead of taking a task down."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import structlog
-
-log = structlog.get_logger(__name__)
 Json = Any
 
 KNOWN_KEYS: Final = frozenset(
@@ -69,6 +67,11 @@ class TaskMetadata:
         return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
     @property
+    def unknown_keys(self) -> list[str]:
+        """Keys the specification does not define: kept, and worth a warning."""
+        return sorted(set(self.raw) - KNOWN_KEYS)
+
+    @property
     def files(self) -> list[str]:
         value = self.raw.get("files")
         return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
@@ -81,7 +84,4 @@ def read_metadata(path: Path) -> TaskMetadata:
         raise MetadataError(f"{path}: unreadable task metadata: {exc}") from exc
     if not isinstance(raw, dict):
         raise MetadataError(f"{path}: task metadata must be a JSON object")
-    unknown = sorted(set(raw) - KNOWN_KEYS)
-    if unknown:
-        log.warning("unknown task metadata keys kept", file=str(path), keys=unknown)
     return TaskMetadata(raw)

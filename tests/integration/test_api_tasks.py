@@ -232,6 +232,26 @@ async def test_a_bad_sensitive_value_never_appears_in_the_400(api: Api, password
     assert error["message"].startswith("parameter password expects String[1], got ")
 
 
+async def test_a_changed_task_is_seen_by_the_next_request(tmp_path: Path) -> None:
+    tasks = tmp_path / "environments" / "production" / "modules" / "pkg" / "tasks"
+    tasks.mkdir(parents=True)
+    (tasks / "init.sh").write_text("#!/bin/sh\ncat\n")
+    metadata = tasks / "init.json"
+    body = {"task": "pkg", "params": {"n": "five"}, "scope": {"nodes": ["n-01"]}}
+    async with running(tmp_path / "data", environments=tmp_path / "environments") as (_, api):
+        metadata.write_text(json.dumps({"parameters": {"n": {"type": "Integer"}}}))
+        assert (await api.post("/command/task", body))[0] == 400
+        metadata.write_text(json.dumps({"parameters": {"n": {"type": "String"}}}))
+        assert (await api.post("/command/task", body))[0] == 202
+        (tasks / "init.sh").unlink()
+        status, answer = await api.post("/command/task", body)
+        assert status == 400
+        assert answer["msg"] == "Task pkg cannot be used: task pkg: init.json names no executable"
+        metadata.unlink()
+        status, answer = await api.post("/command/task", body)
+    assert (status, answer["kind"]) == (404, "puppetlabs.orchestrator/unknown-task")
+
+
 async def test_a_local_run_sees_only_the_allowed_variables_and_its_own(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

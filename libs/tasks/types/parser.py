@@ -4,6 +4,7 @@ name and its arguments to the builders. Every failure, whatever the input, is a
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Final
 
@@ -99,8 +100,10 @@ class _Build(Transformer[Token, PType]):
 _PARSER: Final = Lark(_GRAMMAR, parser="lalr", maybe_placeholders=True)
 
 
+@functools.lru_cache(maxsize=2048)
 def parse_type(text: str) -> PType:
-    """Raises TypeSyntaxError, and nothing else, for any string."""
+    """Raises TypeSyntaxError, and nothing else, for any string. Memoised: types are frozen,
+    so one parse serves every task and request that writes the same expression."""
     if len(text) > MAX_LENGTH:
         raise TypeSyntaxError(f"type expression longer than {MAX_LENGTH} characters")
     if _depth(text) > MAX_DEPTH:
