@@ -149,7 +149,7 @@ class Executor:
         try:
             return await asyncio.shield(run)
         except RunError as exc:
-            return errored(item.node, str(exc))
+            return errored(item.node, str(exc), exc.reached)
         except asyncio.CancelledError:
             if run.cancelled() and run in self._cancel_reasons:
                 return errored(item.node, self._cancel_reasons[run])

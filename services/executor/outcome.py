@@ -29,8 +29,8 @@ class Outcome(NamedTuple):
     message: str
 
 
-def errored(node: str, message: str) -> Outcome:
-    return Outcome(NodeState.ERRORED, execution_failure(node, message), message)
+def errored(node: str, message: str, reached: bool | None = None) -> Outcome:
+    return Outcome(NodeState.ERRORED, execution_failure(node, message, reached), message)
 
 
 def task_outcome(

@@ -214,6 +214,9 @@ async def test_an_unreachable_host_ends_errored_naming_the_host_and_the_cause(
     assert message.startswith("Could not connect to ")
     assert "@127.0.0.1:" in message
     assert "refused" in message.lower()
+    assert item["result"]["details"]["reached"] is False
+    inventory = await examples_api.ok("/inventory/ssh-down")
+    assert inventory["connected"] is False
 
 
 async def test_values_with_shell_metacharacters_arrive_unchanged(

@@ -21,16 +21,13 @@ groups:
     targets: [s]
     config: {transport: sim}
 """)
-REFUSED = "Could not connect to a:22: Connection refused"  # the ssh transport's wording
+REFUSED = "Could not connect to a:22: Connection refused"
 TIMED_OUT = "The task mod::t timed out on b after 5 seconds"
 
 
 def failure(node: str, message: str, reached: bool | None = None) -> dict[str, object]:
     """An execution failure, with the `details.reached` marker when given."""
-    result = execution_failure(node, message)
-    if reached is not None:
-        result["details"] = {"node": node, "reached": reached}
-    return result
+    return execution_failure(node, message, reached)
 
 
 def ended(job: str, node: str, state: NodeState, at: float, result: object = None) -> list[Event]:
@@ -43,8 +40,8 @@ def ended(job: str, node: str, state: NodeState, at: float, result: object = Non
 def test_only_a_failure_to_reach_the_host_counts_as_disconnected() -> None:
     assert reached({"_output": "hi"}) is True  # any result of the host's own
     assert reached(None) is True  # a deploy's or a task's run without output
-    assert reached(failure("a", REFUSED)) is False
-    assert reached(failure("a", "anything", reached=False)) is False
+    assert reached(failure("a", REFUSED, reached=False)) is False
+    assert reached(failure("a", REFUSED)) is None  # the words alone say nothing
     assert reached(failure("b", TIMED_OUT, reached=True)) is True
     for says_nothing in (TIMED_OUT, "The executor e1 running this task was lost", "stopped"):
         assert reached(failure("b", says_nothing)) is None
@@ -56,7 +53,7 @@ def test_the_fold_keeps_each_ssh_nodes_latest_telling_contact() -> None:
         stamp(
             [
                 job_requested(["a", "b", "c", "d", "e"], request_id="r1", transport="ssh"),
-                *ended("1", "a", NodeState.ERRORED, 10.0, failure("a", REFUSED)),
+                *ended("1", "a", NodeState.ERRORED, 10.0, failure("a", REFUSED, reached=False)),
                 *ended("1", "b", NodeState.FINISHED, 11.0),
                 *ended("1", "c", NodeState.FAILED, 12.0),
                 *ended("1", "d", NodeState.ERRORED, 13.0, failure("d", TIMED_OUT, reached=True)),

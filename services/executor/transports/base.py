@@ -10,7 +10,12 @@ from services.executor.outcome import Outcome
 
 class RunError(Exception):
     """Raised when a run cannot be carried out (bad target settings, no implementation, a
-    process that cannot start, a timeout); the node ends `errored` with this message."""
+    process that cannot start, a timeout); the node ends `errored` with this message.
+    `reached` says whether the node was reached (None: nothing tried or nothing known)."""
+
+    def __init__(self, message: str, *, reached: bool | None = None) -> None:
+        super().__init__(message)
+        self.reached = reached
 
 
 class Transport(Protocol):

@@ -60,8 +60,14 @@ class SshTransport:
                     cleanup_timeout_s=self._settings.cleanup_timeout_s,
                 )
                 result = await remote.execute(item.node)
+        except RunError as exc:
+            if exc.reached is None:  # failed on the node, after the connection was made
+                exc.reached = True
+            raise
         except (asyncssh.Error, OSError) as exc:
-            raise RunError(f"SSH to {target.address} failed during the run: {exc}") from exc
+            raise RunError(
+                f"SSH to {target.address} failed during the run: {exc}", reached=True
+            ) from exc
         log_stderr(result.stderr)
         return task_outcome(
             item.node, run.task, result.stdout, result.exit_code, truncated=result.truncated
@@ -89,7 +95,9 @@ async def connect(target: SshTarget) -> asyncssh.SSHClientConnection:
             options["client_keys"] = [asyncssh.import_private_key(target.key_data)]
         return await asyncssh.connect(target.host, **options)
     except (asyncssh.Error, OSError, TimeoutError, ValueError) as exc:
-        raise RunError(f"Could not connect to {target.address}: {_cause(exc, target)}") from exc
+        raise RunError(
+            f"Could not connect to {target.address}: {_cause(exc, target)}", reached=False
+        ) from exc
 
 
 def _cause(exc: Exception, target: SshTarget) -> str:
