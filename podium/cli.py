@@ -190,6 +190,14 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     _option(parser, "--environments", Path, DEFAULTS.environments, "directory of environments")
     _option(parser, "--fsync", _flag, DEFAULTS.fsync, "fsync every log append (embedded)")
     _option(parser, "--log-level", str, DEFAULTS.log_level, "debug, info, warning or error")
+    _option(
+        parser,
+        "--max-batch",
+        _positive_int,
+        DEFAULTS.max_batch,
+        "events per log append at most; 1 turns batching off (for benchmarks)",
+    )
+    _option(parser, "--uvloop", _flag, DEFAULTS.uvloop, "run on uvloop (the `uvloop` extra)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,7 +262,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level)
     from podium.serve import serve
 
-    asyncio.run(serve(settings_from(args, os.environ), ROLES[args.command]))
+    settings = settings_from(args, os.environ)
+    if settings.uvloop:
+        try:
+            import uvloop
+        except ModuleNotFoundError:
+            parser.error("--uvloop needs the uvloop package: pip install 'podium[uvloop]'")
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    asyncio.run(serve(settings, ROLES[args.command]))
     return 0
 
 

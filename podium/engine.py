@@ -143,7 +143,7 @@ class Engine:
         else:
             adapters = await amqp_adapters(settings, roles)
         origin = f"{'-'.join(sorted(roles))}-{uuid.uuid4().hex[:12]}"
-        producer = Producer(adapters.event_log, origin=origin)
+        producer = Producer(adapters.event_log, origin=origin, max_batch=settings.max_batch)
         engine = cls(settings, roles, adapters, producer)
         for job in adapters.background:
             engine._spawn(job(), job.__qualname__)

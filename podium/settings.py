@@ -42,3 +42,5 @@ class Settings:
     status_port: int | None = None  # health endpoints of a role that serves no API
     max_output_bytes: int = 1024 * 1024  # a task's stdout kept per node; the rest is dropped
     base_env: tuple[tuple[str, str], ...] = ()  # the environment local runs start from
+    max_batch: int = 5_000  # events per log append at most; 1 turns batching off (benchmarks)
+    uvloop: bool = False  # run on uvloop (the `uvloop` extra) instead of asyncio's own loop
