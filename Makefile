@@ -7,13 +7,18 @@ SHELL := /bin/bash
 
 SSHD := /usr/sbin/sshd
 
-.PHONY: run test lint broker sshd clean
+.PHONY: run test lint broker sshd clean bench bench-quick wrk
+BENCH_STAMP := $(VENV)/.bench-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 run: $(STAMP)
 	$(BIN)/podium serve
@@ -43,6 +48,18 @@ sshd:
 
 test: $(STAMP) lint broker sshd
 	$(BIN)/pytest -q
+
+# Benchmarks report, they never fail CI, and are not part of `make test`. They need the broker,
+# wrk (Debian's package) as the HTTP load generator, and py-spy and uvloop (the `bench` extra).
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+bench: $(BENCH_STAMP) broker wrk
+	$(BIN)/python -m benchmarks
+
+bench-quick: $(BENCH_STAMP) broker wrk
+	$(BIN)/python -m benchmarks --quick
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

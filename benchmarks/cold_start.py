@@ -1,0 +1,179 @@
+"""Figure 6's processes: `python -m benchmarks.cold_start {generate,fold,decode} LOG [N]`.
+
+`generate` writes an embedded log of about N events shaped like real traffic: task jobs of 100
+nodes, each with JobRequested, JobReady, then per node NodeRunDispatched, NodeRunStarted and
+NodeRunFinished (with a result), and JobFinished, in batches as the producers would append them.
+`fold` starts cold the way `podium serve` does (open the log, check every record, fold it all
+with a projector) and prints the seconds and the peak resident memory. `decode` is the ceiling:
+the same records decoded by msgspec alone, from bytes already in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import struct
+import sys
+import time
+from pathlib import Path
+from typing import Final
+
+import msgspec
+
+from libs.events.codec import decode_batch, encode_batch
+from libs.events.filelog import FileEventLog, frame
+from libs.events.model import (
+    Event,
+    JobFinished,
+    JobReady,
+    JobRequested,
+    JobState,
+    NodeRunDispatched,
+    NodeRunFinished,
+    NodeRunStarted,
+    NodeState,
+    Target,
+)
+from libs.events.projector import Projector
+
+NODES_PER_JOB: Final = 100
+_HEADER: Final = struct.Struct(">II")
+
+
+def _job(number: int, seq: int, at: float) -> list[list[Event]]:
+    """The batches of one job, as api, scheduler and executor would append them."""
+    job = str(number)
+    nodes = [f"node-{n:04d}" for n in range(NODES_PER_JOB)]
+    options = {"task": "demo::echo", "params": {"message": "hi"}, "scope": {"nodes": nodes}}
+    requested = JobRequested(
+        at=at,
+        origin="api",
+        seq=seq,
+        request_id=f"request-{number}",
+        kind="task",
+        owner="admin",
+        environment="production",
+        options=options,
+        nodes=nodes,
+        targets=[Target("sim", {"sim": {"latency-ms": 0}}, nodes)],
+    )
+    dispatched: list[Event] = [JobReady(at=at, origin="scheduler", seq=seq, job=job)]
+    dispatched += [
+        NodeRunDispatched(at=at, origin="scheduler", seq=seq, job=job, node=n, attempt=1)
+        for n in nodes
+    ]
+    started: list[Event] = [
+        NodeRunStarted(at=at, origin="executor", seq=seq, job=job, node=n, attempt=1, executor="e")
+        for n in nodes
+    ]
+    finished: list[Event] = [
+        NodeRunFinished(
+            at=at,
+            origin="executor",
+            seq=seq,
+            job=job,
+            node=n,
+            attempt=1,
+            state=NodeState.FINISHED,
+            result={"_output": f"demo::echo ran on {n} (simulated)\n"},
+            message=f"Finished task run on {n}",
+        )
+        for n in nodes
+    ]
+    done: list[Event] = [
+        JobFinished(at=at, origin="scheduler", seq=seq, job=job, state=JobState.FINISHED)
+    ]
+    return [[requested], dispatched, started[:50], started[50:], finished[:50], finished[50:], done]
+
+
+def _restamp(batch: list[Event], counters: dict[str, int]) -> list[Event]:
+    out = []
+    for event in batch:
+        counters[event.origin] = counters.get(event.origin, 0) + 1
+        out.append(msgspec.structs.replace(event, seq=counters[event.origin]))
+    return out
+
+
+def generate(path: Path, events: int) -> int:
+    counters: dict[str, int] = {}
+    written = 0
+    number = 0
+    at = time.time()
+    with path.open("wb") as out:
+        while written < events:
+            number += 1
+            for batch in _job(number, 0, at):
+                stamped = _restamp(batch, counters)
+                out.write(frame(encode_batch(stamped)))
+                written += len(stamped)
+    return written
+
+
+async def _fold(path: Path) -> tuple[int, int]:
+    log = await FileEventLog.open(path, fsync=False)
+    projector = Projector(log)
+    task = asyncio.get_running_loop().create_task(projector.run())
+    await projector.caught_up.wait()
+    await log.close()
+    await task
+    return projector.state.position, len(projector.state.jobs)
+
+
+def fold(path: Path) -> dict[str, float]:
+    base = _rss_mb()
+    started = time.perf_counter()
+    events, jobs = asyncio.run(_fold(path))
+    seconds = time.perf_counter() - started
+    return {
+        "events": events,
+        "jobs": jobs,
+        "seconds": seconds,
+        "rss_mb": _rss_mb(),
+        "base_mb": base,
+    }
+
+
+def decode(path: Path) -> dict[str, float]:
+    data = path.read_bytes()
+    base = _rss_mb()
+    started = time.perf_counter()
+    starts, _ = _starts(data)
+    view = memoryview(data)
+    count = 0
+    for start in starts:
+        (length, _) = _HEADER.unpack_from(view, start)
+        count += len(decode_batch(view[start + _HEADER.size : start + _HEADER.size + length]))
+    seconds = time.perf_counter() - started
+    return {"events": count, "seconds": seconds, "rss_mb": _rss_mb(), "base_mb": base}
+
+
+def _starts(data: bytes) -> tuple[list[int], int]:
+    """Record offsets from the length prefixes alone (no checksums: decoding is the ceiling)."""
+    starts, pos = [], 0
+    while pos < len(data):
+        starts.append(pos)
+        (length, _) = _HEADER.unpack_from(data, pos)
+        pos += _HEADER.size + length
+    return starts, pos
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    command, path = sys.argv[1], Path(sys.argv[2])
+    if command == "generate":
+        result: dict[str, float] = {"events": generate(path, int(sys.argv[3]))}
+        result["bytes"] = os.path.getsize(path)
+    elif command == "fold":
+        result = fold(path)
+    else:
+        result = decode(path)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Reading a deployment's event log from outside, for exact event times.
+
+The API shows whole-second timestamps; the log holds each event's `at` as a float. The harness
+folds the log with Podium's own fold and reads job and event times from that state.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Final
+
+from libs.events.amqp.broker import Broker
+from libs.events.amqp.log import AmqpEventLog
+from libs.events.amqp.settings import AmqpSettings
+from libs.events.codec import decode_batch
+from libs.events.filelog import scan
+from libs.events.fold import fold_all
+from libs.events.model import Event
+from libs.events.state import State
+
+_HEADER: Final = struct.Struct(">II")
+
+
+def file_events(path: Path) -> list[Event]:
+    """Every event of an embedded log, read without opening it for writing."""
+    data = path.read_bytes()
+    starts, _ = scan(data)
+    view = memoryview(data)
+    events: list[Event] = []
+    for start in starts:
+        (length, _) = _HEADER.unpack_from(view, start)
+        events += decode_batch(view[start + _HEADER.size : start + _HEADER.size + length])
+    return events
+
+
+async def amqp_events(settings: AmqpSettings) -> list[Event]:
+    """Every event of a stream, up to its end now."""
+    broker = await Broker.open(settings, "bench-reader")
+    try:
+        log = AmqpEventLog(broker)
+        head = await log.head()
+        events: list[Event] = []
+        subscription = log.subscribe(0)
+        try:
+            async for record in subscription:
+                events += record.events
+                if head.reached_by(record):
+                    break
+        finally:
+            await subscription.aclose()
+            await log.close()
+        return events
+    finally:
+        await broker.close()
+
+
+async def folded(path: Path | None = None, amqp: AmqpSettings | None = None) -> State:
+    if amqp is not None:
+        return fold_all(await amqp_events(amqp))
+    assert path is not None
+    return fold_all(file_events(path))
