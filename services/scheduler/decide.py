@@ -29,6 +29,7 @@ from libs.events.state import Job, NodeRun, State, split_run_key
 from libs.events.work import RunSpec, WorkItem
 
 SKIPPED_BY_STOP: Final = "The job was stopped before this node's run started"
+UNBOUNDED: Final = 1 << 62
 SKIPPED_BY_CYCLE: Final = "The components this node's component requires can never finish"
 
 
@@ -41,13 +42,15 @@ class Decision:
         return bool(self.events or self.work)
 
 
-def decide(state: State, now: float, max_inflight: int) -> Decision:
+def decide(state: State, now: float, max_inflight: int, max_dispatch: int = UNBOUNDED) -> Decision:
     """Advance every live job one step: ready it, stop it, dispatch within limits, finish it.
 
-    Jobs are served oldest first, so the global `max_inflight` budget goes to them first.
+    Jobs are served oldest first, so the global `max_inflight` budget goes to them first. At
+    most `max_dispatch` runs are dispatched in one step, so that a step (and the queueing of
+    its work) stays short and a stop is decided soon after it arrives.
     """
     decision = Decision()
-    budget = max_inflight - state.inflight
+    budget = min(max_inflight - state.inflight, max_dispatch)
     for name in state.active:
         job = state.jobs[name]
         if job.refused:

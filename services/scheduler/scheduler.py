@@ -55,6 +55,7 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class SchedulerSettings:
     max_inflight: int = 250
+    max_dispatch: int = 500  # runs dispatched per step: each step's work is queued before the next
     lease_s: float = 15.0  # an executor silent this long is lost
     startup_grace_s: float = 15.0  # how long an executor never heard from still counts as alive
     tick_s: float = 1.0  # how often leases are checked when nothing else happens
@@ -169,7 +170,8 @@ class Scheduler:
         anything."""
         now = self._clock()
         state = self.state
-        decision = decide(state, now, self._settings.max_inflight)
+        settings = self._settings
+        decision = decide(state, now, settings.max_inflight, settings.max_dispatch)
         seen = self._heartbeats.last_seen()
         for executor in lost_executors(state, seen, now, self._settings.lease_s, self._since):
             log.warning("executor lost; settling its runs", executor=executor)

@@ -74,6 +74,14 @@ def test_the_global_limit_is_shared_by_jobs_oldest_first() -> None:
     assert dispatched(world.step(max_inflight=3)) == []
 
 
+def test_a_step_dispatches_at_most_max_dispatch_runs_and_the_next_step_goes_on() -> None:
+    world = World(job_requested(["a", "b", "c"], request_id="r1"))
+    first = decide(world.state, 10.0, 250, max_dispatch=2)
+    assert dispatched(first.events) == [("1", "a"), ("1", "b")]
+    world.apply(*first.events)
+    assert dispatched(decide(world.state, 10.0, 250, max_dispatch=2).events) == [("1", "c")]
+
+
 def test_a_job_finishes_once_every_node_has_ended() -> None:
     world = World(job_requested(["a"], request_id="r"))
     world.step()
