@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,18 +67,26 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the reduced run (make bench-quick)")
     parser.add_argument("--only", default="", help="figure numbers, e.g. 1,2 (default: all)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profiles")
+    parser.add_argument(
+        "--profiles-only", action="store_true", help="only the profiles (no figures)"
+    )
     parser.add_argument("--out", type=Path, default=HERE, help="where the report goes")
+    parser.add_argument("--reps", type=int, default=0, help="repetitions (default: the plan's)")
     args = parser.parse_args()
     numbers = [int(n) for n in args.only.split(",") if n] or sorted(FIGURES)
-    numbers = [n for n in numbers if n in FIGURES]  # --only 0: the profiles alone
+    if args.profiles_only:
+        numbers = []
     plan = QUICK if args.quick else FULL
+    if args.reps:
+        plan = replace(plan, reps=args.reps)
     invocation = shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]])
     configure_logging("warning")  # the harness's own broker connections say little
     started = time.monotonic()
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as work:
         bench = Bench(plan, Path(work), invocation)
-        figures, profiles = asyncio.run(_run(bench, numbers, not args.no_profile))
+        profile = plan.profile and not args.no_profile
+        figures, profiles = asyncio.run(_run(bench, numbers, profile))
     seconds = time.monotonic() - started
     report, results = write(
         args.out,

@@ -85,7 +85,7 @@ async def drain(podium: Podium) -> None:
     await asyncio.sleep(0.5)
 
 
-def variants(inventory: Path) -> list[Variant]:
+def variants(inventory: Path, all_variants: bool) -> list[Variant]:
     def serve(
         use_uvloop: bool, fsync: bool
     ) -> Callable[[Path], AbstractAsyncContextManager[Podium]]:
@@ -94,11 +94,17 @@ def variants(inventory: Path) -> list[Variant]:
     def on_rabbitmq(directory: Path) -> AbstractAsyncContextManager[Podium]:
         return cluster(directory, inventory, executors=1)
 
-    return [
+    core = [
         Variant("embedded, fsync on", False, 0.5, serve(False, True)),
+        Variant("RabbitMQ: api + scheduler + 1 executor", False, 0.35, on_rabbitmq),
+    ]
+    if not all_variants:
+        return core
+    return [
+        core[0],
         Variant("embedded, fsync on, uvloop", True, None, serve(True, True)),
         Variant("embedded, fsync off", False, None, serve(False, False)),
-        Variant("RabbitMQ: api + scheduler + 1 executor", False, 0.35, on_rabbitmq),
+        core[1],
     ]
 
 
@@ -108,7 +114,7 @@ async def figure_1(bench: Bench) -> Figure:
     work.mkdir(parents=True, exist_ok=True)
     inventory = write_inventory(work / "inventory.yaml", {"node": (1, "{latency-ms: 0}")})
     figure = Figure(1, f"POST /command/task, one-node scope, {plan.connections} connections")
-    for index, variant in enumerate(variants(inventory)):
+    for index, variant in enumerate(variants(inventory, plan.http_variants)):
         async with bare(work, variant.uvloop) as (url, bare_proc):
             runs, ceiling, commands = await _measure_variant(
                 bench, work / f"v{index}", variant, url

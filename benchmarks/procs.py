@@ -128,6 +128,7 @@ class Podium:
     procs: list[Proc]
     amqp: AmqpSettings | None = None
     commands: list[str] = field(default_factory=list)
+    common: dict[str, object] = field(default_factory=dict)  # flags every process was given
 
     @property
     def api(self) -> Proc:
@@ -141,7 +142,7 @@ class Podium:
     async def add_executor(self, flags: dict[str, object]) -> Proc:
         assert self.amqp is not None
         index = sum(1 for p in self.procs if p.role == "executor")
-        argv = podium_argv("executor", _amqp_flags(self.amqp) | flags)
+        argv = podium_argv("executor", _amqp_flags(self.amqp) | self.common | flags)
         proc = await start("executor", argv, self.directory / f"executor-{index}.log", _env())
         self.procs.append(proc)
         self.commands.append(shown(argv))
@@ -208,6 +209,7 @@ async def cluster(
     shared = _amqp_flags(amqp) | (common or {})
     port = free_port()
     podium = Podium(directory, f"http://127.0.0.1:{port}/orchestrator/v1", "", [], amqp)
+    podium.common = common or {}
     try:
         plan = [
             ("scheduler", shared | (scheduler_flags or {}), "podium is running"),
@@ -221,7 +223,7 @@ async def cluster(
             await proc.wait_for(phrase or "Podium is serving")
         podium.token = (directory / "data" / "admin.token").read_text().strip()
         for _ in range(executors):
-            await podium.add_executor(shared | (executor_flags or {}))
+            await podium.add_executor(executor_flags or {})
         yield podium
     finally:
         for proc in reversed(podium.procs):
