@@ -211,7 +211,8 @@ def write(
     suffix: str = "",
 ) -> tuple[Path, Path]:
     """Write `REPORT<suffix>.md` (with NOTES.md appended) and `results<suffix>.json`."""
-    notes_file = directory / "NOTES.md"
+    directory.mkdir(parents=True, exist_ok=True)
+    notes_file = Path(__file__).parent / "NOTES.md"
     notes = notes_file.read_text() if notes_file.exists() else ""
     report = directory / f"REPORT{suffix}.md"
     results = directory / f"results{suffix}.json"
