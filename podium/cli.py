@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from libs.events.amqp.settings import AmqpSettings
-from podium.engine import ALL_ROLES, Role
+from podium.engine import ALL_ROLES, ConfigurationError, Role
 from podium.logs import configure_logging
 from podium.settings import Settings
 from services.executor.transports.local import base_env
@@ -173,6 +173,13 @@ def _amqp_options(parser: argparse.ArgumentParser, required: bool) -> None:
         AMQP_DEFAULTS.log_max_bytes,
         "event stream retention in bytes",
     )
+    _option(
+        parser,
+        "--work-batch",
+        _positive_int,
+        AMQP_DEFAULTS.work_batch,
+        "work items per message (executors need at least as many slots)",
+    )
 
 
 def _status_options(parser: argparse.ArgumentParser) -> None:
@@ -243,6 +250,7 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
             prefix=args.prefix,
             log_max_age=args.log_max_age,
             log_max_bytes=args.log_max_bytes,
+            work_batch=args.work_batch,
         )
     given = {
         key: value
@@ -269,7 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ModuleNotFoundError:
             parser.error("--uvloop needs the uvloop package: pip install 'podium[uvloop]'")
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    asyncio.run(serve(settings, ROLES[args.command]))
+    try:
+        asyncio.run(serve(settings, ROLES[args.command]))
+    except ConfigurationError as exc:
+        print(f"podium {args.command}: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -50,6 +50,11 @@ from services.scheduler.scheduler import ParkedWork, Scheduler, SchedulerSetting
 log = structlog.get_logger(__name__)
 LOG_FILE: Final = "events.log"
 SNAPSHOT_FILE: Final = "snapshot.bin"
+WORK_BATCH: Final = 16  # work items per delivery in one process, as on RabbitMQ by default
+
+
+class ConfigurationError(ValueError):
+    """Raised at start-up for settings that cannot work together; the message says which."""
 
 
 class Role(StrEnum):
@@ -87,7 +92,7 @@ async def embedded_adapters(settings: Settings) -> Adapters:
     event_log = await FileEventLog.open(settings.data_dir / LOG_FILE, fsync=settings.fsync)
     return Adapters(
         event_log=event_log,
-        work_queue=MemoryWorkQueue(),
+        work_queue=MemoryWorkQueue(batch=min(WORK_BATCH, settings.executor_slots)),
         stop_bus=MemoryStopBus(),
         heartbeats=MemoryHeartbeats(),
         leadership=SoleLeader(),
@@ -145,18 +150,27 @@ class Engine:
         origin = f"{'-'.join(sorted(roles))}-{uuid.uuid4().hex[:12]}"
         producer = Producer(adapters.event_log, origin=origin, max_batch=settings.max_batch)
         engine = cls(settings, roles, adapters, producer)
-        for job in adapters.background:
-            engine._spawn(job(), job.__qualname__)
-        if roles & {Role.API, Role.SCHEDULER}:
-            await engine._follow_log()
-        producer.start()
-        if Role.API in roles:
-            await engine._start_api()
-        if Role.SCHEDULER in roles:
-            engine._start_scheduler()
-        if Role.EXECUTOR in roles:
-            engine._start_executor()
+        try:
+            await engine._start_roles()
+        except BaseException:
+            await engine.close()
+            raise
         return engine
+
+    async def _start_roles(self) -> None:
+        if Role.EXECUTOR in self.roles:
+            self._check_executor_settings()
+        for job in self.adapters.background:
+            self._spawn(job(), job.__qualname__)
+        if self.roles & {Role.API, Role.SCHEDULER}:
+            await self._follow_log()
+        self.producer.start()
+        if Role.API in self.roles:
+            await self._start_api()
+        if Role.SCHEDULER in self.roles:
+            self._start_scheduler()
+        if Role.EXECUTOR in self.roles:
+            self._start_executor()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         self.tasks.append(asyncio.get_running_loop().create_task(coroutine, name=name))
@@ -226,6 +240,14 @@ class Engine:
         self.scheduler = scheduler
         self._spawn(scheduler.run(), "scheduler")
 
+    def _check_executor_settings(self) -> None:
+        slots, batch = self.settings.executor_slots, self.adapters.work_queue.batch
+        if slots < batch:
+            raise ConfigurationError(
+                f"an executor needs at least as many slots ({slots}) as work items one message "
+                f"carries ({batch}): it starts them together; raise --slots or lower --work-batch"
+            )
+
     def _start_executor(self) -> None:
         settings, adapters = self.settings, self.adapters
         environments = Environments(settings.environments)
@@ -245,6 +267,7 @@ class Engine:
             transports,
             ExecutorSettings(
                 slots=settings.executor_slots,
+                prefetch=max(1, settings.executor_slots // adapters.work_queue.batch),
                 heartbeat_s=settings.heartbeat_s,
                 shutdown_grace_s=settings.shutdown_grace_s,
             ),

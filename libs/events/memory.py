@@ -17,10 +17,10 @@ from libs.events.work import StopNotice, WorkItem
 
 
 class MemoryDelivery:
-    __slots__ = ("_consumer", "item")
+    __slots__ = ("_consumer", "items")
 
-    def __init__(self, item: WorkItem, consumer: _Consumer) -> None:
-        self.item = item
+    def __init__(self, items: list[WorkItem], consumer: _Consumer) -> None:
+        self.items = items
         self._consumer = consumer
 
     async def ack(self) -> None:
@@ -28,7 +28,7 @@ class MemoryDelivery:
 
     async def release(self) -> None:
         if self._consumer.settle(self):
-            self._consumer.queue.requeue(self.item)
+            self._consumer.queue.requeue(self.items)
 
 
 class _Consumer:
@@ -48,23 +48,23 @@ class _Consumer:
 class MemoryWorkQueue:
     durable = False
 
-    def __init__(self) -> None:
-        self._items: deque[WorkItem] = deque()
+    def __init__(self, batch: int = 16) -> None:
+        self.batch = batch
+        self._items: deque[list[WorkItem]] = deque()
         self._changed = Signal()
         self._closed = False
-
-    def __len__(self) -> int:
-        return len(self._items)
 
     async def put(self, items: Sequence[WorkItem]) -> None:
         if self._closed:
             raise QueueUnavailable("the work queue is closed")
-        self._items.extend(items)
+        self._items.extend(
+            list(items[start : start + self.batch]) for start in range(0, len(items), self.batch)
+        )
         self.wake()
 
-    def requeue(self, item: WorkItem) -> None:
-        """Put a released item back at the head of the queue."""
-        self._items.appendleft(item)
+    def requeue(self, items: list[WorkItem]) -> None:
+        """Put released items back at the head of the queue."""
+        self._items.appendleft(items)
         self.wake()
 
     def wake(self) -> None:
@@ -82,7 +82,7 @@ class MemoryWorkQueue:
                 yield delivery
         finally:
             # Like a broker: what a departed consumer held goes back to the head of the queue.
-            self._items.extendleft(reversed([d.item for d in consumer.unacked]))
+            self._items.extendleft(reversed([d.items for d in consumer.unacked]))
             consumer.unacked.clear()
             if self._items:
                 self.wake()

@@ -77,15 +77,18 @@ class EventLog(Protocol):
 
 
 class Delivery(Protocol):
+    """Work items delivered together, and acked or released together: the items of one
+    `WorkQueue.put` go in deliveries of at most `WorkQueue.batch` items."""
+
     @property
-    def item(self) -> WorkItem: ...
+    def items(self) -> Sequence[WorkItem]: ...
 
     async def ack(self) -> None:
-        """Done with the item: it is never delivered again. An item whose consumer goes away
-        without acking it is delivered again, to any consumer."""
+        """Done with the items: they are never delivered again. Items whose consumer goes away
+        without acking them are delivered again, to any consumer."""
 
     async def release(self) -> None:
-        """Not done with the item, and not going to be: deliver it again, to any consumer."""
+        """Not done with the items, and not going to be: deliver them again, to any consumer."""
 
 
 class WorkQueue(Protocol):
@@ -93,11 +96,16 @@ class WorkQueue(Protocol):
     def durable(self) -> bool:
         """Whether queued items outlive the process (False for the in-process queue)."""
 
+    @property
+    def batch(self) -> int:
+        """The most items one delivery carries."""
+
     async def put(self, items: Sequence[WorkItem]) -> None:
-        """Queue items for competing consumers, in order. Raises QueueUnavailable."""
+        """Queue items for competing consumers, in order, in deliveries of at most `batch`.
+        Raises QueueUnavailable."""
 
     def consume(self, prefetch: int) -> AsyncGenerator[Delivery, None]:
-        """Deliver items, never more than `prefetch` unacked at once."""
+        """Deliver, never more than `prefetch` deliveries unacked at once."""
 
     async def close(self) -> None: ...
 

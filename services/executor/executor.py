@@ -1,9 +1,11 @@
 """The executor loop: the one owner of this process's slots, its runs and the stops it heard.
 
-For each work item: skip it if its job was stopped; otherwise report `NodeRunStarted`, ack the
-item once that is durable (never holding a delivery for a whole run), run it over its transport
-and report `NodeRunFinished`. A forced stop cancels the runs of its job, and the transports kill
-what they started. Heartbeats tell the scheduler this executor is alive.
+For each delivery of work items: wait for a slot for every item in it, report their
+`NodeRunStarted` (or, for a stopped job, their skip) in one append, ack the delivery once that is
+durable (never holding a delivery for a whole run, and never acking runs that have not started),
+then run each over its transport and report its `NodeRunFinished`. A forced stop cancels the
+runs of its job, and the transports kill what they started. Heartbeats tell the scheduler this
+executor is alive.
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import structlog
 
-from libs.events.model import NodeRunFinished, NodeRunStarted, NodeState
+from libs.events.model import Event, NodeRunFinished, NodeRunStarted, NodeState
 from libs.events.ports import Delivery, Heartbeats, PortError, StopBus, WorkQueue
 from libs.events.producer import Producer
 from libs.events.work import StopNotice, WorkItem
 from services.executor.outcome import Outcome, errored
+from services.executor.slots import Slots
 from services.executor.transports.base import RunError, Transport
 
 log = structlog.get_logger(__name__)
@@ -38,6 +41,7 @@ _RETRY_MAX_S: Final = 10.0
 @dataclass(frozen=True, slots=True)
 class ExecutorSettings:
     slots: int = 64
+    prefetch: int = 4  # deliveries taken ahead of free slots
     heartbeat_s: float = 5.0
     shutdown_grace_s: float = 30.0
 
@@ -62,19 +66,19 @@ class Executor:
         self._transports = transports
         self._settings = settings
         self._clock = clock
-        self._slots = asyncio.Semaphore(settings.slots)
+        self._slots = Slots(settings.slots)
         self._stopped: OrderedDict[str, bool] = OrderedDict()  # job -> forced
         self._runs: dict[str, dict[str, asyncio.Task[Outcome]]] = {}  # job -> node -> run
         self._cancel_reasons: dict[asyncio.Task[Outcome], str] = {}
-        self._items: set[asyncio.Task[None]] = set()
+        self._items: set[asyncio.Task[None]] = set()  # runs, and deliveries waiting for slots
         self._loops: list[asyncio.Task[None]] = []
         self._consuming: asyncio.Task[None] | None = None
         self._closing = False
 
     @property
     def in_progress(self) -> int:
-        """Work items taken and not yet reported (running, or waiting for a slot)."""
-        return len(self._items)
+        """Node runs started and not yet reported."""
+        return self._slots.busy
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -105,40 +109,46 @@ class Executor:
             await transport.close()  # e.g. ssh connections kept for reuse
 
     async def _consume(self) -> None:
-        loop = asyncio.get_running_loop()
-        async for delivery in self._work_queue.consume(self._settings.slots):
-            await self._slots.acquire()
-            task = loop.create_task(self._handle(delivery))
-            self._items.add(task)
-            task.add_done_callback(self._items.discard)
+        async for delivery in self._work_queue.consume(self._settings.prefetch):
+            self._spawn(self._take(delivery))
 
-    async def _handle(self, delivery: Delivery) -> None:
-        item = delivery.item
-        try:
-            with structlog.contextvars.bound_contextvars(job_id=item.job, node=item.node):
-                await self._handle_item(delivery, item)
-        finally:
-            self._slots.release()
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._items.add(task)
+        task.add_done_callback(self._items.discard)
 
-    async def _handle_item(self, delivery: Delivery, item: WorkItem) -> None:
-        if item.job in self._stopped:
-            await self._finish(item, Outcome(NodeState.SKIPPED, None, SKIPPED_BY_STOP))
-            await delivery.ack()
-            return
-        started = NodeRunStarted(
-            at=self._clock(), job=item.job, node=item.node, attempt=item.attempt, executor=self.id
-        )
+    async def _take(self, delivery: Delivery) -> None:
+        """Start every item of the delivery at once, or none of them."""
+        items = list(delivery.items)
+        await self._slots.acquire(len(items))
+        runnable = [item for item in items if item.job not in self._stopped]
+        self._slots.release(len(items) - len(runnable))
+        now = self._clock()
+        events: list[Event] = [
+            NodeRunStarted(at=now, job=i.job, node=i.node, attempt=i.attempt, executor=self.id)
+            for i in runnable
+        ]
+        events += [_skipped(item, now) for item in items if item.job in self._stopped]
         try:
-            await self._producer.emit([started])
+            await self._producer.emit(events)
         except PortError as exc:
-            # Not started: hand the item back, for this executor or another to try again.
-            log.warning("run not started: the log did not take its start", error=str(exc))
+            # Not started: hand the items back, for this executor or another to try again.
+            log.warning("runs not started: the log did not take their start", error=str(exc))
+            self._slots.release(len(runnable))
             await delivery.release()
             return
         await delivery.ack()
-        outcome = await self._run(item)
-        await self._finish(item, outcome)
-        log.debug("node run finished", state=outcome.state.value)
+        for item in runnable:
+            self._spawn(self._handle(item))
+
+    async def _handle(self, item: WorkItem) -> None:
+        try:
+            with structlog.contextvars.bound_contextvars(job_id=item.job, node=item.node):
+                outcome = await self._run(item)
+                await self._finish(item, outcome)
+                log.debug("node run finished", state=outcome.state.value)
+        finally:
+            self._slots.release()
 
     async def _run(self, item: WorkItem) -> Outcome:
         transport = self._transports.get(item.transport)
@@ -219,3 +229,14 @@ class Executor:
                 await self._heartbeats.beat(self.id, self._clock())
             except PortError as exc:
                 log.warning("heartbeat not sent", error=str(exc))
+
+
+def _skipped(item: WorkItem, now: float) -> NodeRunFinished:
+    return NodeRunFinished(
+        at=now,
+        job=item.job,
+        node=item.node,
+        attempt=item.attempt,
+        state=NodeState.SKIPPED,
+        message=SKIPPED_BY_STOP,
+    )

@@ -262,12 +262,12 @@ class Scheduler:
     async def _settle_parked(self) -> None:
         assert self._parked is not None
         async for delivery in self._parked.parked():
-            ended = parked_run(self.state, delivery.item, self._clock())
-            if ended is not None:
-                log.error(
-                    "work item parked; its run ends errored", job_id=ended.job, node=ended.node
-                )
-                stamped = await self._producer.emit([ended])
+            now = self._clock()
+            ended = [end for item in delivery.items if (end := parked_run(self.state, item, now))]
+            for end in ended:
+                log.error("work item parked; its run ends errored", job_id=end.job, node=end.node)
+            if ended:
+                stamped = await self._producer.emit(ended)
                 await self._projector.wait_applied(stamped[-1])
             await delivery.ack()
 

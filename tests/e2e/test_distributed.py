@@ -88,8 +88,8 @@ async def test_a_killed_executors_runs_are_settled_and_the_job_finishes(
 ) -> None:
     api = cluster.start("api")
     cluster.start("scheduler")
-    victim = cluster.start("executor", "--slots", "10")
-    cluster.start("executor", "--slots", "10")
+    victim = cluster.start("executor", "--slots", "16")
+    cluster.start("executor", "--slots", "16")
     await cluster.wait_running(cluster.processes)
     client = await Client.connect(session, api)
     name = await client.task(nodes("slow", 120), concurrency=20)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
+from dataclasses import replace
 
 import pytest
 
@@ -20,11 +21,12 @@ from tests.conftest import open_broker
 @pytest.fixture(params=["memory", "amqp"])
 async def work_queue(request: pytest.FixtureRequest) -> AsyncIterator[WorkQueue]:
     if request.param == "memory":
-        memory = MemoryWorkQueue()
+        memory = MemoryWorkQueue(batch=2)
         yield memory
         await memory.close()
         return
-    async with open_broker(request.getfixturevalue("amqp_settings")) as broker:
+    settings = replace(request.getfixturevalue("amqp_settings"), work_batch=2)
+    async with open_broker(settings) as broker:
         queue = await AmqpWorkQueue.open(broker)
         yield queue
         await queue.close()
@@ -80,57 +82,64 @@ async def consumer(queue: WorkQueue, prefetch: int) -> AsyncIterator[Consumer]:
         await pulling.leave()
 
 
-async def test_items_come_out_in_the_order_they_went_in(work_queue: WorkQueue) -> None:
+def nodes(delivery: Delivery) -> list[str]:
+    return [item.node for item in delivery.items]
+
+
+async def test_items_come_out_in_order_in_deliveries_of_at_most_the_batch(
+    work_queue: WorkQueue,
+) -> None:
+    assert work_queue.batch == 2
     await work_queue.put([item(f"n{i}") for i in range(5)])
     async with consumer(work_queue, prefetch=10) as pulling:
-        taken = await pulling.take(5)
-        assert [d.item.node for d in taken] == ["n0", "n1", "n2", "n3", "n4"]
+        taken = await pulling.take(3)
+        assert [nodes(d) for d in taken] == [["n0", "n1"], ["n2", "n3"], ["n4"]]
         for delivery in taken:
             await delivery.ack()
 
 
 async def test_a_consumer_gets_no_more_than_its_prefetch_unacked(work_queue: WorkQueue) -> None:
-    await work_queue.put([item(f"n{i}") for i in range(4)])
+    await work_queue.put([item(f"n{i}") for i in range(6)])
     async with consumer(work_queue, prefetch=2) as pulling:
         first = await pulling.take(2)
         assert await pulling.nothing_more()
         await first[0].ack()
-        assert [d.item.node for d in await pulling.take(1)] == ["n2"]
+        assert [nodes(d) for d in await pulling.take(1)] == [["n4", "n5"]]
 
 
 async def test_what_a_departed_consumer_held_unacked_is_delivered_again(
     work_queue: WorkQueue,
 ) -> None:
-    await work_queue.put([item("a"), item("b")])
+    await work_queue.put([item("a"), item("b"), item("c")])
     async with consumer(work_queue, prefetch=2) as pulling:
         held = await pulling.take(2)
-        await held[0].ack()  # "a" is done; "b" is held but never acked
+        await held[0].ack()  # a and b are done; c is held but never acked
     async with consumer(work_queue, prefetch=2) as pulling:
         again = await pulling.take(1)
-        assert [d.item.node for d in again] == ["b"]
+        assert [nodes(d) for d in again] == [["c"]]
         await again[0].ack()
         assert await pulling.nothing_more()
 
 
-async def test_a_released_item_is_delivered_again(work_queue: WorkQueue) -> None:
-    await work_queue.put([item("a"), item("b")])
+async def test_a_released_delivery_is_delivered_again_whole(work_queue: WorkQueue) -> None:
+    await work_queue.put([item("a"), item("b"), item("c")])
     async with consumer(work_queue, prefetch=1) as pulling:
         (first,) = await pulling.take(1)
-        assert first.item.node == "a"
+        assert nodes(first) == ["a", "b"]
         await first.release()
         seen = []
         for _ in range(2):
             (delivery,) = await pulling.take(1)
-            seen.append(delivery.item.node)
+            seen.append(nodes(delivery))
             await delivery.ack()
-        assert sorted(seen) == ["a", "b"]  # "a" again, wherever the queue put it back
+        assert sorted(seen) == [["a", "b"], ["c"]]  # a and b again, together
 
 
-async def test_competing_consumers_share_the_items(work_queue: WorkQueue) -> None:
-    await work_queue.put([item(f"n{i}") for i in range(6)])
-    async with consumer(work_queue, prefetch=3) as first, consumer(work_queue, 3) as second:
-        got = await first.take(3) + await second.take(3)
-        assert sorted(d.item.node for d in got) == [f"n{i}" for i in range(6)]
+async def test_competing_consumers_share_the_deliveries(work_queue: WorkQueue) -> None:
+    await work_queue.put([item(f"n{i}") for i in range(8)])
+    async with consumer(work_queue, prefetch=2) as first, consumer(work_queue, 2) as second:
+        got = await first.take(2) + await second.take(2)
+        assert sorted(node for d in got for node in nodes(d)) == [f"n{i}" for i in range(8)]
 
 
 async def test_every_subscriber_hears_every_notice(stop_bus: StopBus) -> None:

@@ -1,9 +1,12 @@
-"""Node-run work on a quorum queue: one item per message, competing consumers, manual acks.
+"""Node-run work on a quorum queue: up to `work_batch` items per message, competing
+consumers, manual acks.
 
-An executor acks an item once its start is on the log, so a delivery is never held for a whole
-run (RabbitMQ closes a channel that holds one past its consumer timeout). A message delivered
-more than `delivery_limit` times is dead-lettered to the parking queue, which the scheduler
-drains so that no run is left waiting for ever.
+An executor takes a message when it has a slot for every item in it, appends all their starts
+at once and acks the message once they are on the log, so a delivery is never held for a whole
+run (RabbitMQ closes a channel that holds one past its consumer timeout) and a redelivered
+message holds only runs that never started. A message delivered more than `delivery_limit`
+times is dead-lettered to the parking queue, which the scheduler drains so that no run is left
+waiting for ever.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, consume
 from libs.events.amqp.log import publish_confirmed
 from libs.events.amqp.topology import work_arguments
-from libs.events.codec import decode_work, encode_work
+from libs.events.codec import DecodeError, decode_work, encode_work
 from libs.events.ports import QueueUnavailable
 from libs.events.work import WorkItem
 
@@ -29,19 +32,19 @@ _RESUBSCRIBE_S: Final = 0.5
 
 
 class AmqpDelivery:
-    __slots__ = ("_message", "item")
+    __slots__ = ("_message", "items")
 
-    def __init__(self, item: WorkItem, message: AbstractIncomingMessage) -> None:
-        self.item = item
+    def __init__(self, items: list[WorkItem], message: AbstractIncomingMessage) -> None:
+        self.items = items
         self._message = message
 
     async def ack(self) -> None:
-        # If the channel is gone the broker has already put the item back for someone else.
+        # If the channel is gone the broker has already put the items back for someone else.
         with contextlib.suppress(*AMQP_ERRORS):
             await self._message.ack()
 
     async def release(self) -> None:
-        # A quorum queue counts this as a delivery: an item released too often is parked.
+        # A quorum queue counts this as a delivery: a message released too often is parked.
         with contextlib.suppress(*AMQP_ERRORS):
             await self._message.reject(requeue=True)
 
@@ -51,6 +54,7 @@ class AmqpWorkQueue:
 
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
+        self.batch = broker.settings.work_batch
         self._closed = asyncio.Event()
 
     @classmethod
@@ -67,14 +71,15 @@ class AmqpWorkQueue:
 
     async def put(self, items: Sequence[WorkItem]) -> None:
         name = self._broker.settings.work
-        for start in range(0, len(items), _PUBLISH_WINDOW):
-            window = items[start : start + _PUBLISH_WINDOW]
+        bodies = [
+            encode_work(items[start : start + self.batch])
+            for start in range(0, len(items), self.batch)
+        ]
+        for start in range(0, len(bodies), _PUBLISH_WINDOW):
             await asyncio.gather(
                 *(
-                    publish_confirmed(
-                        self._broker, encode_work([item]), name, error=QueueUnavailable
-                    )
-                    for item in window
+                    publish_confirmed(self._broker, body, name, error=QueueUnavailable)
+                    for body in bodies[start : start + _PUBLISH_WINDOW]
                 )
             )
 
@@ -101,8 +106,21 @@ class AmqpWorkQueue:
             await channel.set_qos(prefetch_count=max(1, prefetch))
             queue = await channel.get_queue(queue_name, ensure=False)
             async for message in consume(queue, channel, stopping=self._closed):
-                for item in decode_work(message.body):
-                    yield AmqpDelivery(item, message)
+                try:
+                    items = decode_work(message.body)
+                except DecodeError as exc:
+                    await _refuse(message, queue_name, exc)
+                    continue
+                yield AmqpDelivery(items, message)
 
     async def close(self) -> None:
         self._closed.set()
+
+
+async def _refuse(message: AbstractIncomingMessage, queue_name: str, error: Exception) -> None:
+    """A message that is not work: to the parking queue (from there, it is dropped)."""
+    log.error(
+        "undecodable work message", queue=queue_name, size=len(message.body), error=repr(error)
+    )
+    with contextlib.suppress(*AMQP_ERRORS):
+        await message.reject(requeue=False)
