@@ -73,14 +73,25 @@ def decide(state: State, now: float, max_inflight: int, max_dispatch: int = UNBO
 
 
 def _stop(job: Job, now: float, decision: Decision) -> None:
+    """Stopping: skip whatever has not been dispatched (the scheduler may have said
+    `job_stopping` already, ahead of its steps), and end the job once nothing is in flight."""
     if job.state != JobState.STOPPING:
         decision.events.append(JobStopping(at=now, job=job.name))
-        _skip(job, job.undispatched, now, SKIPPED_BY_STOP, decision)
-        if job.components:
-            blocked = _blocked(job, [*job.waiting, *job.doomed])
-            _skip(job, blocked, now, SKIPPED_BY_STOP, decision)
+    _skip(job, job.undispatched, now, SKIPPED_BY_STOP, decision)
+    if job.components:
+        blocked = _blocked(job, [*job.waiting, *job.doomed])
+        _skip(job, blocked, now, SKIPPED_BY_STOP, decision)
     if job.inflight == 0:
         decision.events.append(JobFinished(at=now, job=job.name, state=JobState.STOPPED))
+
+
+def stopping_now(state: State, job_name: str, now: float) -> JobStopping | None:
+    """`job_stopping` for a job whose stop was just asked for, without waiting for a step: the
+    steps skip its undispatched nodes and end it (a stop must take effect at once)."""
+    job = state.jobs.get(job_name)
+    if job is None or not job.stop_requested or job.state in (*JOB_TERMINAL, JobState.STOPPING):
+        return None
+    return JobStopping(at=now, job=job_name)
 
 
 def _skip(job: Job, nodes: Iterable[str], now: float, message: str, decision: Decision) -> None:

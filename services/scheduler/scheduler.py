@@ -46,6 +46,7 @@ from services.scheduler.decide import (
     lost_executors,
     parked_run,
     settle_lost_executor,
+    stopping_now,
     undelivered_work,
 )
 
@@ -60,6 +61,7 @@ class SchedulerSettings:
     startup_grace_s: float = 15.0  # how long an executor never heard from still counts as alive
     tick_s: float = 1.0  # how often leases are checked when nothing else happens
     retry_s: float = 1.0
+    sync_timeout_s: float = 30.0  # to fold the log up to now, on taking the lead
     stop_repeat_s: float = 5.0  # stop notices of stopping jobs go out again this often
     snapshot_interval_s: float = 60.0
     snapshot_min_events: int = 10_000
@@ -149,7 +151,7 @@ class Scheduler:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _steps(self) -> None:
-        await self._projector.sync()  # all that the previous leader wrote is folded
+        await self._caught_up()
         settings = self._settings
         self._since = self._clock() - settings.lease_s + settings.startup_grace_s
         await self._recover()
@@ -164,6 +166,17 @@ class Scheduler:
                 continue
             if not busy:
                 await self._idle(version)
+
+    async def _caught_up(self) -> None:
+        """Fold all that the previous leader wrote before deciding anything."""
+        while True:
+            try:
+                async with asyncio.timeout(self._settings.sync_timeout_s):
+                    await self._projector.sync()
+                return
+            except (PortError, TimeoutError) as exc:
+                log.warning("not caught up with the log yet, retrying", error=repr(exc))
+                await asyncio.sleep(self._settings.retry_s)
 
     async def step(self) -> bool:
         """Decide once, make the decision durable, then hand out its work. True if it did
@@ -277,9 +290,23 @@ class Scheduler:
         for event in record.events:
             if isinstance(event, JobStopRequested) and event.job in state.active:
                 notice = StopNotice(job=event.job, force=event.force)
-                task = asyncio.get_running_loop().create_task(self._publish_stop(notice))
+                stopping = stopping_now(state, event.job, self._clock())
+                task = asyncio.get_running_loop().create_task(self._stop(notice, stopping))
                 self._notices.add(task)
                 task.add_done_callback(self._notices.discard)
+
+    async def _stop(self, notice: StopNotice, stopping: JobStopping | None) -> None:
+        """Say `job_stopping` and tell the executors at once, ahead of the current step."""
+        if stopping is None:
+            await self._publish_stop(notice)
+            return
+        await asyncio.gather(self._say_stopping(stopping), self._publish_stop(notice))
+
+    async def _say_stopping(self, stopping: JobStopping) -> None:
+        try:
+            await self._producer.emit([stopping])
+        except PortError as exc:  # the next step says it instead
+            log.warning("job_stopping not recorded yet", job_id=stopping.job, error=str(exc))
 
     async def _publish_stop(self, notice: StopNotice) -> None:
         try:

@@ -17,6 +17,7 @@ from libs.events.amqp.log import AmqpEventLog
 from libs.events.amqp.mirror import TopicMirror
 from libs.events.amqp.settings import AmqpSettings
 from libs.events.amqp.snapshots import PART_BYTES, AmqpSnapshots
+from libs.events.amqp.work import AmqpWorkQueue
 from libs.events.fold import fold, fold_all
 from libs.events.model import (
     Event,
@@ -29,6 +30,7 @@ from libs.events.model import (
 from libs.events.ports import LogTruncated, Record
 from libs.events.projector import Projector
 from libs.events.snapshots import Snapshot
+from libs.events.work import RunSpec, WorkItem
 from tests.builders import job_requested
 from tests.conftest import open_broker
 
@@ -235,3 +237,33 @@ async def test_the_mirror_routes_job_events_by_job_and_type(broker: Broker) -> N
     ]
     publishing.cancel()
     await channel.close()
+
+
+async def test_a_consumer_the_broker_cancels_attaches_again(broker: Broker) -> None:
+    """Deleting a queue makes RabbitMQ cancel its consumers (as a restarting queue leader does)
+    while the channel stays open: the consumer must notice and attach again."""
+    queue = await AmqpWorkQueue.open(broker)
+    got: list[str] = []
+
+    async def pull() -> None:
+        async for delivery in queue.consume(prefetch=4):
+            got.extend(item.node for item in delivery.items)
+            await delivery.ack()
+
+    pulling = asyncio.ensure_future(pull())
+    await queue.put([work_item("before")])
+    await until(lambda: got == ["before"])
+    assert queue.attaches == 1
+    async with broker.scoped_channel() as channel:
+        await channel.queue_delete(broker.settings.work)
+    await until(lambda: queue.attaches > 1)  # it saw the cancel and tries to attach again
+    await AmqpWorkQueue.open(broker)  # the queue comes back, empty
+    await queue.put([work_item("after")])
+    await until(lambda: got == ["before", "after"])
+    pulling.cancel()
+    await queue.close()
+
+
+def work_item(node: str) -> WorkItem:
+    spec = RunSpec(kind="task", environment="production", task="mod::t")
+    return WorkItem(job="1", node=node, attempt=1, transport="sim", config={}, spec=spec)

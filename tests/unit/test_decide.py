@@ -27,6 +27,7 @@ from services.scheduler.decide import (
     decide,
     lost_executors,
     settle_lost_executor,
+    stopping_now,
     undelivered_work,
 )
 from tests.builders import job_requested, stamp
@@ -317,3 +318,22 @@ def test_no_node_starts_before_its_requirements_succeed_and_every_node_ends(
         for node in component.nodes:
             expected = outcomes[node] if healthy(component.name) else NodeState.SKIPPED
             assert final.nodes[node].state == expected
+
+
+def test_a_stop_can_be_said_at_once_and_the_steps_skip_what_is_left() -> None:
+    world = World(job_requested(["a", "b", "c"], request_id="r", concurrency=1))
+    world.step()
+    assert stopping_now(world.state, "1", 11.0) is None  # no stop asked for
+    world.apply(JobStopRequested(at=11.0, job="1"))
+    said = stopping_now(world.state, "1", 11.0)
+    assert said == JobStopping(at=11.0, job="1")
+    world.apply(said)
+    assert stopping_now(world.state, "1", 12.0) is None  # said once
+    events = world.step()
+    assert not any(isinstance(e, JobStopping) for e in events)
+    assert [e.node for e in events if isinstance(e, NodeRunFinished)] == ["b", "c"]
+    assert world.state.jobs["1"].state == JobState.STOPPING
+    world.apply(NodeRunFinished(at=13.0, job="1", node="a", attempt=1, state=NodeState.FINISHED))
+    assert world.step() == [JobFinished(at=10.0, job="1", state=JobState.STOPPED)]
+    job_events = [e.type for e in world.state.jobs["1"].events]
+    assert job_events.count("job_stopping") == 1

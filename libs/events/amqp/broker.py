@@ -43,6 +43,7 @@ AMQP_ERRORS: Final = (
     asyncio.TimeoutError,
 )
 _BACKOFF_FIRST_S: Final = 0.2
+SETUP_TIMEOUT_S: Final = 10.0  # for what sets a consumer up (qos, declare, consume)
 _BACKOFF_MAX_S: Final = 3.0
 
 
@@ -160,7 +161,10 @@ class Broker:
         Raises BrokerUnavailable: aio-pika says RuntimeError for a connection closing under it."""
         connection = await self.connected(streams=streams) if wait else self.now()
         try:
-            return await connection.channel(**options)
+            # Bounded: right after a broker restart an open can go unanswered, and a caller
+            # waiting for ever (holding the publisher lock, say) would stall the process.
+            async with asyncio.timeout(self.settings.confirm_timeout_s):
+                return await connection.channel(**options)
         except (*AMQP_ERRORS, RuntimeError) as exc:
             raise BrokerUnavailable(f"cannot open a channel: {exc!r}") from exc
 
@@ -219,15 +223,32 @@ async def consume(
     stopping: asyncio.Event | None = None,
     **options: Any,
 ) -> AsyncGenerator[AbstractIncomingMessage, None]:
-    """One consumer's deliveries, in order, until its channel closes or `stopping` is set.
-    Whatever arrived before the close is still yielded."""
+    """One consumer's deliveries, in order, until its channel closes, the broker cancels the
+    consumer (it does when a queue's leader restarts: the channel stays open and silent), or
+    `stopping` is set. Whatever arrived before the end is still yielded."""
     inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+    cancelled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def deliver(message: AbstractIncomingMessage) -> None:
         inbox.put_nowait(message)
 
-    await queue.consume(deliver, **options)
-    ended = {asyncio.ensure_future(wait_closed(channel))}
+    cancelled_tags: set[str] = set()  # maybe before consume() has returned our tag
+    tag = ""
+
+    def check() -> None:
+        if tag and tag in cancelled_tags and not cancelled.done():
+            log.warning("consumer cancelled by the broker", queue=queue.name)
+            cancelled.set_result(None)
+
+    def on_cancel(frame: Any) -> None:
+        cancelled_tags.add(str(getattr(frame, "consumer_tag", "")))
+        check()
+
+    underlay = await channel.get_underlay_channel()
+    underlay.on_consumer_cancel_callbacks.add(on_cancel)
+    tag = await queue.consume(deliver, timeout=SETUP_TIMEOUT_S, **options)
+    check()
+    ended = {asyncio.ensure_future(wait_closed(channel)), cancelled}
     if stopping is not None:
         ended.add(asyncio.ensure_future(stopping.wait()))
     try:
@@ -242,5 +263,6 @@ async def consume(
                 return
             yield getting.result()
     finally:
+        underlay.on_consumer_cancel_callbacks.discard(on_cancel)
         for future in ended:
             future.cancel()

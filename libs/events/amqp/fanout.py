@@ -16,7 +16,7 @@ import aio_pika
 import msgspec
 import structlog
 
-from libs.events.amqp.broker import RECOVERABLE, Broker, BrokerUnavailable, consume
+from libs.events.amqp.broker import RECOVERABLE, SETUP_TIMEOUT_S, Broker, BrokerUnavailable, consume
 from libs.events.amqp.topology import declare_fanout
 from libs.events.codec import decode_stop, encode_stop
 from libs.events.ports import QueueUnavailable
@@ -63,8 +63,10 @@ class Fanout:
     async def _attach(self) -> AsyncGenerator[bytes, None]:
         async with self._broker.scoped_channel() as channel:
             exchange = await declare_fanout(channel, self._exchange)
-            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-            await queue.bind(exchange)
+            queue = await channel.declare_queue(
+                exclusive=True, auto_delete=True, timeout=SETUP_TIMEOUT_S
+            )
+            await queue.bind(exchange, timeout=SETUP_TIMEOUT_S)
             async for message in consume(queue, channel, no_ack=True):
                 yield message.body
 

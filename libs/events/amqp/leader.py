@@ -19,7 +19,7 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pamqp.common import FieldTable
 
-from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, wait_closed
+from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, SETUP_TIMEOUT_S, Broker, wait_closed
 from libs.events.amqp.log import publish_confirmed
 from libs.events.ports import PortError, QueueUnavailable
 
@@ -62,11 +62,14 @@ class AmqpLeadership:
 
     async def _lead_while_open(self, channel: AbstractChannel) -> None:
         try:
-            await channel.set_qos(prefetch_count=2)
+            await channel.set_qos(prefetch_count=2, timeout=SETUP_TIMEOUT_S)
             queue = await channel.declare_queue(
-                self._broker.settings.lock, durable=True, arguments=LOCK_ARGUMENTS
+                self._broker.settings.lock,
+                durable=True,
+                arguments=LOCK_ARGUMENTS,
+                timeout=SETUP_TIMEOUT_S,
             )
-            await queue.consume(self._on_token)
+            await queue.consume(self._on_token, timeout=SETUP_TIMEOUT_S)
             await self._put_token()
             closed = asyncio.ensure_future(wait_closed(channel))
             renewing = asyncio.ensure_future(self._renew())

@@ -20,7 +20,14 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pamqp.common import FieldTable
 
-from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, BrokerUnavailable, consume
+from libs.events.amqp.broker import (
+    AMQP_ERRORS,
+    RECOVERABLE,
+    SETUP_TIMEOUT_S,
+    Broker,
+    BrokerUnavailable,
+    consume,
+)
 from libs.events.amqp.settings import AmqpSettings
 from libs.events.codec import decode_batch, encode_batch
 from libs.events.model import Event
@@ -45,7 +52,7 @@ def stream_arguments(max_age: str, max_bytes: int, segment_bytes: int) -> FieldT
 
 
 async def declare_stream(channel: AbstractChannel, name: str, arguments: FieldTable) -> None:
-    await channel.declare_queue(name, durable=True, arguments=arguments)
+    await channel.declare_queue(name, durable=True, arguments=arguments, timeout=SETUP_TIMEOUT_S)
 
 
 async def publish_confirmed(
@@ -118,7 +125,9 @@ class AmqpEventLog:
     async def _attach(self, position: _Position) -> AsyncGenerator[Record, None]:
         """One consumer on one channel, until that channel closes."""
         async with self._broker.scoped_channel(streams=True) as channel:
-            await channel.set_qos(prefetch_count=self._settings.stream_prefetch)
+            await channel.set_qos(
+                prefetch_count=self._settings.stream_prefetch, timeout=SETUP_TIMEOUT_S
+            )
             queue = await channel.get_queue(self._settings.events, ensure=False)
             requested = position.next
             arguments = {"x-stream-offset": requested}

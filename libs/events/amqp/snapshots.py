@@ -16,7 +16,7 @@ from typing import Final
 import structlog
 from pamqp.common import FieldTable
 
-from libs.events.amqp.broker import Broker, BrokerUnavailable, consume
+from libs.events.amqp.broker import SETUP_TIMEOUT_S, Broker, BrokerUnavailable, consume
 from libs.events.amqp.log import declare_stream, publish_confirmed, stream_arguments
 from libs.events.snapshots import Snapshot, decode_snapshot, encode_snapshot
 
@@ -60,7 +60,7 @@ class AmqpSnapshots:
 
     async def _newest_until(self, marker: str) -> bytes | None:
         async with self._broker.scoped_channel(streams=True) as channel:
-            await channel.set_qos(prefetch_count=8)
+            await channel.set_qos(prefetch_count=8, timeout=SETUP_TIMEOUT_S)
             queue = await channel.get_queue(self._broker.settings.snapshots, ensure=False)
             assembly = _Assembly()
             messages = consume(queue, channel, arguments={"x-stream-offset": "first"})

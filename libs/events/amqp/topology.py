@@ -8,7 +8,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel
 from pamqp.common import FieldTable
 
-from libs.events.amqp.broker import AMQP_ERRORS, Broker
+from libs.events.amqp.broker import AMQP_ERRORS, SETUP_TIMEOUT_S, Broker
 from libs.events.amqp.settings import AmqpSettings
 
 
@@ -22,7 +22,9 @@ def work_arguments(settings: AmqpSettings) -> FieldTable:
 
 
 async def declare_fanout(channel: AbstractChannel, name: str) -> aio_pika.abc.AbstractExchange:
-    return await channel.declare_exchange(name, aio_pika.ExchangeType.FANOUT, durable=True)
+    return await channel.declare_exchange(
+        name, aio_pika.ExchangeType.FANOUT, durable=True, timeout=SETUP_TIMEOUT_S
+    )
 
 
 async def delete_everything(broker: Broker) -> None:

@@ -19,7 +19,7 @@ from typing import Final
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
-from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, Broker, consume
+from libs.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, SETUP_TIMEOUT_S, Broker, consume
 from libs.events.amqp.log import publish_confirmed
 from libs.events.amqp.topology import work_arguments
 from libs.events.codec import DecodeError, decode_work, encode_work
@@ -55,6 +55,7 @@ class AmqpWorkQueue:
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
         self.batch = broker.settings.work_batch
+        self.attaches = 0  # consumers set up so far (a consumer that lost its queue re-attaches)
         self._closed = asyncio.Event()
 
     @classmethod
@@ -102,8 +103,9 @@ class AmqpWorkQueue:
                 await asyncio.sleep(_RESUBSCRIBE_S)
 
     async def _attach(self, queue_name: str, prefetch: int) -> AsyncGenerator[AmqpDelivery, None]:
+        self.attaches += 1
         async with self._broker.scoped_channel() as channel:
-            await channel.set_qos(prefetch_count=max(1, prefetch))
+            await channel.set_qos(prefetch_count=max(1, prefetch), timeout=SETUP_TIMEOUT_S)
             queue = await channel.get_queue(queue_name, ensure=False)
             async for message in consume(queue, channel, stopping=self._closed):
                 try:
