@@ -194,6 +194,13 @@ def _status_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
+    _option(
+        parser,
+        "--code-refresh-s",
+        float,
+        DEFAULTS.code_refresh_s,
+        "how long environments and tasks are used as read before looking again",
+    )
     _option(parser, "--environments", Path, DEFAULTS.environments, "directory of environments")
     _option(parser, "--fsync", _flag, DEFAULTS.fsync, "fsync every log append (embedded)")
     _option(parser, "--log-level", str, DEFAULTS.log_level, "debug, info, warning or error")

@@ -139,7 +139,17 @@ class Engine:
     app: web.Application | None = None
     token_path: Path | None = None
     sources: InventoryHolder | None = None  # the api's inventory and node groups
+    _environments: Environments | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def environments(self) -> Environments:
+        """One for the process: the api and the executor share what they have read."""
+        if self._environments is None:
+            self._environments = Environments(
+                self.settings.environments, refresh_s=self.settings.code_refresh_s
+            )
+        return self._environments
 
     @classmethod
     async def start(cls, settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> Engine:
@@ -204,7 +214,7 @@ class Engine:
         self.app = build_app(
             projector,
             self.producer,
-            Environments(settings.environments),
+            self.environments,
             self.sources,
             ApiSettings(settings.public_url, submit_timeout_s=settings.submit_timeout_s),
             puppetdb=_puppetdb(settings),
@@ -250,7 +260,7 @@ class Engine:
 
     def _start_executor(self) -> None:
         settings, adapters = self.settings, self.adapters
-        environments = Environments(settings.environments)
+        environments = self.environments
         transports: dict[str, Transport] = {
             "sim": SimTransport(),
             "local": LocalTransport(

@@ -39,6 +39,7 @@ class Settings:
     snapshot_interval_s: float = 60.0
     snapshot_min_events: int = 10_000
     submit_timeout_s: float = 10.0
+    code_refresh_s: float = 1.0  # environments and tasks read less than this ago are not re-read
     status_port: int | None = None  # health endpoints of a role that serves no API
     max_output_bytes: int = 1024 * 1024  # a task's stdout kept per node; the rest is dropped
     base_env: tuple[tuple[str, str], ...] = ()  # the environment local runs start from

@@ -39,6 +39,7 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
         "node_groups": FLEET / "node_groups.yaml",
         "watch_s": 0.0,  # tests reload explicitly
         "fsync": False,
+        "code_refresh_s": 0.0,  # tests change task files and expect the next request to see it
         "shutdown_grace_s": 5.0,
         "base_env": base_env(os.environ),  # as the CLI takes it
     }

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from libs.tasks.cache import Stamp, TaskCache, file_stamp, settled
+from libs.tasks.cache import Recent, Stamp, TaskCache, file_stamp, settled
 from libs.tasks.catalog import Task
 from libs.tasks.names import TaskName
 from libs.yamlfile import read_yaml
@@ -51,11 +51,21 @@ class Environment:
         return self.task_cache.list(self.module_dirs)
 
 
+class _Missing:
+    """No environment by that name (remembered like an answer)."""
+
+
+_MISSING: Final = _Missing()
+
+
 class Environments:
-    def __init__(self, root: Path) -> None:
+    """`refresh_s`: how long an answer is given again without looking at the files."""
+
+    def __init__(self, root: Path, refresh_s: float = 0.0) -> None:
         self.root = root
-        self._tasks = TaskCache()
+        self._tasks = TaskCache(refresh_s)
         self._loaded: dict[str, tuple[Stamp | None, bool, Environment | BadEnvironment]] = {}
+        self._recent: Recent[str, Environment | BadEnvironment | _Missing] = Recent(refresh_s)
 
     def get(self, name: str) -> Environment | None:
         """The environment, or None if there is none by that name. Raises
@@ -64,9 +74,15 @@ class Environments:
             raise InvalidEnvironmentName(
                 f"invalid environment name {name!r}: use lowercase letters, digits and '_'"
             )
+        found = self._recent.get(name) or self._recent.put(name, self._look(name))
+        if isinstance(found, BadEnvironment):
+            raise BadEnvironment(str(found)) from found
+        return None if isinstance(found, _Missing) else found
+
+    def _look(self, name: str) -> Environment | BadEnvironment | _Missing:
         path = self.root / name
         if not path.is_dir():
-            return None
+            return _MISSING
         stamp = file_stamp(path / SETTINGS_FILE)
         kept = self._loaded.get(name)
         if kept is None or not kept[1] or kept[0] != stamp:
@@ -75,8 +91,6 @@ class Environments:
             except BadEnvironment as exc:
                 loaded = exc
             kept = self._loaded[name] = (stamp, settled(stamp), loaded)
-        if isinstance(kept[2], BadEnvironment):
-            raise BadEnvironment(str(kept[2])) from kept[2]
         return kept[2]
 
     def names(self) -> list[str]:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 import structlog
 
@@ -40,6 +40,32 @@ def file_stamp(path: Path) -> Stamp | None:
     return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """Answers given less than `window_s` ago, given again without looking at the files: the
+    price of not stat-ing on every request is that a change shows within `window_s` (as with
+    Puppet's `environment_timeout`). A window of 0 looks every time."""
+
+    def __init__(self, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s = window_s
+        self._clock = clock
+        self._answers: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        kept = self._answers.get(key)
+        if kept is None or self._clock() - kept[0] >= self.window_s:
+            return None
+        return kept[1]
+
+    def put(self, key: K, value: V) -> V:
+        if self.window_s > 0:
+            self._answers[key] = (self._clock(), value)
+        return value
+
+
 def settled(*stamps: Stamp | None) -> bool:
     """Whether every file is old enough that a change to it would show in its stamp."""
     now = time.time_ns()
@@ -55,14 +81,26 @@ class _Entry:
 
 
 class TaskCache:
-    def __init__(self) -> None:
+    def __init__(self, refresh_s: float = 0.0) -> None:
+        self._found: Recent[tuple[tuple[Path, ...], TaskName], Task | TaskError | None]
+        self._found = Recent(refresh_s)
         self._tasks: dict[tuple[Path, TaskName, tuple[Path, ...]], _Entry] = {}
         self._metadata: dict[Path, tuple[Stamp | None, bool, TaskMetadata]] = {}
         self._warned: dict[Path, Stamp | None] = {}
 
     def find(self, module_dirs: Sequence[Path], name: TaskName) -> Task | None:
         """As `catalog.find_task`. Raises TaskError."""
-        return find_task(module_dirs, name, self.load)
+        key = (tuple(module_dirs), name)
+        found = self._found.get(key)
+        if found is None:
+            try:
+                found = find_task(module_dirs, name, self.load)
+            except TaskError as exc:
+                found = exc
+            self._found.put(key, found)
+        if isinstance(found, TaskError):
+            raise TaskError(str(found)) from found
+        return found
 
     def list(self, module_dirs: Sequence[Path]) -> list[Task]:
         """As `catalog.list_tasks`."""

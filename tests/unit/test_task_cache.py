@@ -12,6 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from libs.environments import BadEnvironment, Environment, Environments
+from libs.tasks.cache import Recent
 from libs.tasks.catalog import TaskError
 from libs.tasks.names import TaskName
 from libs.tasks.types import parse_type
@@ -137,3 +138,40 @@ def test_unknown_metadata_keys_are_logged_once_per_version_of_the_file(root: Pat
 
 def test_a_type_expression_is_parsed_once() -> None:
     assert parse_type("Array[Integer[1, 5], 2]") is parse_type("Array[Integer[1, 5], 2]")
+
+
+def test_recent_answers_are_given_again_until_their_window_passes() -> None:
+    now = [100.0]
+    recent: Recent[str, int] = Recent(1.0, clock=lambda: now[0])
+    assert recent.get("a") is None
+    assert recent.put("a", 1) == 1
+    now[0] = 100.9
+    assert recent.get("a") == 1
+    now[0] = 101.0
+    assert recent.get("a") is None
+    looks_every_time: Recent[str, int] = Recent(0.0)
+    looks_every_time.put("a", 1)
+    assert looks_every_time.get("a") is None
+
+
+def test_within_the_refresh_window_files_are_not_looked_at_again(tmp_path: Path) -> None:
+    root = tmp_path / "environments"
+    tasks = root / "production" / "modules" / "pkg" / "tasks"
+    tasks.mkdir(parents=True)
+    (tasks / "init.sh").write_text("#!/bin/sh\n")
+    patient, eager = Environments(root, refresh_s=3600), Environments(root, refresh_s=0)
+    for environments in (patient, eager):
+        production = environments.get("production")
+        assert production is not None
+        assert production.task(TaskName("pkg", "init")) is not None
+        assert environments.get("staging") is None
+    (tasks / "init.sh").unlink()
+    (root / "staging").mkdir()
+    patient_production = patient.get("production")
+    assert patient_production is not None
+    assert patient_production.task(TaskName("pkg", "init")) is not None  # as read before
+    assert patient.get("staging") is None  # looked for before it existed: still not there
+    eager_production = eager.get("production")
+    assert eager_production is not None
+    assert eager_production.task(TaskName("pkg", "init")) is None
+    assert eager.get("staging") is not None
