@@ -20,8 +20,10 @@ from services.api.keys import (
     PRODUCER,
     PROJECTOR,
     PUPPETDB,
+    REQUEST_IDS,
     SETTINGS,
     ApiSettings,
+    request_ids,
 )
 from services.api.metrics import REQUESTS, count_requests, metrics
 from services.api.middleware import authenticate, errors
@@ -76,6 +78,7 @@ def build_app(
     app[INVENTORY] = sources
     app[SETTINGS] = settings
     app[CLOCK] = clock
+    app[REQUEST_IDS] = request_ids()
     app[PUPPETDB] = puppetdb
     app[LOCAL_QUERIES] = queries = LocalQueries()
     app.cleanup_ctx.append(queries.context)

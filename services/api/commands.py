@@ -7,7 +7,6 @@ durable and this process's projector has folded it, so the job can be read at on
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import dataclass, field
 
 import msgspec
@@ -47,6 +46,7 @@ from services.api.keys import (
     PRODUCER,
     PROJECTOR,
     PUPPETDB,
+    REQUEST_IDS,
     SETTINGS,
     USER,
     base_url,
@@ -253,9 +253,10 @@ async def _create_job(
     if command.userdata:
         options["userdata"] = command.userdata
     _check_encodable(options["scope"], "scope")  # a query may hold integers the log cannot
+    ids = request.app[REQUEST_IDS]
     event = JobRequested(
         at=request.app[CLOCK](),
-        request_id=uuid.uuid4().hex,
+        request_id=next(ids),
         kind=kind,
         owner=request[USER],
         environment=environment,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -31,6 +33,16 @@ LOCAL_QUERIES = web.AppKey("local_queries", LocalQueries)
 SETTINGS = web.AppKey("settings", ApiSettings)
 Clock = Callable[[], float]
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+# Ids of command requests: unique across replicas and restarts (a random prefix per app), and
+# cheap enough to take one per request.
+REQUEST_IDS: web.AppKey[Iterator[str]] = web.AppKey("request_ids")
+
+
+def request_ids() -> Iterator[str]:
+    prefix = secrets.token_hex(8)
+    return (f"{prefix}-{n}" for n in itertools.count(1))
+
+
 USER = web.RequestKey("user", str)
 
 

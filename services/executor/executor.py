@@ -142,11 +142,12 @@ class Executor:
             self._spawn(self._handle(item))
 
     async def _handle(self, item: WorkItem) -> None:
+        # Each run is a task with a context of its own: what is bound here stays with it.
+        structlog.contextvars.bind_contextvars(job_id=item.job, node=item.node)
         try:
-            with structlog.contextvars.bound_contextvars(job_id=item.job, node=item.node):
-                outcome = await self._run(item)
-                await self._finish(item, outcome)
-                log.debug("node run finished", state=outcome.state.value)
+            outcome = await self._run(item)
+            await self._finish(item, outcome)
+            log.debug("node run finished", state=outcome.state.value)
         finally:
             self._slots.release()
 

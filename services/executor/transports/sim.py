@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,9 @@ def sim_settings(config: dict[str, Json]) -> SimSettings:
 
 def simulate(item: WorkItem, settings: SimSettings) -> tuple[float, Outcome]:
     """The latency in seconds and the outcome of one simulated run: pure and reproducible."""
-    rng = random.Random(f"{settings.seed}/{item.job}/{item.node}")
+    # Seeded from a stable hash (not hash(), which differs between processes), as an int: a
+    # string seed costs a SHA-512 per run.
+    rng = random.Random(zlib.crc32(f"{item.job}/{item.node}".encode()) * 65_537 + settings.seed)
     low, high = settings.latency_ms
     latency_s = (low if low == high else rng.uniform(low, high)) / 1000.0
     draw = rng.random()
