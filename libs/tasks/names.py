@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final, NamedTuple
 
@@ -23,6 +24,7 @@ class TaskName(NamedTuple):
         return self.module if self.task == INIT else f"{self.module}::{self.task}"
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_task_name(name: str) -> TaskName:
     parts = name.split("::")
     if len(parts) == 1:

@@ -12,7 +12,7 @@ import hashlib
 import random
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from libs.events.model import NodeState
 from libs.events.work import WorkItem
@@ -20,6 +20,9 @@ from services.executor.outcome import Outcome, errored
 from services.executor.transports.base import RunError
 
 Json = Any
+
+
+_KEPT_SETTINGS: Final = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +55,13 @@ def sim_settings(config: dict[str, Json]) -> SimSettings:
 
 def simulate(item: WorkItem, settings: SimSettings) -> tuple[float, Outcome]:
     """The latency in seconds and the outcome of one simulated run: pure and reproducible."""
+    low, high = settings.latency_ms
+    draws = low != high or settings.error_rate or settings.failure_rate
+    if not draws and item.spec.kind == "task":  # nothing to draw: skip seeding a generator
+        return low / 1000.0, _task(item, failed=False)
     # Seeded from a stable hash (not hash(), which differs between processes), as an int: a
     # string seed costs a SHA-512 per run.
     rng = random.Random(zlib.crc32(f"{item.job}/{item.node}".encode()) * 65_537 + settings.seed)
-    low, high = settings.latency_ms
     latency_s = (low if low == high else rng.uniform(low, high)) / 1000.0
     draw = rng.random()
     if draw < settings.error_rate:
@@ -112,8 +118,24 @@ def _deploy(item: WorkItem, rng: random.Random, failed: bool) -> Outcome:
 
 
 class SimTransport:
+    def __init__(self) -> None:
+        # The runs of a job share one config object: read its settings once. The object is
+        # kept beside its settings, so its id cannot be reused while the entry lives.
+        self._settings: dict[int, tuple[dict[str, Json], SimSettings]] = {}
+
+    def settings_for(self, config: dict[str, Json]) -> SimSettings:
+        """Raises RunError."""
+        kept = self._settings.get(id(config))
+        if kept is not None and kept[0] is config:
+            return kept[1]
+        settings = sim_settings(config)
+        if len(self._settings) >= _KEPT_SETTINGS:
+            self._settings.clear()
+        self._settings[id(config)] = (config, settings)
+        return settings
+
     async def run(self, item: WorkItem) -> Outcome:
-        latency_s, outcome = simulate(item, sim_settings(item.config))
+        latency_s, outcome = simulate(item, self.settings_for(item.config))
         if latency_s > 0:
             await asyncio.sleep(latency_s)
         return outcome
