@@ -127,6 +127,29 @@ def sudo_user(server: SshServer, name: str, shell: Path, sudo_to: str) -> Iterat
         _remove_user(name)
 
 
+@contextmanager
+def password_user(name: str, password: str, sudo_to: str) -> Iterator[None]:
+    """A user who logs in with `password` only (no key), and whose sudo to root and `sudo_to`
+    asks for that password (run-as hands the run's files over as root, as Bolt does); removed
+    with its home afterwards. Needs root."""
+    _remove_user(name)
+    subprocess.run(
+        ["useradd", "--create-home", "--shell", "/bin/sh", name], check=True, capture_output=True
+    )
+    rule = SUDOERS_DIR / f"podium-test-{name}"
+    try:
+        subprocess.run(
+            ["chpasswd"], input=f"{name}:{password}".encode(), check=True, capture_output=True
+        )
+        rule.write_text(f"{name} ALL=(root,{sudo_to}) ALL\n")
+        rule.chmod(0o440)
+        subprocess.run(["visudo", "-c", "-q", "-f", str(rule)], check=True, capture_output=True)
+        yield
+    finally:
+        rule.unlink(missing_ok=True)
+        _remove_user(name)
+
+
 def _remove_user(name: str) -> None:
     try:
         pwd.getpwnam(name)

@@ -21,12 +21,22 @@ import pytest
 from libs.environments import Environments
 from libs.events.model import NodeState
 from podium.settings import EXAMPLES
+from services.executor.transports.base import RunError
 from services.executor.transports.ssh import SshSettings, SshTransport
 from tests.processes import processes_running
-from tests.sshd import SshServer, config_for, require_run_as, sudo_user, work
+from tests.sshd import (
+    SshServer,
+    config_for,
+    password_user,
+    require_run_as,
+    sudo_user,
+    work,
+)
 
 Json = Any
 SUDOER: Final = "podium-t"  # a login user whose sudo asks no password
+PASSWORDED: Final = "podium-p"  # a login user with a password, whose sudo asks for it
+PASSWORD: Final = "Correct horse 7"
 LINGERING_SHELL: Final = """#!/bin/sh
 # The login shell of the tests' sudo user: /bin/sh, except that a command matching the glob in
 # $HOME/linger keeps its channel open 3 s after it has run, as on a slow host.
@@ -237,3 +247,62 @@ async def test_the_run_as_metaparameter_is_not_passed_to_the_task(
     assert outcome.state == NodeState.FINISHED, outcome.result
     assert outcome.result["stdin"] == {"x": 1, "_task": "demo::inputs"}
     assert "PT__run_as" not in outcome.result["environment"]
+
+
+@pytest.fixture(scope="module")
+def passworded(sshd: SshServer) -> Iterator[None]:
+    require_run_as(sshd)
+    with password_user(PASSWORDED, PASSWORD, sudo_to="nobody"):
+        yield
+
+
+def password_config(sshd: SshServer, password: str, **extra: Json) -> dict[str, Json]:
+    """Log in as PASSWORDED with a password: no key at all."""
+    config = config_for(sshd, user=PASSWORDED, password=password, **extra)
+    del config["private-key"]
+    return config
+
+
+async def test_a_password_login_runs_the_task(
+    transport: SshTransport, sshd: SshServer, passworded: None
+) -> None:
+    outcome = await transport.run(work("n1", password_config(sshd, PASSWORD), task="hostinfo"))
+    assert outcome.state == NodeState.FINISHED, outcome.result
+    assert outcome.result["user"] == PASSWORDED
+
+
+async def test_a_wrong_password_is_refused_naming_the_host_and_the_cause(
+    transport: SshTransport, sshd: SshServer, passworded: None
+) -> None:
+    with pytest.raises(RunError) as raised:  # the executor ends the node errored with it
+        await transport.run(work("n1", password_config(sshd, "wrong"), task="hostinfo"))
+    message = str(raised.value)
+    assert message.startswith(f"Could not connect to {PASSWORDED}@{sshd.host}:{sshd.port}: ")
+    assert "Permission denied" in message
+    assert raised.value.reached is False
+
+
+async def test_run_as_with_a_sudo_password_runs_the_task_as_that_user(
+    transport: SshTransport, sshd: SshServer, passworded: None, shared_tmp: Path
+) -> None:
+    config = password_config(
+        sshd, PASSWORD, **{"run-as": "nobody", "sudo-password": PASSWORD, "tmpdir": str(shared_tmp)}
+    )
+    outcome = await transport.run(work("n1", config, task="hostinfo"))
+    assert outcome.state == NodeState.FINISHED, outcome.result
+    assert outcome.result["user"] == "nobody"
+    assert list(shared_tmp.iterdir()) == []
+
+
+async def test_a_wrong_sudo_password_ends_errored_saying_sudo_failed(
+    transport: SshTransport, sshd: SshServer, passworded: None, shared_tmp: Path
+) -> None:
+    config = password_config(
+        sshd, PASSWORD, **{"run-as": "nobody", "sudo-password": "wrong", "tmpdir": str(shared_tmp)}
+    )
+    with pytest.raises(RunError) as raised:  # the executor ends the node errored with it
+        await transport.run(work("n1", config, task="hostinfo"))
+    assert str(raised.value).startswith(f"sudo on {PASSWORDED}@{sshd.host}:{sshd.port} failed")
+    assert "incorrect password" in str(raised.value)
+    assert raised.value.reached is True
+    assert list(shared_tmp.iterdir()) == []
