@@ -39,7 +39,7 @@ from services.api.app import build_app
 from services.api.keys import ApiSettings
 from services.api.puppetdb import PuppetDb, PuppetDbSettings
 from services.api.sources import InventoryHolder, SourceFiles
-from services.api.status import Health
+from services.api.status import Health, projector_health
 from services.executor.executor import Executor, ExecutorSettings
 from services.executor.transports.base import Transport
 from services.executor.transports.local import LocalSettings, LocalTransport
@@ -293,10 +293,10 @@ class Engine:
             status["broker"] = "connected" if broker.is_up else "disconnected"
             state = "running" if broker.is_up else "error"
         if self.projector is not None:
-            status["log_position"] = self.projector.state.position
-            status["active_jobs"] = len(self.projector.state.active)
-            if state == "running" and not self.projector.caught_up.is_set():
-                state = "starting"
+            folded = projector_health(self.projector)
+            status.update(folded.status)
+            if state == "running":
+                state = folded.state
         if self.scheduler is not None:
             status["scheduler"] = "leader" if self.scheduler.leading else "standby"
         if self.executor is not None:

@@ -21,7 +21,7 @@ from libs.events.amqp.topology import delete_everything
 from podium.engine import Engine
 from podium.settings import EXAMPLES, Settings
 from services.executor.transports.local import base_env
-from tests.sshd import SshServer, free_port, running_sshd
+from tests.sshd import SshServer, free_port, missing, running_sshd
 
 DATA: Final = Path(__file__).parent / "data"
 ENVIRONMENTS: Final = DATA / "environments"
@@ -45,6 +45,23 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+NODE_ENDS: Final = frozenset({"node_finished", "node_failed", "node_errored", "node_skipped"})
+
+
+def most_running_at_once(events: list[Json]) -> int:
+    """The most nodes running at once, replaying job events in id order."""
+    running: set[str] = set()
+    peak = 0
+    for event in sorted(events, key=lambda event: int(event["id"])):
+        node = event["details"].get("node")
+        if event["type"] == "node_running":
+            running.add(node)
+        elif event["type"] in NODE_ENDS:
+            running.discard(node)
+        peak = max(peak, len(running))
+    return peak
 
 
 class Api:
@@ -209,12 +226,6 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-def _broker_required() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true") or bool(
-        os.environ.get("PODIUM_REQUIRE_RABBITMQ")
-    )
-
-
 @pytest.fixture(scope="session")
 def amqp_url() -> Iterator[str]:
     url = os.environ.get("PODIUM_AMQP_URL")
@@ -235,9 +246,7 @@ def amqp_url() -> Iterator[str]:
             "no RabbitMQ broker: PODIUM_AMQP_URL is unset, nothing listens on 127.0.0.1:5672 "
             f"and Docker is not available ({exc!r}); start one with `rabbitmq-server -detached`"
         )
-        if _broker_required():
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing(reason)
     with container:
         host, port = container.get_container_host_ip(), container.get_exposed_port(5672)
         yield f"amqp://guest:guest@{host}:{port}/"

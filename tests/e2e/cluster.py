@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -16,17 +15,11 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import ENVIRONMENTS
+from tests.conftest import ENVIRONMENTS, NODE_ENDS
+from tests.sshd import free_port
 
 Json = Any
 TERMINAL = {"finished", "failed", "stopped"}
-NODE_ENDS = {"node_finished", "node_failed", "node_errored", "node_skipped"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sim_inventory(path: Path, groups: dict[str, tuple[int, str]]) -> Path:
@@ -222,18 +215,6 @@ def check_each_node_ran_once(events: list[Json], nodes: Iterable[str]) -> None:
             ended[node] = ended.get(node, 0) + 1
     assert ended == dict.fromkeys(nodes, 1)
     assert all(count == 1 for count in running.values()), running
-
-
-def most_running_at_once(events: list[Json]) -> int:
-    running: set[str] = set()
-    peak = 0
-    for event in events:
-        if event["type"] == "node_running":
-            running.add(event["details"]["node"])
-        elif event["type"] in NODE_ENDS:
-            running.discard(event["details"]["node"])
-        peak = max(peak, len(running))
-    return peak
 
 
 async def health(session: aiohttp.ClientSession, process: Process) -> tuple[int, Json]:

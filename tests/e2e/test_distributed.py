@@ -12,13 +12,12 @@ import aiohttp
 import pytest
 
 from libs.events.amqp.settings import AmqpSettings
-from tests.conftest import open_broker
+from tests.conftest import most_running_at_once, open_broker
 from tests.e2e.cluster import (
     Client,
     Cluster,
     check_each_node_ran_once,
     health,
-    most_running_at_once,
     sim_inventory,
 )
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import ENVIRONMENTS
-from tests.e2e.cluster import Client, free_port, most_running_at_once
+from tests.conftest import ENVIRONMENTS, most_running_at_once
+from tests.e2e.cluster import Client
+from tests.sshd import free_port
 
 Json = Any
 TERMINAL = {"finished", "failed", "stopped"}

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from podium.engine import Engine
-from tests.conftest import Api, running, serving, settings_for
+from tests.conftest import Api, most_running_at_once, running, serving, settings_for
 
 Json = Any
-TERMINAL_EVENTS = {"node_finished", "node_failed", "node_errored", "node_skipped"}
 
 
 async def crash(engine: Engine) -> None:
@@ -20,20 +19,6 @@ async def crash(engine: Engine) -> None:
         task.cancel()
     await asyncio.gather(*engine.tasks, return_exceptions=True)
     await engine.adapters.event_log.close()
-
-
-def most_running_at_once(events: list[Json]) -> int:
-    """The most nodes running at once, replaying events in id order."""
-    running: set[str] = set()
-    peak = 0
-    for event in sorted(events, key=lambda event: int(event["id"])):
-        node = event["details"].get("node")
-        if event["type"] == "node_running":
-            running.add(node)
-        elif event["type"] in TERMINAL_EVENTS:
-            running.discard(node)
-        peak = max(peak, len(running))
-    return peak
 
 
 async def snapshot(api: Api, names: list[str]) -> str:
@@ -75,7 +60,6 @@ async def test_jobs_share_the_global_in_flight_limit(tmp_path: Path) -> None:
         merged: list[Json] = []
         for name in names:
             merged += (await api.ok(f"/jobs/{name}/events"))["items"]
-        merged.sort(key=lambda event: int(event["id"]))
         assert most_running_at_once(merged) <= 4
         assert engine.projector is not None
         assert engine.projector.state.inflight == 0
