@@ -19,8 +19,8 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from benchmarks.loop import install_loop
-from libs.events.codec import decode_batch, encode_batch
-from libs.events.model import NodeRunFinished, NodeState
+from podium.events.codec import decode_batch, encode_batch
+from podium.events.model import NodeRunFinished, NodeState
 
 _WINDOW: Final = 64  # confirmed publishes in flight at once
 

@@ -22,9 +22,9 @@ from typing import Final
 
 import msgspec
 
-from libs.events.codec import decode_batch, encode_batch
-from libs.events.filelog import FileEventLog, frame
-from libs.events.model import (
+from podium.events.codec import decode_batch, encode_batch
+from podium.events.filelog import FileEventLog, frame
+from podium.events.model import (
     Event,
     JobFinished,
     JobReady,
@@ -36,7 +36,7 @@ from libs.events.model import (
     NodeState,
     Target,
 )
-from libs.events.projector import Projector
+from podium.events.projector import Projector
 
 NODES_PER_JOB: Final = 100
 _HEADER: Final = struct.Struct(">II")

@@ -29,7 +29,7 @@ from benchmarks.fleet import (
 from benchmarks.plan import Bench
 from benchmarks.procs import Client, node_names, shown
 from benchmarks.stats import Figure, Row, Spread, percentile, ratios
-from libs.events.model import JobState
+from podium.events.model import JobState
 
 EXECUTORS = 2
 

@@ -20,9 +20,9 @@ import aiohttp
 
 from benchmarks.logread import file_events, folded
 from benchmarks.procs import Client, Podium, cluster, embedded, node_names, write_inventory
-from libs.events.fold import fold_all
-from libs.events.model import JobState
-from libs.events.state import Job, State
+from podium.events.fold import fold_all
+from podium.events.model import JobState
+from podium.events.state import Job, State
 
 FLEET = "fleet"
 SLOW = "slow"

@@ -10,14 +10,14 @@ import struct
 from pathlib import Path
 from typing import Final
 
-from libs.events.amqp.broker import Broker
-from libs.events.amqp.log import AmqpEventLog
-from libs.events.amqp.settings import AmqpSettings
-from libs.events.codec import decode_batch
-from libs.events.filelog import scan
-from libs.events.fold import fold_all
-from libs.events.model import Event
-from libs.events.state import State
+from podium.events.amqp.broker import Broker
+from podium.events.amqp.log import AmqpEventLog
+from podium.events.amqp.settings import AmqpSettings
+from podium.events.codec import decode_batch
+from podium.events.filelog import scan
+from podium.events.fold import fold_all
+from podium.events.model import Event
+from podium.events.state import State
 
 _HEADER: Final = struct.Struct(">II")
 

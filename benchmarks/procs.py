@@ -22,9 +22,9 @@ from typing import Final
 
 import aiohttp
 
-from libs.events.amqp.broker import Broker
-from libs.events.amqp.settings import AmqpSettings
-from libs.events.amqp.topology import delete_everything
+from podium.events.amqp.broker import Broker
+from podium.events.amqp.settings import AmqpSettings
+from podium.events.amqp.topology import delete_everything
 from podium.settings import EXAMPLES
 
 AMQP_URL: Final = os.environ.get("PODIUM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

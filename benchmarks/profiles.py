@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-_OURS: Final = ("(libs/", "(services/", "(podium/", "/libs/", "/services/", "/podium/")
+_OURS: Final = ("(podium/", "/podium/")
 _ROOTS: Final = ("serve (podium/serve.py)", "main (podium/cli.py)", "<module> (podium")
 _IDLE: Final = ("select (selectors.py", "_run_once (asyncio/base_events.py", "epoll")
 

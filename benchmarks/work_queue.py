@@ -12,11 +12,11 @@ import time
 import uuid
 
 from benchmarks.procs import AMQP_URL
-from libs.events.amqp.broker import Broker
-from libs.events.amqp.settings import AmqpSettings
-from libs.events.amqp.topology import delete_everything
-from libs.events.amqp.work import AmqpWorkQueue
-from libs.events.work import RunSpec, WorkItem
+from podium.events.amqp.broker import Broker
+from podium.events.amqp.settings import AmqpSettings
+from podium.events.amqp.topology import delete_everything
+from podium.events.amqp.work import AmqpWorkQueue
+from podium.events.work import RunSpec, WorkItem
 
 
 async def measure(count: int) -> dict[str, float]:

@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from libs.events.amqp.settings import AmqpSettings
 from podium.engine import ALL_ROLES, ConfigurationError, Role
+from podium.events.amqp.settings import AmqpSettings
+from podium.executor.transports.local import base_env
 from podium.logs import configure_logging
 from podium.settings import Settings
-from services.executor.transports.local import base_env
 
 DEFAULTS = Settings()
 AMQP_DEFAULTS = AmqpSettings()

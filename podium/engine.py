@@ -19,33 +19,33 @@ from typing import Any, Final
 import structlog
 from aiohttp import web
 
-from libs.environments import Environments
-from libs.events.amqp.broker import Broker
-from libs.events.amqp.fanout import AmqpHeartbeats, AmqpStopBus
-from libs.events.amqp.leader import AmqpLeadership
-from libs.events.amqp.log import AmqpEventLog
-from libs.events.amqp.mirror import TopicMirror
-from libs.events.amqp.snapshots import AmqpSnapshots
-from libs.events.amqp.work import AmqpWorkQueue
-from libs.events.filelog import FileEventLog
-from libs.events.memory import MemoryHeartbeats, MemoryStopBus, MemoryWorkQueue, SoleLeader
-from libs.events.ports import EventLog, Heartbeats, Leadership, StopBus, WorkQueue
-from libs.events.producer import Producer
-from libs.events.projector import Projector
-from libs.events.snapshots import FileSnapshots, SnapshotStore
+from podium.api.app import build_app
+from podium.api.keys import ApiSettings
+from podium.api.puppetdb import PuppetDb, PuppetDbSettings
+from podium.api.sources import InventoryHolder, SourceFiles
+from podium.api.status import Health, projector_health
+from podium.environments import Environments
+from podium.events.amqp.broker import Broker
+from podium.events.amqp.fanout import AmqpHeartbeats, AmqpStopBus
+from podium.events.amqp.leader import AmqpLeadership
+from podium.events.amqp.log import AmqpEventLog
+from podium.events.amqp.mirror import TopicMirror
+from podium.events.amqp.snapshots import AmqpSnapshots
+from podium.events.amqp.work import AmqpWorkQueue
+from podium.events.filelog import FileEventLog
+from podium.events.memory import MemoryHeartbeats, MemoryStopBus, MemoryWorkQueue, SoleLeader
+from podium.events.ports import EventLog, Heartbeats, Leadership, StopBus, WorkQueue
+from podium.events.producer import Producer
+from podium.events.projector import Projector
+from podium.events.snapshots import FileSnapshots, SnapshotStore
+from podium.executor.executor import Executor, ExecutorSettings
+from podium.executor.transports.base import Transport
+from podium.executor.transports.local import LocalSettings, LocalTransport
+from podium.executor.transports.sim import SimTransport
+from podium.executor.transports.ssh import SshSettings, SshTransport
+from podium.scheduler.scheduler import ParkedWork, Scheduler, SchedulerSettings
 from podium.settings import Settings
 from podium.tokens import ensure_admin_token
-from services.api.app import build_app
-from services.api.keys import ApiSettings
-from services.api.puppetdb import PuppetDb, PuppetDbSettings
-from services.api.sources import InventoryHolder, SourceFiles
-from services.api.status import Health, projector_health
-from services.executor.executor import Executor, ExecutorSettings
-from services.executor.transports.base import Transport
-from services.executor.transports.local import LocalSettings, LocalTransport
-from services.executor.transports.sim import SimTransport
-from services.executor.transports.ssh import SshSettings, SshTransport
-from services.scheduler.scheduler import ParkedWork, Scheduler, SchedulerSettings
 
 log = structlog.get_logger(__name__)
 LOG_FILE: Final = "events.log"

@@ -14,9 +14,9 @@ import signal
 import structlog
 from aiohttp import web
 
+from podium.api.status import status_app
 from podium.engine import ALL_ROLES, Engine, Role, first_of
 from podium.settings import Settings
-from services.api.status import status_app
 
 log = structlog.get_logger(__name__)
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from libs.events.amqp.settings import AmqpSettings
+from podium.events.amqp.settings import AmqpSettings
 
-EXAMPLES: Final = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES: Final = Path(__file__).resolve().parent / "examples"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ from typing import Final
 
 import structlog
 
-from libs.auth import new_token, token_sha256
-from libs.events.model import TokenIssued
-from libs.events.producer import Producer
-from libs.events.projector import Projector
+from podium.auth import new_token, token_sha256
+from podium.events.model import TokenIssued
+from podium.events.producer import Producer
+from podium.events.projector import Projector
 
 ADMIN_LOGIN: Final = "admin"
 ADMIN_ID: Final = str(uuid.uuid5(uuid.NAMESPACE_URL, "podium:user/admin"))

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from libs.events.model import Component, Event, JobRequested, Target
+from podium.events.model import Component, Event, JobRequested, Target
 
 
 def stamp(events: Iterable[Event], origin: str = "test", first_seq: int = 1) -> list[Event]:

@@ -15,12 +15,12 @@ from typing import Any, Final
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from libs.events.amqp.broker import Broker
-from libs.events.amqp.settings import AmqpSettings
-from libs.events.amqp.topology import delete_everything
 from podium.engine import Engine
+from podium.events.amqp.broker import Broker
+from podium.events.amqp.settings import AmqpSettings
+from podium.events.amqp.topology import delete_everything
+from podium.executor.transports.local import base_env
 from podium.settings import EXAMPLES, Settings
-from services.executor.transports.local import base_env
 from tests.sshd import SshServer, free_port, missing, running_sshd
 
 DATA: Final = Path(__file__).parent / "data"

@@ -19,7 +19,7 @@ from typing import Any, Final, NoReturn
 
 import pytest
 
-from libs.events.work import RunSpec, WorkItem
+from podium.events.work import RunSpec, WorkItem
 
 SSHD: Final = Path("/usr/sbin/sshd")
 SUDOERS_DIR: Final = Path("/etc/sudoers.d")

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from libs.events.amqp.settings import AmqpSettings
+from podium.events.amqp.settings import AmqpSettings
 from tests.conftest import most_running_at_once, open_broker
 from tests.e2e.cluster import (
     Client,

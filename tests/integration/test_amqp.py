@@ -11,15 +11,15 @@ from dataclasses import replace
 import aio_pika
 import pytest
 
-from libs.events.amqp.broker import Broker
-from libs.events.amqp.leader import AmqpLeadership
-from libs.events.amqp.log import AmqpEventLog
-from libs.events.amqp.mirror import TopicMirror
-from libs.events.amqp.settings import AmqpSettings
-from libs.events.amqp.snapshots import PART_BYTES, AmqpSnapshots
-from libs.events.amqp.work import AmqpWorkQueue
-from libs.events.fold import fold, fold_all
-from libs.events.model import (
+from podium.events.amqp.broker import Broker
+from podium.events.amqp.leader import AmqpLeadership
+from podium.events.amqp.log import AmqpEventLog
+from podium.events.amqp.mirror import TopicMirror
+from podium.events.amqp.settings import AmqpSettings
+from podium.events.amqp.snapshots import PART_BYTES, AmqpSnapshots
+from podium.events.amqp.work import AmqpWorkQueue
+from podium.events.fold import fold, fold_all
+from podium.events.model import (
     Event,
     JobReady,
     NodeRunDispatched,
@@ -27,10 +27,10 @@ from libs.events.model import (
     NodeState,
     TokenIssued,
 )
-from libs.events.ports import LogTruncated, Record
-from libs.events.projector import Projector
-from libs.events.snapshots import Snapshot
-from libs.events.work import RunSpec, WorkItem
+from podium.events.ports import LogTruncated, Record
+from podium.events.projector import Projector
+from podium.events.snapshots import Snapshot
+from podium.events.work import RunSpec, WorkItem
 from tests.builders import job_requested
 from tests.conftest import open_broker
 

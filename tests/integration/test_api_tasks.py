@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.executor.transports.local import BASE_ENV_NAMES
+from podium.executor.transports.local import BASE_ENV_NAMES
 from tests.conftest import ENVIRONMENTS, Api, running
 
 Json = Any

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from libs.events.amqp.log import AmqpEventLog
-from libs.events.amqp.settings import AmqpSettings
-from libs.events.filelog import FileEventLog
-from libs.events.model import Event, JobReady
-from libs.events.ports import EventLog, Record
-from libs.events.projector import Projector
+from podium.events.amqp.log import AmqpEventLog
+from podium.events.amqp.settings import AmqpSettings
+from podium.events.filelog import FileEventLog
+from podium.events.model import Event, JobReady
+from podium.events.ports import EventLog, Record
+from podium.events.projector import Projector
 from tests.conftest import open_broker
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from libs.events.filelog import FileEventLog, frame
-from libs.events.model import Event, JobReady
-from libs.events.ports import LogCorrupted, Record
+from podium.events.filelog import FileEventLog, frame
+from podium.events.model import Event, JobReady
+from podium.events.ports import LogCorrupted, Record
 
 
 def ready(job: str) -> JobReady:

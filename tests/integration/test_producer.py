@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from libs.events.filelog import FileEventLog
-from libs.events.model import Event, JobReady
-from libs.events.producer import Producer
+from podium.events.filelog import FileEventLog
+from podium.events.model import Event, JobReady
+from podium.events.producer import Producer
 from tests.integration.test_filelog import read_all
 
 

@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from services.api.errors import PuppetDbError
-from services.api.puppetdb import PuppetDb, PuppetDbSettings
+from podium.api.errors import PuppetDbError
+from podium.api.puppetdb import PuppetDb, PuppetDbSettings
 from tests.conftest import FLEET, Api, running
 from tests.integration.test_api_commands import expect_error, job_count
 

@@ -10,11 +10,11 @@ from dataclasses import replace
 
 import pytest
 
-from libs.events.amqp.fanout import AmqpStopBus
-from libs.events.amqp.work import AmqpWorkQueue
-from libs.events.memory import MemoryStopBus, MemoryWorkQueue
-from libs.events.ports import Delivery, StopBus, WorkQueue
-from libs.events.work import RunSpec, StopNotice, WorkItem
+from podium.events.amqp.fanout import AmqpStopBus
+from podium.events.amqp.work import AmqpWorkQueue
+from podium.events.memory import MemoryStopBus, MemoryWorkQueue
+from podium.events.ports import Delivery, StopBus, WorkQueue
+from podium.events.work import RunSpec, StopNotice, WorkItem
 from tests.conftest import open_broker
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.api.scopes import LocalQueries
+from podium.api.scopes import LocalQueries
 from tests.conftest import FLEET, Api, running
 from tests.integration.test_api_commands import expect_error, job_count
 from tests.unit.test_queries import CACHE, DB, PQL_WORDS, SLOW_REGEX, WEB, WIN, ast_json

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from libs.events.amqp.settings import AmqpSettings
-from libs.events.ports import LogTruncated
 from podium.engine import Engine, Role
+from podium.events.amqp.settings import AmqpSettings
+from podium.events.ports import LogTruncated
 from tests.conftest import Api, open_broker, serving, settings_for
 from tests.integration.test_engine import snapshot as api_view
 

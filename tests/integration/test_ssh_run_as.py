@@ -18,11 +18,11 @@ from typing import Any, Final
 
 import pytest
 
-from libs.environments import Environments
-from libs.events.model import NodeState
+from podium.environments import Environments
+from podium.events.model import NodeState
+from podium.executor.transports.base import RunError
+from podium.executor.transports.ssh import SshSettings, SshTransport
 from podium.settings import EXAMPLES
-from services.executor.transports.base import RunError
-from services.executor.transports.ssh import SshSettings, SshTransport
 from tests.processes import processes_running
 from tests.sshd import (
     SshServer,

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from libs.environments import Environments
-from libs.events.model import NodeState
-from libs.events.work import RunSpec, WorkItem
+from podium.environments import Environments
+from podium.events.model import NodeState
+from podium.events.work import RunSpec, WorkItem
+from podium.executor.transports.base import RunError
+from podium.executor.transports.ssh import SshSettings, SshTransport
 from podium.settings import EXAMPLES
-from services.executor.transports.base import RunError
-from services.executor.transports.ssh import SshSettings, SshTransport
 from tests.sshd import SshServer, config_for, free_port, work
 
 Json = Any

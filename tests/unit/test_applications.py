@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libs.applications import (
+from podium.applications import (
     ApplicationsError,
     BadReference,
     DependencyCycle,
@@ -20,7 +20,7 @@ from libs.applications import (
     plan,
     topological,
 )
-from libs.events.model import Component
+from podium.events.model import Component
 
 LAMP: Final = """
 Lamp[shop]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libs.events.fold import fold_all
-from libs.events.model import (
+from podium.events.fold import fold_all
+from podium.events.model import (
     NODE_TERMINAL,
     Component,
     Event,
@@ -22,8 +22,8 @@ from libs.events.model import (
     NodeRunStarted,
     NodeState,
 )
-from libs.events.state import State
-from services.scheduler.decide import (
+from podium.events.state import State
+from podium.scheduler.decide import (
     decide,
     lost_executors,
     settle_lost_executor,

@@ -6,9 +6,9 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libs.events.codec import decode_batch, encode_batch
-from libs.events.fold import fold, fold_all
-from libs.events.model import (
+from podium.events.codec import decode_batch, encode_batch
+from podium.events.fold import fold, fold_all
+from podium.events.model import (
     NODE_TERMINAL,
     Component,
     Event,
@@ -24,8 +24,8 @@ from libs.events.model import (
     NodeState,
     TokenIssued,
 )
-from libs.events.results import EXECUTION_FAILURE, execution_failure
-from libs.events.state import State
+from podium.events.results import EXECUTION_FAILURE, execution_failure
+from podium.events.state import State
 from tests.builders import job_requested, stamp
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.inventory import InventoryError, parse_inventory
+from podium.inventory import InventoryError, parse_inventory
 
 NESTED = """
 config:

@@ -3,14 +3,14 @@ connected as the latest of its runs that said whether it reached the host."""
 
 from __future__ import annotations
 
-from libs.events.fold import fold_all
-from libs.events.model import Event, NodeRunDispatched, NodeRunFinished, NodeState
-from libs.events.results import EXECUTION_FAILURE, execution_failure, reached
-from libs.events.state import Contact
-from libs.inventory import parse_inventory
-from libs.node_groups import NodeGroups
-from services.api.inventory import inventory_items
-from services.api.sources import Sources
+from podium.api.inventory import inventory_items
+from podium.api.sources import Sources
+from podium.events.fold import fold_all
+from podium.events.model import Event, NodeRunDispatched, NodeRunFinished, NodeState
+from podium.events.results import EXECUTION_FAILURE, execution_failure, reached
+from podium.events.state import Contact
+from podium.inventory import parse_inventory
+from podium.node_groups import NodeGroups
 from tests.builders import job_requested, stamp
 
 INVENTORY = parse_inventory("""

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from libs.events.model import NodeState
-from services.executor.outcome import deploy_outcome, task_outcome
+from podium.events.model import NodeState
+from podium.executor.outcome import deploy_outcome, task_outcome
 
 TASK_ERROR = "puppetlabs.tasks/task-error"
 

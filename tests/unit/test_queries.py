@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libs.inventory import Inventory, load_inventory, parse_inventory
-from libs.queries import From, QueryProblem, RegexBudget, parse_query, select
-from libs.queries.pql import MAX_PQL_CHARS, MAX_PQL_NESTING, pql_to_ast
+from podium.inventory import Inventory, load_inventory, parse_inventory
+from podium.queries import From, QueryProblem, RegexBudget, parse_query, select
+from podium.queries.pql import MAX_PQL_CHARS, MAX_PQL_NESTING, pql_to_ast
 from tests.conftest import DATA
 
 Json = Any

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from libs.events.render import REDACTED, redacted_result
-from services.api.views import redacted_options
+from podium.api.views import redacted_options
+from podium.events.render import REDACTED, redacted_result
 
 Json = Any
 

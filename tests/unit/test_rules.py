@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libs.node_groups import (
+from podium.node_groups import (
     ALL_NODES,
     NodeGroupError,
     NodeGroups,
     load_node_groups,
     parse_node_groups,
 )
-from libs.queries import (
+from podium.queries import (
     ALL_NODES_RULE,
     From,
     QueryProblem,

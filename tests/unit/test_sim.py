@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from libs.events.model import NodeState
-from libs.events.work import RunSpec, WorkItem
-from services.executor.transports.base import RunError
-from services.executor.transports.sim import SimSettings, sim_settings, simulate
+from podium.events.model import NodeState
+from podium.events.work import RunSpec, WorkItem
+from podium.executor.transports.base import RunError
+from podium.executor.transports.sim import SimSettings, sim_settings, simulate
 
 
 def item(node: str, kind: str = "task", job: str = "1") -> WorkItem:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.executor.slots import Slots
+from podium.executor.slots import Slots
 
 
 async def test_takes_wait_until_enough_slots_are_free_in_order() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from services.executor.transports.base import RunError
-from services.executor.transports.ssh_target import SshTarget, ssh_target
+from podium.executor.transports.base import RunError
+from podium.executor.transports.ssh_target import SshTarget, ssh_target
 
 Json = Any
 

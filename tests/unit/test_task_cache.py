@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from libs.environments import BadEnvironment, Environment, Environments
-from libs.tasks.cache import Recent
-from libs.tasks.catalog import TaskError
-from libs.tasks.names import TaskName
-from libs.tasks.types import parse_type
+from podium.environments import BadEnvironment, Environment, Environments
+from podium.tasks.cache import Recent
+from podium.tasks.catalog import TaskError
+from podium.tasks.names import TaskName
+from podium.tasks.types import parse_type
 
 ECHO = TaskName("pkg", "echo")
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from libs.tasks.catalog import Task, TaskError, find_task, list_tasks
-from libs.tasks.files import TaskFileError, support_files
-from libs.tasks.names import TaskName
-from services.executor.taskrun import task_input
-from services.executor.transports.base import RunError
-from services.executor.transports.ssh_remote import wrapper
+from podium.executor.taskrun import task_input
+from podium.executor.transports.base import RunError
+from podium.executor.transports.ssh_remote import wrapper
+from podium.tasks.catalog import Task, TaskError, find_task, list_tasks
+from podium.tasks.files import TaskFileError, support_files
+from podium.tasks.names import TaskName
 
 Json = Any
 

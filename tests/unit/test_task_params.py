@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from libs.tasks.params import (
+from podium.tasks.params import (
     ParameterDeclarationError,
     check_parameters,
     declared_parameters,

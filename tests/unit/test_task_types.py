@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libs.tasks.types import PType, TypeSyntaxError, parse_type
+from podium.tasks.types import PType, TypeSyntaxError, parse_type
 
 Json = Any
 

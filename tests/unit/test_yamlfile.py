@@ -10,12 +10,12 @@ from typing import Final
 
 import pytest
 
-from libs.applications import ApplicationsError, load_applications
-from libs.environments import Environments
-from libs.environments.environments import BadEnvironment
-from libs.inventory import InventoryError, load_inventory
-from libs.node_groups import NodeGroupError, load_node_groups
-from libs.yamlfile import MAX_DEPTH, too_deep
+from podium.applications import ApplicationsError, load_applications
+from podium.environments import Environments
+from podium.environments.environments import BadEnvironment
+from podium.inventory import InventoryError, load_inventory
+from podium.node_groups import NodeGroupError, load_node_groups
+from podium.yamlfile import MAX_DEPTH, too_deep
 
 DEEP: Final = "[" * 10_000 + "]" * 10_000  # far past PyYAML's recursion
 TOO_DEEP: Final = "a: " + "[" * MAX_DEPTH + "]" * MAX_DEPTH  # readable, but past MAX_DEPTH

@@ -1,1 +1,0 @@
-"""Code shared by the services: one package per concern, no I/O policy of its own."""

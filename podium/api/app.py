@@ -1,0 +1,89 @@
+"""Builds the aiohttp application: the route table, the middlewares and the shared objects."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from aiohttp import web
+
+from podium.api import commands, inventory, jobs, status, streams, tasks
+from podium.api.keys import (
+    CLOCK,
+    ENVIRONMENTS,
+    INVENTORY,
+    LOCAL_QUERIES,
+    PRODUCER,
+    PROJECTOR,
+    PUPPETDB,
+    REQUEST_IDS,
+    SETTINGS,
+    ApiSettings,
+    request_ids,
+)
+from podium.api.metrics import REQUESTS, count_requests, metrics
+from podium.api.middleware import authenticate, errors
+from podium.api.puppetdb import PuppetDb
+from podium.api.scopes import LocalQueries
+from podium.api.sources import InventoryHolder
+from podium.api.status import HEALTH, Health, projector_health
+from podium.environments import Environments
+from podium.events.producer import Producer
+from podium.events.projector import Projector
+
+V1 = "/orchestrator/v1"
+ROUTES = [
+    *status.STATUS_ROUTES,
+    web.get(V1, status.root),
+    web.get(f"{V1}/openapi.json", status.openapi),
+    web.post(f"{V1}/command/deploy", commands.deploy),
+    web.post(f"{V1}/command/task", commands.task),
+    web.post(f"{V1}/command/stop", commands.stop),
+    web.get(f"{V1}/jobs", jobs.list_jobs),
+    web.get(f"{V1}/jobs/{{id}}", jobs.get_job),
+    web.get(f"{V1}/jobs/{{id}}/nodes", jobs.job_nodes),
+    web.get(f"{V1}/jobs/{{id}}/report", jobs.job_report),
+    web.get(f"{V1}/jobs/{{id}}/events", jobs.job_events),
+    web.get(f"{V1}/events", streams.all_events),
+    web.get("/metrics", metrics),
+    web.get(f"{V1}/tasks", tasks.list_tasks),
+    web.get(f"{V1}/tasks/{{module}}/{{task}}", tasks.get_task),
+    web.get(f"{V1}/inventory", inventory.list_inventory),
+    web.post(f"{V1}/inventory", inventory.query_inventory),
+    web.post(f"{V1}/inventory/reload", inventory.reload_inventory),
+    web.get(f"{V1}/inventory/{{node:.+}}", inventory.get_node),
+    web.get(f"{V1}/node_groups", inventory.list_node_groups),
+]
+
+
+def build_app(
+    projector: Projector,
+    producer: Producer,
+    environments: Environments,
+    sources: InventoryHolder,
+    settings: ApiSettings,
+    clock: Callable[[], float] = time.time,
+    puppetdb: PuppetDb | None = None,
+    health: Callable[[], Health] | None = None,
+) -> web.Application:
+    app = web.Application(
+        middlewares=[count_requests, errors, authenticate],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[REQUESTS] = Counter()
+    app[PROJECTOR] = projector
+    app[PRODUCER] = producer
+    app[ENVIRONMENTS] = environments
+    app[INVENTORY] = sources
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[REQUEST_IDS] = request_ids()
+    app[PUPPETDB] = puppetdb
+    app[LOCAL_QUERIES] = queries = LocalQueries()
+    app.cleanup_ctx.append(queries.context)
+    app[HEALTH] = health or (lambda: projector_health(projector))
+    if puppetdb is not None:
+        app.cleanup_ctx.append(puppetdb.session_context)
+    app.add_routes(ROUTES)
+    return app

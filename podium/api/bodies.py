@@ -1,0 +1,153 @@
+"""Request bodies: pydantic models in strict mode (no "true" for true), unknown keys ignored
+except inside `scope`. `parse_body` turns every failure into one `validation-error` that names
+each offending field. The same models produce the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+import pydantic
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from podium.api.errors import ValidationError
+
+Json = Any
+NodeName = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s,]+$")]
+
+
+def _job_name(value: str | int) -> str:
+    name = str(value)
+    if not name.isascii() or not name.isdigit() or int(name) <= 0:
+        raise ValueError(f"{value!r} is not a job name (a positive integer)")
+    return str(int(name))
+
+
+JobName = Annotated[str | int, AfterValidator(_job_name)]
+Model = TypeVar("Model", bound=BaseModel)
+SCOPE_KEYS = ("nodes", "query", "node_group", "application")
+
+
+class Scope(BaseModel):
+    """Exactly one of `nodes`, `query`, `node_group`, `application`."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    nodes: list[NodeName] | None = None
+    query: list[Json] | str | None = None
+    node_group: str | None = None
+    application: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Scope:
+        given = [key for key in SCOPE_KEYS if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"scope must have exactly one of {', '.join(SCOPE_KEYS)} (got {len(given)})"
+            )
+        return self
+
+    def which(self) -> str:
+        return next(key for key in SCOPE_KEYS if getattr(self, key) is not None)
+
+    def as_options(self) -> dict[str, Json]:
+        key = self.which()
+        return {key: getattr(self, key)}
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class DeployCommand(_Command):
+    environment: str
+    scope: Scope | None = None
+    target: str | None = None
+    description: str | None = None
+    noop: bool | None = None
+    no_noop: bool | None = None
+    concurrency: Annotated[int, Field(gt=0)] | None = None
+    enforce_environment: bool | None = None
+    debug: bool | None = None
+    trace: bool | None = None
+    evaltrace: bool | None = None
+    userdata: dict[str, Json] | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> DeployCommand:
+        if self.noop and self.no_noop:
+            raise ValueError("noop and no_noop cannot both be true")
+        if self.environment == "" and self.enforce_environment is not False:
+            raise ValueError("enforce_environment must be false when environment is empty")
+        if self.scope is not None and self.target is not None:
+            raise ValueError("give scope or target, not both")
+        return self
+
+
+class TaskCommand(_Command):
+    environment: str | None = "production"
+    scope: Scope
+    task: str
+    params: dict[str, Json]
+    description: str | None = None
+    noop: bool | None = None
+    concurrency: Annotated[int, Field(gt=0)] | None = None
+    timeout: Annotated[int, Field(gt=0)] | None = None
+    userdata: dict[str, Json] | None = None
+
+
+class InventoryQuery(_Command):
+    """POST /inventory"""
+
+    nodes: list[Annotated[str, StringConstraints(min_length=1)]]
+
+
+class StopCommand(_Command):
+    job: JobName
+    force: bool | None = None
+
+    @property
+    def job_name(self) -> str:
+        return str(self.job)  # normalised by _job_name
+
+
+def parse_body(model: type[Model], body: bytes) -> Model:
+    """Raises ValidationError naming every bad field, or saying the body is not a JSON object."""
+    try:
+        return model.model_validate_json(body)
+    except pydantic.ValidationError as exc:
+        raise _validation_error(exc) from exc
+
+
+def _validation_error(exc: pydantic.ValidationError) -> ValidationError:
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "json_invalid":
+            message = f"the body is not valid JSON ({error.get('ctx', {}).get('error', '')})"
+        elif error["type"] == "model_type" and not field:
+            message = "the body must be a JSON object"
+        errors.append({"field": field, "message": message})
+    summary = "; ".join(
+        f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
+    )
+    return ValidationError(f"Invalid request: {summary}", errors=errors)
+
+
+def openapi_schemas() -> dict[str, Json]:
+    """JSON Schemas of the request bodies, for the OpenAPI document."""
+    _, schemas = pydantic.json_schema.models_json_schema(
+        [
+            (model, "validation")
+            for model in (DeployCommand, TaskCommand, StopCommand, InventoryQuery)
+        ],
+        ref_template="#/components/schemas/{model}",
+    )
+    return dict(schemas.get("$defs", {}))

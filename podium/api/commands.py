@@ -1,0 +1,288 @@
+"""POST /command/deploy, /command/task, /command/stop: parse, check, record, answer.
+
+A command becomes one event on the log. The answer (202) goes out only after the event is
+durable and this process's projector has folded it, so the job can be read at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import msgspec
+import structlog
+from aiohttp import web
+
+from podium.api.bodies import DeployCommand, StopCommand, TaskCommand, parse_body
+from podium.api.errors import (
+    Unavailable,
+    UnknownEnvironment,
+    UnknownJob,
+    UnknownTask,
+    ValidationError,
+)
+from podium.api.keys import (
+    CLOCK,
+    ENVIRONMENTS,
+    INVENTORY,
+    LOCAL_QUERIES,
+    PRODUCER,
+    PROJECTOR,
+    PUPPETDB,
+    REQUEST_IDS,
+    SETTINGS,
+    USER,
+    base_url,
+)
+from podium.api.scopes import (
+    ScopeContext,
+    environment_mismatches,
+    resolve_application,
+    resolve_scope,
+    targets_for,
+    whole_environment,
+)
+from podium.api.views import job_url, node_counts
+from podium.applications import Applications, ApplicationsError, load_applications
+from podium.environments import Environment, Environments
+from podium.environments.environments import BadEnvironment, InvalidEnvironmentName
+from podium.events.model import (
+    JOB_TERMINAL,
+    Component,
+    Event,
+    JobKind,
+    JobRequested,
+    JobStopRequested,
+    Json,
+)
+from podium.events.ports import LogUnavailable
+from podium.inventory import Inventory
+from podium.tasks.catalog import Task, TaskError
+from podium.tasks.names import InvalidTaskName, parse_task_name
+from podium.tasks.params import check_parameters, sensitive_names
+
+log = structlog.get_logger(__name__)
+
+
+async def deploy(request: web.Request) -> web.Response:
+    """POST /command/deploy"""
+    command = parse_body(DeployCommand, await request.read())
+    sources = request.app[INVENTORY].sources  # one snapshot for the whole command
+    applications = None
+    if command.environment:
+        environment = find_environment(request.app[ENVIRONMENTS], command.environment)
+        if command.scope is None or command.scope.application is not None:
+            applications = find_applications(environment)  # only what needs them reads them
+    context = ScopeContext(
+        sources,
+        request.app[PUPPETDB],
+        command.environment,
+        applications,
+        queries=request.app[LOCAL_QUERIES],
+    )
+    if command.scope is not None:
+        resolved = await resolve_scope(command.scope, context)
+    elif command.target:
+        resolved = resolve_application(command.target, context)
+    else:
+        resolved = whole_environment(context)
+    enforce = command.enforce_environment is not False
+    refused = {}
+    if enforce and command.environment:
+        refused = environment_mismatches(resolved.nodes, sources.inventory, command.environment)
+    options: dict[str, Json] = {
+        "environment": command.environment,
+        "scope": command.scope.as_options() if command.scope else {},
+        "noop": bool(command.noop),
+        "no_noop": bool(command.no_noop),
+        "concurrency": command.concurrency,
+        "enforce_environment": enforce,
+        "debug": bool(command.debug),
+        "trace": bool(command.trace),
+        "evaltrace": bool(command.evaltrace),
+        "target": command.target,
+        "description": command.description,
+    }
+    job = Planned(resolved.nodes, sources.inventory, resolved.components, refused)
+    return await _create_job(request, "deploy", command.environment, options, job, command)
+
+
+async def task(request: web.Request) -> web.Response:
+    """POST /command/task"""
+    command = parse_body(TaskCommand, await request.read())
+    environment = find_environment(request.app[ENVIRONMENTS], command.environment or "production")
+    found = find_task(environment, command.task)
+    if command.noop and not found.metadata.supports_noop:
+        raise ValidationError(f"Task {found.name.full} does not support noop", task=found.name.full)
+    params, sensitive = checked_params(found, command.params)
+    _check_encodable(params, "params")
+    if command.scope.application is not None:
+        raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
+    sources = request.app[INVENTORY].sources
+    context = ScopeContext(
+        sources, request.app[PUPPETDB], environment.name, queries=request.app[LOCAL_QUERIES]
+    )
+    resolved = await resolve_scope(command.scope, context)
+    options: dict[str, Json] = {
+        "task": found.name.full,
+        "params": params,
+        "scope": command.scope.as_options(),
+        "environment": environment.name,
+        "noop": bool(command.noop),
+        "description": command.description,
+        "sensitive": sensitive,
+        "plan_job": None,
+        "scheduled-job-id": None,
+        "concurrency": command.concurrency,
+        "timeout": command.timeout,
+    }
+    job = Planned(resolved.nodes, sources.inventory)
+    return await _create_job(request, "task", environment.name, options, job, command)
+
+
+async def stop(request: web.Request) -> web.Response:
+    """POST /command/stop: record the request; the scheduler does the stopping."""
+    command = parse_body(StopCommand, await request.read())
+    name = command.job_name
+    projector = request.app[PROJECTOR]
+    job = projector.state.jobs.get(name)
+    if job is None:
+        raise UnknownJob(f"No job named {name}", job=name)
+    if job.state not in JOB_TERMINAL:  # stopping an ended job changes nothing
+        event = JobStopRequested(at=request.app[CLOCK](), job=name, force=bool(command.force))
+        await _submit(request, event)
+        log.info("job stop requested", job_id=name, force=event.force, user=request[USER])
+    url = job_url(base_url(request), name)
+    return web.json_response(
+        {"job": {"id": url, "name": name, "nodes": node_counts(job)}}, status=202
+    )
+
+
+def find_environment(environments: Environments, name: str) -> Environment:
+    """Raises ValidationError for a malformed name, UnknownEnvironment for a missing one."""
+    try:
+        environment = environments.get(name)
+    except InvalidEnvironmentName as exc:
+        raise ValidationError(str(exc), environment=name) from exc
+    except BadEnvironment as exc:
+        raise ValidationError(f"Environment {name} is misconfigured: {exc}") from exc
+    if environment is None:
+        raise UnknownEnvironment(f"Unknown environment {name}", environment=name)
+    return environment
+
+
+def find_task(environment: Environment, name: str) -> Task:
+    try:
+        found = environment.task(parse_task_name(name))
+    except InvalidTaskName as exc:
+        raise ValidationError(str(exc), task=name) from exc
+    except TaskError as exc:
+        raise ValidationError(f"Task {name} cannot be used: {exc}", task=name) from exc
+    if found is None:
+        raise UnknownTask(
+            f"Unknown task {name} in environment {environment.name}",
+            task=name,
+            environment=environment.name,
+        )
+    return found
+
+
+def checked_params(task: Task, given: dict[str, Json]) -> tuple[dict[str, Json], list[str]]:
+    """The parameters with defaults applied, and the names of the sensitive ones. Raises one
+    ValidationError listing every bad parameter with the type it expects."""
+    try:
+        declared = task.parameters()
+    except TaskError as exc:
+        raise ValidationError(f"Task {task.name.full} cannot be used: {exc}") from exc
+    params, problems = check_parameters(declared, given)
+    if problems:
+        raise ValidationError(
+            f"Task {task.name.full} has invalid parameters: "
+            + "; ".join(problem.message for problem in problems),
+            task=task.name.full,
+            errors=[
+                {
+                    "field": f"params.{problem.parameter}",
+                    "parameter": problem.parameter,
+                    "expected": problem.expected,
+                    "message": problem.message,
+                }
+                for problem in problems
+            ],
+        )
+    return params, sensitive_names(declared)
+
+
+def find_applications(environment: Environment) -> Applications:
+    """Raises ValidationError for an applications file that cannot be used."""
+    try:
+        return load_applications(environment.path)
+    except ApplicationsError as exc:
+        raise ValidationError(
+            f"Environment {environment.name} is misconfigured: {exc}",
+            environment=environment.name,
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """What a command resolved to, from one inventory snapshot."""
+
+    nodes: list[str]
+    inventory: Inventory
+    components: list[Component] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def _check_encodable(value: Json, field: str) -> None:
+    """The log holds integers of up to 64 bits; JSON allows more."""
+    try:
+        msgspec.msgpack.encode(value)
+    except OverflowError as exc:
+        raise ValidationError(f"{field}: integers must fit in 64 bits", field=field) from exc
+
+
+async def _create_job(
+    request: web.Request,
+    kind: JobKind,
+    environment: str,
+    options: dict[str, Json],
+    job: Planned,
+    command: DeployCommand | TaskCommand,
+) -> web.Response:
+    if command.userdata:
+        options["userdata"] = command.userdata
+    _check_encodable(options["scope"], "scope")  # a query may hold integers the log cannot
+    ids = request.app[REQUEST_IDS]
+    event = JobRequested(
+        at=request.app[CLOCK](),
+        request_id=next(ids),
+        kind=kind,
+        owner=request[USER],
+        environment=environment,
+        options=options,
+        nodes=job.nodes,
+        targets=targets_for(job.nodes, job.inventory),
+        concurrency=command.concurrency,
+        description=command.description or "",
+        components=job.components,
+        refused=job.refused,
+    )
+    await _submit(request, event)
+    name = request.app[PROJECTOR].state.requests[event.request_id]
+    log.info("job requested", job_id=name, kind=kind, nodes=len(job.nodes), user=request[USER])
+    url = job_url(base_url(request), name)
+    return web.json_response({"job": {"id": url, "name": name}}, status=202)
+
+
+async def _submit(request: web.Request, event: Event) -> None:
+    """Append the event and wait until it is folded here. Raises Unavailable."""
+    timeout_s = request.app[SETTINGS].submit_timeout_s
+    try:
+        async with asyncio.timeout(timeout_s):
+            stamped = await request.app[PRODUCER].emit([event])
+            await request.app[PROJECTOR].wait_applied(stamped[0])
+    except LogUnavailable as exc:
+        raise Unavailable(f"The command was not recorded: {exc}") from exc
+    except TimeoutError as exc:
+        raise Unavailable(f"The command was not confirmed within {timeout_s:g} s") from exc

@@ -1,0 +1,176 @@
+"""GET /jobs and a job's nodes, report and events, served from the folded state."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable
+from typing import Any, Final
+
+from aiohttp import web
+
+from podium.api.errors import UnknownJob, ValidationError
+from podium.api.keys import CLOCK, PROJECTOR, base_url
+from podium.api.params import choice_param, int_param, path_id, time_param
+from podium.api.streams import job_stream, wants_stream
+from podium.api.views import (
+    job_detail,
+    job_item,
+    next_events,
+    node_item,
+    pagination,
+)
+from podium.events.model import NodeState
+from podium.events.render import iso, job_event
+from podium.events.state import Job, JobEvent, NodeRun, State
+
+Json = Any
+JOB_TYPES: Final = ("deploy", "task", "plan_task")
+ORDERS: Final = ("asc", "desc")
+_JOB_SORT: Final[dict[str, Callable[[State, Job], Any]]] = {
+    "timestamp": lambda state, job: (job.updated_at, int(job.name)),
+    "name": lambda state, job: int(job.name),
+    "state": lambda state, job: (job.state.value, int(job.name)),
+    "environment": lambda state, job: (job.environment, int(job.name)),
+    "owner": lambda state, job: (_login(state, job), int(job.name)),
+}
+_NODE_SORT: Final[dict[str, Callable[[NodeRun], Any]]] = {
+    "name": lambda run: run.name,
+    "state": lambda run: (run.state.value, run.name),
+    "duration": lambda run: (_span(run), run.name),
+    "start_timestamp": lambda run: (run.started_at or 0.0, run.name),
+    "finish_timestamp": lambda run: (run.finished_at or 0.0, run.name),
+}
+
+
+def _login(state: State, job: Job) -> str:
+    user = state.users.get(job.owner)
+    return user.login if user else job.owner
+
+
+def _span(run: NodeRun) -> float:
+    if run.started_at is None or run.finished_at is None:
+        return -1.0
+    return run.finished_at - run.started_at
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    """GET /jobs"""
+    state = request.app[PROJECTOR].state
+    limit = int_param(request, "limit")
+    offset = int_param(request, "offset") or 0
+    order = choice_param(request, "order", ORDERS, "asc")
+    order_by = choice_param(request, "order_by", _JOB_SORT, "timestamp")
+    kind = choice_param(request, "type", JOB_TYPES, "")
+    task = request.query.get("task")
+    if task is not None and kind == "deploy":
+        raise ValidationError("task cannot be combined with type=deploy")
+    earliest = time_param(request, "min_finish_timestamp")
+    latest = time_param(request, "max_finish_timestamp")
+
+    def wanted(job: Job) -> bool:
+        if kind and job.kind != kind:
+            return False
+        if task is not None and task not in str(job.options.get("task") or ""):
+            return False
+        if earliest is not None or latest is not None:
+            finished = job.finished_at
+            if finished is None:
+                return False
+            if (earliest is not None and finished < earliest) or (
+                latest is not None and finished > latest
+            ):
+                return False
+        return True
+
+    jobs = [job for job in state.jobs.values() if wanted(job)]
+    sort = _JOB_SORT[order_by]
+    jobs.sort(key=lambda job: sort(state, job), reverse=order == "desc")
+    page = jobs[offset:] if limit is None else jobs[offset : offset + limit]
+    base, now = base_url(request), request.app[CLOCK]()
+    return web.json_response(
+        {
+            "items": [job_item(state, job, base, now) for job in page],
+            "pagination": pagination(limit, offset, order, order_by, len(jobs), type=kind),
+        }
+    )
+
+
+def _job(request: web.Request) -> Job:
+    name = path_id(request)
+    job = request.app[PROJECTOR].state.jobs.get(name)
+    if job is None:
+        raise UnknownJob(f"No job named {name}", job=name)
+    return job
+
+
+async def get_job(request: web.Request) -> web.Response:
+    """GET /jobs/<id>"""
+    job = _job(request)
+    state = request.app[PROJECTOR].state
+    return web.json_response(job_detail(state, job, base_url(request), request.app[CLOCK]()))
+
+
+async def job_nodes(request: web.Request) -> web.Response:
+    """GET /jobs/<id>/nodes"""
+    job = _job(request)
+    limit = int_param(request, "limit")
+    offset = int_param(request, "offset") or 0
+    order = choice_param(request, "order", ORDERS, "asc")
+    order_by = choice_param(request, "order_by", _NODE_SORT, "name")
+    wanted = choice_param(request, "state", tuple(s.value for s in NodeState), "")
+    runs = [run for run in job.nodes.values() if not wanted or run.state.value == wanted]
+    runs.sort(key=_NODE_SORT[order_by], reverse=order == "desc")
+    page = runs[offset:] if limit is None else runs[offset : offset + limit]
+    now, base = request.app[CLOCK](), base_url(request)
+    return web.json_response(
+        {
+            "next-events": next_events(job, base, (), None),
+            "items": [node_item(job, run, now) for run in page],
+            "pagination": pagination(limit, offset, order, order_by, len(runs)),
+        }
+    )
+
+
+async def job_report(request: web.Request) -> web.Response:
+    """GET /jobs/<id>/report: per node, its state and its job events."""
+    job = _job(request)
+    by_node: dict[str, list[Json]] = {name: [] for name in job.nodes}
+    for event in job.events:
+        if event.node is not None:
+            by_node[event.node].append(job_event(job, event))
+    items = [
+        {
+            "node": run.name,
+            "state": run.state.value,
+            "timestamp": _iso_activity(job, run),
+            "events": by_node[run.name],
+        }
+        for run in job.nodes.values()
+    ]
+    return web.json_response({"items": items})
+
+
+def _iso_activity(job: Job, run: NodeRun) -> str | None:
+    return iso(run.updated_at or job.created_at)
+
+
+async def job_events(request: web.Request) -> web.StreamResponse:
+    """GET /jobs/<id>/events?start=N (inclusive); a stream with Accept: text/event-stream."""
+    job = _job(request)
+    if wants_stream(request):
+        return await job_stream(request, job)
+    start = int_param(request, "start", minimum=1)
+    events = events_from(job, start)
+    return web.json_response(
+        {
+            "next-events": next_events(job, base_url(request), events, start),
+            "items": [job_event(job, event) for event in events],
+        }
+    )
+
+
+def events_from(job: Job, start: int | None) -> list[JobEvent]:
+    if start is None:
+        return list(job.events)
+    index = bisect_left(job.events, start, key=lambda event: event.id)
+    return job.events[index:]

@@ -1,0 +1,72 @@
+"""Middlewares: every error rendered as `{kind, msg, details}`, and token authentication."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import structlog
+from aiohttp import web
+
+from podium.api.errors import (
+    ApiError,
+    BodyTooLarge,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
+from podium.api.keys import PROJECTOR, USER
+from podium.auth import token_sha256
+from podium.events.ports import PortError
+
+log = structlog.get_logger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+OPEN_PREFIXES: Final = ("/status/",)  # health checks answer without a token
+
+
+def error_response(error: ApiError) -> web.Response:
+    return web.json_response(error.body(), status=error.status)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(_from_http(exc, request))
+    except PortError as exc:
+        log.warning("command not accepted", error=str(exc))
+        return error_response(Unavailable(f"The event log is unavailable: {exc}"))
+    except Exception:
+        log.exception("internal error", method=request.method, path=request.path)
+        return error_response(InternalError("Internal error; see the server log"))
+
+
+def _from_http(exc: web.HTTPException, request: web.Request) -> ApiError:
+    if exc.status == 404:
+        return NotFound(f"No such endpoint: {request.path}", path=request.path)
+    if exc.status == 405:
+        return MethodNotAllowed(f"{request.method} is not allowed on {request.path}")
+    if exc.status == 413:
+        return BodyTooLarge(f"The request body is larger than the limit: {exc.text}")
+    return ApiError(exc.reason, status=exc.status)
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(OPEN_PREFIXES):
+        return await handler(request)
+    token = request.headers.get("X-Authentication")
+    if not token:
+        raise Unauthenticated("Authentication is required: send a token in X-Authentication")
+    user = request.app[PROJECTOR].state.tokens.get(token_sha256(token))
+    if user is None:
+        raise Unauthenticated("The token in X-Authentication is not valid")
+    request[USER] = user
+    return await handler(request)

@@ -1,0 +1,149 @@
+"""Response bodies built from folded state: pure functions, the time and base URL passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+from podium.events.model import NodeState
+from podium.events.render import REDACTED, WHAT, event_message, iso, redacted_result
+from podium.events.state import Job, JobEvent, NodeRun, State, User
+
+Json = Any
+NODE_STATES: Final = tuple(NodeState)
+
+
+def _duration(start: float | None, end: float | None, now: float) -> float | None:
+    if start is None:
+        return None
+    return round((end if end is not None else now) - start, 3)
+
+
+def owner(state: State, user_id: str) -> dict[str, Json]:
+    user = state.users.get(user_id) or User(user_id, user_id)
+    return {
+        "id": user.id,
+        "login": user.login,
+        "display_name": user.login,
+        "email": "",
+        "is_revoked": False,
+        "is_superuser": True,
+        "is_remote": False,
+        "is_group": False,
+        "role_ids": [1],
+        "inherited_role_ids": [],
+        "group_ids": [],
+        "last_login": None,
+    }
+
+
+def job_url(base: str, name: str) -> str:
+    return f"{base}/jobs/{name}"
+
+
+def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
+    url = job_url(base, job.name)
+    node_states = {s.value: n for s, n in job.counts.items() if n} if job.nodes else None
+    return {
+        "id": url,
+        "name": job.name,
+        "state": job.state.value,
+        "command": job.kind,
+        "type": job.kind,
+        "options": redacted_options(job.options),
+        "owner": owner(state, job.owner),
+        "description": job.options.get("description"),
+        "timestamp": iso(job.updated_at),
+        "started_timestamp": iso(job.started_at),
+        "finished_timestamp": iso(job.finished_at),
+        "duration": _duration(job.started_at, job.finished_at, now),
+        "environment": {"name": job.environment},
+        "node_count": len(job.nodes),
+        "node_states": node_states,
+        "userdata": job.options.get("userdata") or {},
+        "nodes": {"id": f"{url}/nodes"},
+        "report": {"id": f"{url}/report"},
+        "events": {"id": f"{url}/events"},
+    }
+
+
+def redacted_options(options: dict[str, Json]) -> dict[str, Json]:
+    """The options with the values of sensitive parameters hidden; the log keeps them, since
+    the executor needs them."""
+    sensitive = options.get("sensitive") or []
+    params = options.get("params")
+    if not sensitive or not isinstance(params, dict):
+        return options
+    hidden = {key: REDACTED if key in sensitive else value for key, value in params.items()}
+    return {**options, "params": hidden}
+
+
+def job_detail(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
+    item = job_item(state, job, base, now)
+    item["status"] = [
+        {"state": entry.state.value, "enter_time": iso(entry.enter), "exit_time": iso(entry.exit)}
+        for entry in job.status
+    ]
+    return item
+
+
+def node_counts(job: Job) -> dict[str, int]:
+    """Every node state, zeros included, as the stop answer shows them."""
+    return {state.value: job.counts.get(state, 0) for state in NODE_STATES}
+
+
+def node_item(job: Job, run: NodeRun, now: float) -> dict[str, Json]:
+    return {
+        "name": run.name,
+        "state": run.state.value,
+        "transport": job.transport(run),
+        "start_timestamp": iso(run.started_at),
+        "finish_timestamp": iso(run.finished_at),
+        "duration": _duration(run.started_at, run.finished_at, now),
+        "timestamp": iso(run.updated_at or job.created_at),
+        "transaction_uuid": None,
+        "latest-event-id": run.latest_event or None,
+        "details": _node_details(job, run, now),
+        "result": redacted_result(run.result) if run.state in _WITH_RESULT else None,
+    }
+
+
+_WITH_RESULT: Final = frozenset({NodeState.FINISHED, NodeState.FAILED, NodeState.ERRORED})
+
+
+def _node_details(job: Job, run: NodeRun, now: float) -> dict[str, Json]:
+    if run.state == NodeState.NEW:
+        return {}
+    if run.state == NodeState.RUNNING:
+        started = run.started_at if run.started_at is not None else now
+        return {
+            "message": f"Started {WHAT[job.kind]} run on {run.name}",
+            "run-time": int(now - started),
+        }
+    return {"message": run.message or event_message(job, f"node_{run.state.value}", run.name)}
+
+
+def next_events(job: Job, base: str, returned: Iterable[JobEvent], start: int | None) -> Json:
+    """Where to resume: one past the highest id returned, else `start`, else one past the
+    job's last event (or past the event that created it)."""
+    highest = max((event.id for event in returned), default=None)
+    if highest is not None:
+        position = highest + 1
+    elif start is not None:
+        position = start
+    else:
+        position = (job.events[-1].id if job.events else job.created_position) + 1
+    return {"id": f"{job_url(base, job.name)}/events?start={position}", "event": str(position)}
+
+
+def pagination(
+    limit: int | None, offset: int, order: str, order_by: str, total: int, **extra: Json
+) -> dict[str, Json]:
+    return {
+        "limit": limit,
+        "offset": offset,
+        "order": order,
+        "order_by": order_by,
+        "total": total,
+        **extra,
+    }

@@ -1,0 +1,91 @@
+"""Snapshots on a small stream of their own.
+
+A snapshot can be larger than a message should be (RabbitMQ 4 lowers the limit to 16 MiB), so it
+goes as numbered parts sharing an id. Reading finds the newest complete one: read the stream from
+its first retained message up to a marker appended for the purpose. Retention keeps the stream
+small; its segments are small too, because retention drops whole segments only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from typing import Final
+
+import structlog
+from pamqp.common import FieldTable
+
+from podium.events.amqp.broker import SETUP_TIMEOUT_S, Broker, BrokerUnavailable, consume
+from podium.events.amqp.log import declare_stream, publish_confirmed, stream_arguments
+from podium.events.snapshots import Snapshot, decode_snapshot, encode_snapshot
+
+log = structlog.get_logger(__name__)
+PART_BYTES: Final = 4 * 1024 * 1024
+_ID, _PART, _PARTS, _MARKER = "x-snapshot-id", "x-part", "x-parts", "x-podium-marker"
+_READ_TIMEOUT_S: Final = 60.0
+
+
+class AmqpSnapshots:
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+
+    @classmethod
+    async def open(cls, broker: Broker) -> AmqpSnapshots:
+        settings = broker.settings
+        async with broker.scoped_channel(wait=False) as channel:
+            arguments = stream_arguments(
+                settings.log_max_age, settings.snapshot_max_bytes, settings.snapshot_segment_bytes
+            )
+            await declare_stream(channel, settings.snapshots, arguments)
+        return cls(broker)
+
+    async def save(self, snapshot: Snapshot) -> None:
+        data = encode_snapshot(snapshot)
+        snapshot_id = uuid.uuid4().hex
+        parts = [data[i : i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]
+        for index, part in enumerate(parts):
+            headers: FieldTable = {_ID: snapshot_id, _PART: str(index), _PARTS: str(len(parts))}
+            await publish_confirmed(self._broker, part, self._broker.settings.snapshots, headers)
+        log.info("snapshot saved", next_offset=snapshot.next_offset, bytes=len(data))
+
+    async def latest(self) -> Snapshot | None:
+        marker = uuid.uuid4().hex
+        await publish_confirmed(
+            self._broker, b"", self._broker.settings.snapshots, {_MARKER: marker}
+        )
+        async with asyncio.timeout(_READ_TIMEOUT_S):
+            data = await self._newest_until(marker)
+        return None if data is None else decode_snapshot(data)
+
+    async def _newest_until(self, marker: str) -> bytes | None:
+        async with self._broker.scoped_channel(streams=True) as channel:
+            await channel.set_qos(prefetch_count=8, timeout=SETUP_TIMEOUT_S)
+            queue = await channel.get_queue(self._broker.settings.snapshots, ensure=False)
+            assembly = _Assembly()
+            messages = consume(queue, channel, arguments={"x-stream-offset": "first"})
+            async for message in messages:
+                await message.ack()
+                if message.headers.get(_MARKER) == marker:
+                    return assembly.newest
+                assembly.add(message.headers, message.body)
+        raise BrokerUnavailable("the snapshot stream's channel closed while it was being read")
+
+
+class _Assembly:
+    """Parts gathered by snapshot id; the newest complete snapshot wins."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, dict[int, bytes]] = {}
+        self.newest: bytes | None = None
+
+    def add(self, headers: Mapping[str, object], body: bytes) -> None:
+        snapshot_id = headers.get(_ID)
+        if not isinstance(snapshot_id, str):
+            return  # a marker of another reader
+        index, count = int(str(headers[_PART])), int(str(headers[_PARTS]))
+        parts = self.parts.setdefault(snapshot_id, {})
+        parts[index] = body
+        if len(parts) == count:
+            self.newest = b"".join(parts[i] for i in range(count))
+            del self.parts[snapshot_id]

@@ -1,0 +1,295 @@
+"""The fold: one pure, deterministic function from (state, event) to state.
+
+It never does I/O and never reads the clock: times come from the events. It is idempotent: an
+event whose (origin, seq) it has already applied changes nothing, and the first terminal status
+of a node run, or of a job, wins over any later one. Every event that is not such a copy gets the
+next position, which is its public id. The state is updated in place and returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from podium.events.components import component_progress, plan_components
+from podium.events.model import (
+    EVENT_TYPES,
+    JOB_TERMINAL,
+    NODE_TERMINAL,
+    Event,
+    EventBase,
+    ExecutorLost,
+    JobAborted,
+    JobFinished,
+    JobReady,
+    JobRequested,
+    JobState,
+    JobStopping,
+    JobStopRequested,
+    NodeRunDispatched,
+    NodeRunFinished,
+    NodeRunStarted,
+    NodeState,
+    TokenIssued,
+    WorkQueued,
+)
+from podium.events.results import reached
+from podium.events.state import (
+    CONTACT_TRANSPORTS,
+    Contact,
+    Job,
+    JobEvent,
+    NodeRun,
+    State,
+    StatusEntry,
+    User,
+    run_key,
+)
+
+
+def fold(state: State, event: Event) -> State:
+    """Apply one event; the same log always folds to the same state."""
+    if event.origin:
+        if event.seq <= state.marks.get(event.origin, 0):
+            return state  # a copy left by a retried append
+        state.marks[event.origin] = event.seq
+    state.position += 1
+    _HANDLERS[type(event)](state, event)
+    return state
+
+
+def fold_all(events: Iterable[Event], state: State | None = None) -> State:
+    state = State() if state is None else state
+    for event in events:
+        fold(state, event)
+    return state
+
+
+def _token_issued(state: State, event: TokenIssued) -> None:
+    state.tokens[event.token_sha256] = event.user_id
+    state.users.setdefault(event.user_id, User(event.user_id, event.login))
+
+
+def _job_requested(state: State, event: JobRequested) -> None:
+    if event.request_id in state.requests:
+        return
+    name = str(len(state.jobs) + 1)
+    target_of = {node: index for index, target in enumerate(event.targets) for node in target.nodes}
+    nodes = {node: NodeRun(node, target_of[node]) for node in event.nodes}
+    job = state.jobs[name] = Job(
+        name=name,
+        kind=event.kind,
+        owner=event.owner,
+        environment=event.environment,
+        options=event.options,
+        targets=event.targets,
+        concurrency=event.concurrency,
+        description=event.description,
+        created_at=event.at,
+        created_position=state.position,
+        state=JobState.NEW,
+        status=[StatusEntry(JobState.NEW, event.at)],
+        nodes=nodes,
+        undispatched=dict.fromkeys(nodes),
+        counts={NodeState.NEW: len(nodes)},
+        updated_at=event.at,
+    )
+    if event.refused:
+        job.refused = {node: why for node, why in event.refused.items() if node in nodes}
+        for node in job.refused:
+            del job.undispatched[node]
+    if event.components:
+        plan_components(job, event.components)
+    state.active[name] = None
+    state.requests[event.request_id] = name
+
+
+def _job_ready(state: State, event: JobReady) -> None:
+    job = state.jobs.get(event.job)
+    if job is not None and job.state == JobState.NEW:
+        _enter(job, JobState.READY, event.at)
+
+
+def _node_run_dispatched(state: State, event: NodeRunDispatched) -> None:
+    job, run = _live_run(state, event.job, event.node)
+    if job is None or run is None:
+        return
+    if run.dispatched:
+        if event.attempt <= run.attempt:
+            return  # the same dispatch again (two schedulers overlapping for a moment)
+        _forget_executor(state, event.job, run)  # dispatched again after its executor was lost
+    else:
+        run.dispatched = True
+        job.inflight += 1
+        state.inflight += 1
+        job.undispatched.pop(run.name, None)
+    run.attempt = event.attempt
+    run.dispatched_position = state.position
+    if job.state in (JobState.NEW, JobState.READY):
+        _enter(job, JobState.RUNNING, event.at)
+        job.started_at = event.at
+
+
+def _node_run_started(state: State, event: NodeRunStarted) -> None:
+    job, run = _live_run(state, event.job, event.node)
+    if job is None or run is None or not run.dispatched or event.attempt != run.attempt:
+        return  # a stale attempt: that run was settled when its executor was lost
+    if run.executor is not None:
+        return  # a second start of the same attempt (a redelivered work item)
+    _count(job, run, NodeState.RUNNING)
+    run.executor = event.executor
+    if run.started_at is None:
+        run.started_at = event.at
+    run.updated_at = event.at
+    state.running.setdefault(event.executor, {})[run_key(job.name, run.name)] = None
+    noop = bool(job.options.get("noop", False))
+    _job_event(state, job, "node_running", event.at, run, {"noop": noop})
+
+
+def _node_run_finished(state: State, event: NodeRunFinished) -> None:
+    job, run = _live_run(state, event.job, event.node)
+    if job is None or run is None or event.state not in NODE_TERMINAL:
+        return
+    if run.dispatched:
+        job.inflight -= 1
+        state.inflight -= 1
+        _forget_executor(state, job.name, run)
+    job.undispatched.pop(run.name, None)
+    if job.refused:
+        job.refused.pop(run.name, None)
+    _count(job, run, event.state)
+    if job.components:
+        component_progress(job, run.name, event.state)
+    if event.state != NodeState.SKIPPED:
+        run.finished_at = event.at
+        run.result = event.result
+        _contact(state, job, run, event)
+    run.message = event.message
+    run.updated_at = event.at
+    detail = {"message": event.message} if event.state == NodeState.SKIPPED else event.result
+    _job_event(state, job, f"node_{event.state.value}", event.at, run, detail)
+
+
+def _contact(state: State, job: Job, run: NodeRun, event: NodeRunFinished) -> None:
+    """Remember whether the run reached its remote node, when its result says."""
+    if job.transport(run) in CONTACT_TRANSPORTS:
+        verdict = reached(event.result)
+        if verdict is not None:
+            state.contacts[run.name] = Contact(verdict, event.at)
+
+
+def _job_stop_requested(state: State, event: JobStopRequested) -> None:
+    job = _live_job(state, event.job)
+    if job is not None:
+        job.stop_requested = True
+        job.force = job.force or event.force
+
+
+def _job_stopping(state: State, event: JobStopping) -> None:
+    job = _live_job(state, event.job)
+    if job is not None and job.state != JobState.STOPPING:
+        _enter(job, JobState.STOPPING, event.at)
+        _job_event(state, job, "job_stopping", event.at, None, {"state": "stopping"})
+
+
+def _job_aborted(state: State, event: JobAborted) -> None:
+    job = _live_job(state, event.job)
+    if job is not None:
+        detail = {"state": JobState.FAILED.value}
+        _job_event(state, job, "job_aborted", event.at, None, detail, event.reason)
+
+
+def _job_finished(state: State, event: JobFinished) -> None:
+    job = _live_job(state, event.job)
+    if job is None or event.state not in JOB_TERMINAL:
+        return
+    _enter(job, event.state, event.at)
+    job.finished_at = event.at
+    state.active.pop(job.name, None)
+    if job.inflight:  # an ended job holds no slot, whatever its runs said last
+        for run in job.nodes.values():
+            if run.dispatched and run.state not in NODE_TERMINAL:
+                _forget_executor(state, job.name, run)
+        state.inflight -= job.inflight
+        job.inflight = 0
+    _job_event(state, job, "job_finished", event.at, None, {"state": event.state.value})
+
+
+def _executor_lost(state: State, event: ExecutorLost) -> None:
+    state.lost_executors[event.executor] = event.at
+
+
+def _work_queued(state: State, event: WorkQueued) -> None:
+    state.work_queued_through = max(state.work_queued_through, event.through)
+
+
+def _live_job(state: State, name: str) -> Job | None:
+    job = state.jobs.get(name)
+    return None if job is None or job.state in JOB_TERMINAL else job
+
+
+def _live_run(state: State, job_name: str, node: str) -> tuple[Job | None, NodeRun | None]:
+    job = _live_job(state, job_name)
+    run = None if job is None else job.nodes.get(node)
+    if run is None or run.state in NODE_TERMINAL:
+        return job, None
+    return job, run
+
+
+def _count(job: Job, run: NodeRun, new: NodeState) -> None:
+    counts = job.counts
+    counts[run.state] -= 1
+    if not counts[run.state]:
+        del counts[run.state]
+    counts[new] = counts.get(new, 0) + 1
+    run.state = new
+
+
+def _forget_executor(state: State, job: str, run: NodeRun) -> None:
+    if run.executor is not None:
+        runs = state.running.get(run.executor)
+        if runs is not None:
+            runs.pop(run_key(job, run.name), None)
+            if not runs:
+                del state.running[run.executor]
+        run.executor = None
+
+
+def _enter(job: Job, new: JobState, at: float) -> None:
+    job.status[-1].exit = at
+    job.status.append(StatusEntry(new, at))
+    job.state = new
+    job.updated_at = at
+
+
+def _job_event(
+    state: State,
+    job: Job,
+    kind: str,
+    at: float,
+    run: NodeRun | None,
+    detail: object,
+    message: str = "",
+) -> None:
+    node = None
+    if run is not None:
+        run.latest_event = state.position
+        node = run.name
+    job.events.append(JobEvent(state.position, kind, at, node, detail, message))
+
+
+_HANDLERS: Final[dict[type[EventBase], Callable[[State, Any], None]]] = {
+    TokenIssued: _token_issued,
+    JobRequested: _job_requested,
+    JobReady: _job_ready,
+    NodeRunDispatched: _node_run_dispatched,
+    NodeRunStarted: _node_run_started,
+    NodeRunFinished: _node_run_finished,
+    JobStopRequested: _job_stop_requested,
+    JobStopping: _job_stopping,
+    JobAborted: _job_aborted,
+    JobFinished: _job_finished,
+    ExecutorLost: _executor_lost,
+    WorkQueued: _work_queued,
+}
+assert set(_HANDLERS) == set(EVENT_TYPES), "every event type needs a handler"

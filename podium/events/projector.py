@@ -1,0 +1,95 @@
+"""The projector: follows the log from an offset and folds each record into one `State`.
+
+It is the only writer of that state in a process. Readers wait on it: `wait_applied` gives the
+api read-your-writes (an event it appended is folded before it answers), `wait_change` wakes the
+scheduler, and listeners see each folded record (event streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from podium.events.fold import fold
+from podium.events.model import Event
+from podium.events.ports import EventLog, Head, Record
+from podium.events.signal import Signal
+from podium.events.state import State
+
+Listener = Callable[[Record, State], None]
+
+
+class Projector:
+    def __init__(self, event_log: EventLog, state: State | None = None, from_offset: int = 0):
+        self.state = State() if state is None else state
+        self.next_offset = from_offset
+        self.version = 0  # records folded by this projector
+        self.caught_up = asyncio.Event()
+        self._log = event_log
+        self._changed = Signal()
+        self._listeners: list[Listener] = []
+        self._heads: list[tuple[Head, asyncio.Future[None]]] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    async def run(self) -> None:
+        """Fold until the log closes. A fold error is a bug, and it stops the projector."""
+        catching_up = asyncio.get_running_loop().create_task(self.sync())
+        catching_up.add_done_callback(self._on_caught_up)
+        try:
+            async for record in self._log.subscribe(self.next_offset):
+                self.apply(record)
+        finally:
+            catching_up.cancel()
+
+    def _on_caught_up(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self.caught_up.set()
+
+    async def sync(self) -> None:
+        """Return once everything appended before this call has been folded here.
+        Raises LogUnavailable."""
+        head = await self._log.head()
+        if not head.marker and self.next_offset >= head.offset:
+            return
+        reached = asyncio.get_running_loop().create_future()
+        self._heads.append((head, reached))
+        await reached
+
+    def apply(self, record: Record) -> None:
+        state = self.state
+        for event in record.events:
+            fold(state, event)
+        self.next_offset = record.offset + 1
+        self.version += 1
+        for listener in self._listeners:
+            listener(record, state)
+        if self._heads:
+            self._resolve_heads(record)
+        self._changed.notify()
+
+    def _resolve_heads(self, record: Record) -> None:
+        waiting = []
+        for head, reached in self._heads:
+            if not head.reached_by(record):
+                waiting.append((head, reached))
+            elif not reached.done():
+                reached.set_result(None)
+        self._heads = waiting
+
+    def applied(self, event: Event) -> bool:
+        return self.state.marks.get(event.origin, 0) >= event.seq
+
+    async def wait_applied(self, event: Event) -> None:
+        """Return once `event` (as stamped by the producer) has been folded."""
+        while not self.applied(event):
+            await self._changed.wait()
+
+    async def wait_change(self, since_version: int) -> None:
+        """Return once a record has been folded after `since_version`."""
+        while self.version <= since_version:
+            await self._changed.wait()

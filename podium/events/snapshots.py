@@ -1,0 +1,77 @@
+"""Snapshots: the folded state with the log offset it covers, so a process can start from the
+newest one and fold only what came after. That is also what lets retention drop old log records.
+
+A snapshot is `zlib(msgpack(Snapshot))`. Stores: `FileSnapshots` beside the embedded log, and
+`podium.events.amqp.snapshots.AmqpSnapshots` on a small stream of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import zlib
+from pathlib import Path
+from typing import Final, Protocol
+
+import msgspec
+import structlog
+
+from podium.events.state import State
+
+log = structlog.get_logger(__name__)
+
+_COMPRESSION: Final = 1  # fast: snapshots are taken on the scheduler's event loop
+
+
+class Snapshot(msgspec.Struct, frozen=True):
+    next_offset: int  # the first log record the state does not cover
+    state: State
+
+
+def encode_snapshot(snapshot: Snapshot) -> bytes:
+    return zlib.compress(msgspec.msgpack.encode(snapshot), _COMPRESSION)
+
+
+def decode_snapshot(data: bytes) -> Snapshot:
+    return msgspec.msgpack.decode(zlib.decompress(data), type=Snapshot)
+
+
+class SnapshotStore(Protocol):
+    async def save(self, snapshot: Snapshot) -> None:
+        """Keep the snapshot; the newest saved is what `latest` returns. Raises PortError."""
+
+    async def latest(self) -> Snapshot | None: ...
+
+
+class FileSnapshots:
+    """One file, replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def save(self, snapshot: Snapshot) -> None:
+        data = encode_snapshot(snapshot)
+        await asyncio.to_thread(self._write, data)
+
+    def _write(self, data: bytes) -> None:
+        temporary = self.path.with_suffix(".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.path)
+
+    async def latest(self) -> Snapshot | None:
+        """None when there is none, or when it cannot be read (the log is folded instead)."""
+        if not self.path.is_file():
+            return None
+        data = await asyncio.to_thread(self.path.read_bytes)
+        try:
+            return decode_snapshot(data)
+        except (zlib.error, msgspec.DecodeError) as exc:
+            log.warning(
+                "snapshot unreadable; folding the log instead", path=str(self.path), error=repr(exc)
+            )
+            return None

@@ -1,0 +1,140 @@
+"""The state the fold builds: jobs, their node runs and job events, tokens, producer marks.
+
+These are msgspec Structs so that a snapshot is one `msgspec.msgpack.encode(state)`. They are
+mutable: the fold updates them in place (a long replay cannot afford a copy per event), and
+everyone else only reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from podium.events.model import JobKind, JobState, Json, NodeState, Target
+
+
+class JobEvent(msgspec.Struct, array_like=True, gc=False):
+    """One event of a job as clients see it; `id` is the position of the log event behind it."""
+
+    id: int
+    type: str
+    at: float
+    node: str | None = None
+    detail: Json = None
+    message: str = ""
+
+
+class StatusEntry(msgspec.Struct, array_like=True, gc=False):
+    state: JobState
+    enter: float
+    exit: float | None = None
+
+
+class NodeRun(msgspec.Struct, gc=False):
+    name: str
+    target: int  # index into Job.targets
+    state: NodeState = NodeState.NEW
+    attempt: int = 0
+    dispatched: bool = False  # queued or running: counts toward concurrency until it ends
+    executor: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    updated_at: float | None = None
+    result: Json = None
+    message: str = ""
+    latest_event: int = 0
+    dispatched_position: int = 0  # the log position of its latest NodeRunDispatched
+
+
+class ComponentRun(msgspec.Struct, gc=False):
+    """How far one component of an application deploy has come."""
+
+    nodes: list[str]
+    requires: list[str]
+    dependants: list[str] = []
+    unfinished: int = 0  # nodes not yet in a terminal state
+    broken: bool = False  # a node ended other than `finished`: dependants never start
+
+
+class Job(msgspec.Struct, gc=False):
+    name: str
+    kind: JobKind
+    owner: str
+    environment: str
+    options: dict[str, Json]
+    targets: list[Target]
+    concurrency: int | None
+    description: str
+    created_at: float
+    created_position: int
+    state: JobState
+    status: list[StatusEntry]
+    nodes: dict[str, NodeRun]
+    undispatched: dict[str, None]
+    counts: dict[NodeState, int]
+    events: list[JobEvent] = []
+    inflight: int = 0
+    stop_requested: bool = False
+    force: bool = False
+    updated_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    # Application deploys only (empty otherwise, so ordinary jobs pay nothing for them):
+    components: dict[str, ComponentRun] = {}
+    component_of: dict[str, str] = {}  # node -> the component holding it
+    waiting: dict[str, None] = {}  # components whose requirements have not all succeeded yet
+    doomed: dict[str, None] = {}  # waiting components that never start: a requirement failed
+    refused: dict[str, str] = {}  # nodes to end errored without running, and why
+
+    def transport(self, run: NodeRun) -> str:
+        return self.targets[run.target].transport
+
+
+class Contact(msgspec.Struct, array_like=True, gc=False):
+    """The latest run of a node over a remote transport that tells whether it reached the
+    node, and when it ended."""
+
+    reached: bool
+    at: float
+
+
+class User(msgspec.Struct, array_like=True, gc=False):
+    id: str
+    login: str
+
+
+class State(msgspec.Struct, gc=False):
+    """Everything the log says, folded. `position` counts applied events: the last event's id."""
+
+    position: int = 0
+    marks: dict[str, int] = {}  # origin -> highest seq applied
+    jobs: dict[str, Job] = {}
+    active: dict[str, None] = {}  # jobs not yet ended, oldest first
+    requests: dict[str, str] = {}  # request id -> job name
+    tokens: dict[str, str] = {}  # token sha256 -> user id
+    users: dict[str, User] = {}
+    inflight: int = 0  # runs dispatched and not ended, over all jobs
+    running: dict[str, dict[str, None]] = {}  # executor -> run keys it has started
+    lost_executors: dict[str, float] = {}
+    work_queued_through: int = 0
+    contacts: dict[str, Contact] = {}  # node -> its last contact, for GET /inventory
+
+    def job(self, name: str) -> Job | None:
+        return self.jobs.get(name)
+
+
+# Transports whose runs go to a remote host, so that a run's end says whether the host could be
+# reached; `sim` and `local` nodes are always reachable, and keeping theirs would cost for nothing.
+CONTACT_TRANSPORTS: Final = frozenset({"ssh"})
+RUN_KEY_SEPARATOR: Final = "/"
+
+
+def run_key(job: str, node: str) -> str:
+    """Job names are digits, so the first separator splits a key back into job and node."""
+    return f"{job}{RUN_KEY_SEPARATOR}{node}"
+
+
+def split_run_key(key: str) -> tuple[str, str]:
+    job, _, node = key.partition(RUN_KEY_SEPARATOR)
+    return job, node

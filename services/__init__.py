@@ -1,1 +1,0 @@
-"""The three roles: api (HTTP ingress), scheduler (job lifecycle), executor (node runs)."""
