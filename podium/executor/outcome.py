@@ -4,7 +4,8 @@ Task output follows the task specification's rules. A number in a task's JSON th
 can hold (`1e400`, an integer of 400 digits) is kept as its text, a JSON string, since the log
 and the api carry only finite numbers; `NaN` and `Infinity` are not JSON, so output holding them
 is `_output`. A deploy maps Puppet's
-`--detailed-exitcodes` (0 no changes, 2 changes, 4 failures, 6 changes and failures).
+`--detailed-exitcodes` (0 no changes, 2 changes, 1 a failed run, 4 failures, 6 changes and
+failures), as the reference's decision 14 says.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ Json = Any
 TASK_ERROR: Final = "puppetlabs.tasks/task-error"
 TRUNCATED: Final = "_truncated"  # Podium's mark on a result whose output went over the cap
 DEPLOY_FINISHED: Final = {0: "unchanged", 2: "changed"}
-DEPLOY_FAILED: Final = frozenset({4, 6})
+DEPLOY_FAILED: Final = frozenset({1, 4, 6})
 
 
 class Outcome(NamedTuple):
@@ -125,7 +126,7 @@ def _task_error(msg: str, details: dict[str, Json]) -> dict[str, Json]:
 def deploy_outcome(
     node: str, exit_code: int, environment: str, noop: bool, no_noop: bool
 ) -> Outcome:
-    """Exit 0/2 finished, 4/6 failed, anything else errored (the run itself went wrong)."""
+    """Exit 0/2 finished, 1/4/6 failed, anything else errored (the agent did not run as one)."""
     if exit_code in DEPLOY_FINISHED or exit_code in DEPLOY_FAILED:
         status = DEPLOY_FINISHED.get(exit_code, "failed")
         report = {

@@ -86,7 +86,7 @@ def test_output_that_is_not_utf8_fails_the_run() -> None:
         (2, NodeState.FINISHED, "changed"),
         (4, NodeState.FAILED, "failed"),
         (6, NodeState.FAILED, "failed"),
-        (1, NodeState.ERRORED, None),
+        (1, NodeState.FAILED, "failed"),
         (3, NodeState.ERRORED, None),
         (127, NodeState.ERRORED, None),
     ],
