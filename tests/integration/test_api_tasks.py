@@ -293,7 +293,7 @@ def agent_environments(root: Path, exit_code: int = 0) -> tuple[Path, Path]:
 @pytest.mark.parametrize(
     ("exit_code", "state", "status"),
     [(0, "finished", "unchanged"), (2, "finished", "changed"), (4, "failed", "failed"),
-     (6, "failed", "failed"), (1, "errored", None)],
+     (6, "failed", "failed"), (1, "failed", "failed"), (3, "errored", None)],
 )  # fmt: skip
 async def test_a_deploy_on_local_maps_the_agent_exit_code(
     tmp_path: Path, exit_code: int, state: str, status: str | None
@@ -308,7 +308,7 @@ async def test_a_deploy_on_local_maps_the_agent_exit_code(
     assert job["node_states"] == {state: 1}
     if status is None:
         assert node["result"]["kind"] == "puppetlabs.orchestrator/execution-failure"
-        assert "exit code 1" in node["result"]["msg"]
+        assert f"exit code {exit_code}" in node["result"]["msg"]
     else:
         assert node["result"]["status"] == status
         assert node["result"]["exit_code"] == exit_code
