@@ -8,7 +8,6 @@ The roles are the same code either way; only the adapters differ.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ from aiohttp import web
 from podium.api.app import build_app
 from podium.api.keys import ApiSettings
 from podium.api.puppetdb import PuppetDb, PuppetDbSettings
-from podium.api.sources import InventoryHolder, SourceFiles
+from podium.api.sources import InventoryHolder, SourceError, SourceFiles
 from podium.api.status import Health, projector_health
-from podium.environments import Environments
+from podium.environments import BadEnvironment, Environments
 from podium.events.amqp.broker import Broker
 from podium.events.amqp.fanout import AmqpHeartbeats, AmqpStopBus
 from podium.events.amqp.leader import AmqpLeadership
@@ -89,6 +88,12 @@ class Adapters:
 
 
 async def embedded_adapters(settings: Settings) -> Adapters:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{settings.data_dir}: cannot make the data dir: {exc.strerror or exc}"
+        ) from exc
     event_log = await FileEventLog.open(settings.data_dir / LOG_FILE, fsync=settings.fsync)
     return Adapters(
         event_log=event_log,
@@ -170,6 +175,11 @@ class Engine:
     async def _start_roles(self) -> None:
         if Role.EXECUTOR in self.roles:
             self._check_executor_settings()
+        if self.roles & {Role.API, Role.EXECUTOR}:
+            try:
+                self.environments.check_root()
+            except BadEnvironment as exc:
+                raise ConfigurationError(str(exc)) from exc
         for job in self.adapters.background:
             self._spawn(job(), job.__qualname__)
         if self.roles & {Role.API, Role.SCHEDULER}:
@@ -210,7 +220,12 @@ class Engine:
         self.token_path = await ensure_admin_token(
             settings.data_dir, projector, self.producer, only_if_none=first_api_only
         )
-        self.sources = InventoryHolder.load(SourceFiles(settings.inventory, settings.node_groups))
+        try:
+            self.sources = InventoryHolder.load(
+                SourceFiles(settings.inventory, settings.node_groups)
+            )
+        except SourceError as exc:
+            raise ConfigurationError(str(exc)) from exc
         self.app = build_app(
             projector,
             self.producer,
@@ -341,8 +356,7 @@ async def first_of(awaitable: Awaitable[object], tasks: list[asyncio.Task[None]]
     if waiter in done:
         return
     waiter.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await waiter
+    await asyncio.wait([waiter])  # never swallows a cancellation of the caller, as suppress would
     for task in done:
         error = task.exception()
         raise RuntimeError(f"{task.get_name()} stopped unexpectedly: {error!r}") from error

@@ -9,25 +9,37 @@ inventory and node-groups files (a file that does not load leaves the previous o
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 
 import structlog
 from aiohttp import web
 
 from podium.api.status import status_app
-from podium.engine import ALL_ROLES, Engine, Role, first_of
+from podium.engine import ALL_ROLES, ConfigurationError, Engine, Role, first_of
 from podium.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
 async def serve(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> None:
+    """Raises ConfigurationError when the process cannot start (a port in use, a bad file)."""
     engine = await Engine.start(settings, roles)
+    try:
+        runner = await _listen(engine, settings, roles)
+    except BaseException:
+        await engine.close()
+        raise
+    await _serve_until_signalled(engine, runner)
+    log.info("stopped")
+
+
+async def _listen(
+    engine: Engine, settings: Settings, roles: frozenset[Role]
+) -> web.AppRunner | None:
     runner = None
     if engine.app is not None:
-        runner = web.AppRunner(engine.app, access_log=None, handle_signals=False)
-        await runner.setup()
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        runner = await _site(engine.app, settings.host, settings.port, "--port or PODIUM_PORT")
         url = f"http://{settings.host}:{settings.port}/orchestrator/v1"
         token = engine.token_path.resolve() if engine.token_path else None
         log.info("podium is serving", url=url, admin_token_file=str(token), roles=sorted(roles))
@@ -36,10 +48,30 @@ async def serve(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> None:
             print(f"Admin token: {token}", flush=True)
     else:
         if settings.status_port is not None:
-            runner = web.AppRunner(status_app(engine.health), access_log=None, handle_signals=False)
-            await runner.setup()
-            await web.TCPSite(runner, settings.host, settings.status_port).start()
+            runner = await _site(
+                status_app(engine.health),
+                settings.host,
+                settings.status_port,
+                "--status-port or PODIUM_STATUS_PORT",
+            )
         log.info("podium is running", roles=sorted(roles), status_port=settings.status_port)
+    return runner
+
+
+async def _site(app: web.Application, host: str, port: int, hint: str) -> web.AppRunner:
+    """A runner listening on host:port. Raises ConfigurationError when it cannot listen."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = "address in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {reason} (use {hint})") from exc
+    return runner
+
+
+async def _serve_until_signalled(engine: Engine, runner: web.AppRunner | None) -> None:
     loop = asyncio.get_running_loop()
     if engine.sources is not None:
         loop.add_signal_handler(signal.SIGHUP, engine.sources.try_reload)
@@ -52,7 +84,6 @@ async def serve(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> None:
         if runner is not None:
             await runner.cleanup()
         await engine.close()
-    log.info("stopped")
 
 
 async def _signalled() -> None:

@@ -34,6 +34,11 @@ def parse_yaml(text: str, source: str, error: type[Exception]) -> Json:
     """The data of a YAML text read from `source`. Raises `error` as `read_yaml` does."""
     try:
         data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        for mark in (exc.context_mark, exc.problem_mark):  # "<unicode string>" otherwise
+            if mark is not None:
+                mark.name = source
+        raise error(f"{source}: not valid YAML: {exc}") from exc
     except yaml.YAMLError as exc:
         raise error(f"{source}: not valid YAML: {exc}") from exc
     except RecursionError as exc:

@@ -8,6 +8,7 @@ change is seen by the next lookup.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,15 @@ class Environments:
                 loaded = exc
             kept = self._loaded[name] = (stamp, settled(stamp), loaded)
         return kept[2]
+
+    def check_root(self) -> None:
+        """Raises BadEnvironment when the environments directory cannot be listed."""
+        try:
+            with os.scandir(self.root):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise BadEnvironment(f"{self.root}: cannot read the environments: {reason}") from exc
 
     def names(self) -> list[str]:
         if not self.root.is_dir():

@@ -11,7 +11,6 @@ executor is alive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
@@ -95,8 +94,7 @@ class Executor:
         self._closing = True
         if self._consuming is not None:
             self._consuming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._consuming
+            await asyncio.wait([self._consuming])  # suppress(CancelledError) would hide our own
         if self._items:
             _, pending = await asyncio.wait(self._items, timeout=self._settings.shutdown_grace_s)
             if pending:

@@ -11,7 +11,6 @@ gave up delivering, repeats stop notices while jobs are stopping, and takes snap
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
@@ -323,9 +322,9 @@ async def _first(*awaitables: Awaitable[object], timeout_s: float | None = None)
     finally:
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Not `await task` under suppress(CancelledError): that would also swallow a
+        # cancellation of the caller arriving meanwhile, and the caller would go on forever.
+        await asyncio.wait(tasks)
 
 
 def _log_lifecycle(events: list[Event]) -> None:

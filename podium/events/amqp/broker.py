@@ -109,8 +109,7 @@ class _Link:
         self._closing = True
         if self._reconnecting is not None:
             self._reconnecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconnecting
+            await asyncio.wait([self._reconnecting])  # suppress(CancelledError) would hide our own
         connection, self.connection = self.connection, None
         if connection is not None:
             with contextlib.suppress(*AMQP_ERRORS):

@@ -1,0 +1,91 @@
+"""`podium serve` as a real subprocess that cannot start: it says why in one line on stderr (a
+YAML error keeps its line and caret), exits 2, and never hangs or prints a traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ENVIRONMENTS, INVENTORY
+from tests.sshd import free_port
+
+
+def serve(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """Run `podium serve` to its end; a hang fails the test through the timeout."""
+    command = [sys.executable, "-m", "podium.cli", "serve", "--data-dir", str(tmp_path / "d")]
+    defaults = {
+        "--port": str(free_port()),
+        "--inventory": str(INVENTORY),
+        "--environments": str(ENVIRONMENTS),
+        "--log-level": "warning",
+    }
+    for flag, value in defaults.items():
+        if flag not in flags:
+            command += [flag, value]
+    return subprocess.run(
+        [*command, *flags], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+
+
+def refused(result: subprocess.CompletedProcess[str]) -> str:
+    """The error `podium serve` printed, after checking it exited 2 without a traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "Podium is serving" not in result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith("podium serve: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0].removeprefix("podium serve: ")
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_a_port_in_use_is_one_line_and_exit_2_not_a_hang(tmp_path: Path, taken_port: int) -> None:
+    error = refused(serve(tmp_path, "--port", str(taken_port)))
+    assert error == (
+        f"cannot listen on 127.0.0.1:{taken_port}: address in use (use --port or PODIUM_PORT)"
+    )
+
+
+@pytest.mark.parametrize("flag", ["--inventory", "--node-groups", "--environments"])
+def test_a_missing_source_path_is_named_in_one_line(tmp_path: Path, flag: str) -> None:
+    missing = tmp_path / "nowhere"
+    error = refused(serve(tmp_path, flag, str(missing)))
+    assert str(missing) in error
+    assert "No such file or directory" in error
+
+
+def test_an_unreadable_environments_path_is_refused(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    error = refused(serve(tmp_path, "--environments", str(not_a_directory)))
+    assert error == f"{not_a_directory}: cannot read the environments: Not a directory"
+
+
+@pytest.mark.parametrize("flag", ["--inventory", "--node-groups"])
+def test_broken_yaml_shows_its_line_and_caret_without_a_traceback(
+    tmp_path: Path, flag: str
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("groups:\n  - name: a\n    targets: [a, b\n  oops: ]\n")
+    result = serve(tmp_path, flag, str(broken))
+    assert refused(result).startswith(f"{broken}: not valid YAML")
+    assert "line 4, column 7" in result.stderr
+    assert "      ^" in result.stderr  # the caret under the column
+
+
+def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    error = refused(serve(tmp_path, "--data-dir", str(blocker / "data")))
+    assert str(blocker / "data") in error
