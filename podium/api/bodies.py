@@ -83,11 +83,19 @@ class DeployCommand(_Command):
     def _rules(self) -> DeployCommand:
         if self.noop and self.no_noop:
             raise ValueError("noop and no_noop cannot both be true")
-        if self.environment == "" and self.enforce_environment is not False:
-            raise ValueError("enforce_environment must be false when environment is empty")
+        if self.environment == "" and self.enforce_environment:
+            raise ValueError("enforce_environment cannot be true when environment is empty")
         if self.scope is not None and self.target is not None:
             raise ValueError("give scope or target, not both")
         return self
+
+    @property
+    def enforces_environment(self) -> bool:
+        """`enforce_environment` as given, else true when an environment is named: an empty
+        one (each agent's own) has nothing to enforce."""
+        if self.enforce_environment is None:
+            return self.environment != ""
+        return self.enforce_environment
 
 
 class TaskCommand(_Command):

@@ -86,9 +86,9 @@ async def deploy(request: web.Request) -> web.Response:
         resolved = resolve_application(command.target, context)
     else:
         resolved = whole_environment(context)
-    enforce = command.enforce_environment is not False
+    enforce = command.enforces_environment
     refused = {}
-    if enforce and command.environment:
+    if enforce:
         refused = environment_mismatches(resolved.nodes, sources.inventory, command.environment)
     options: dict[str, Json] = {
         "environment": command.environment,

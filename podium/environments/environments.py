@@ -19,13 +19,16 @@ from podium.tasks.catalog import Task
 from podium.tasks.names import TaskName
 from podium.yamlfile import read_yaml
 
-NAME: Final = re.compile(r"\A[a-z0-9_]+\Z")  # Puppet's rule for environment names
+# The names code directories use (`production`, `test-env-1`, a branch's `feature_X`): letters,
+# digits, `_` and `-`, not starting with `-`, at most 255 (a file name's limit). Nothing else, so
+# a name is one directory inside the environments directory (no `/`, `..`, NUL, leading `.`).
+NAME: Final = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_-]{0,254}\Z")
 SETTINGS_FILE: Final = "podium.yaml"
 DEFAULT_AGENT_COMMAND: Final = ("puppet", "agent", "--test", "--detailed-exitcodes")
 
 
 class InvalidEnvironmentName(ValueError):
-    """Raised for a name that Puppet would not accept as an environment name."""
+    """Raised for a name that is not one directory name of letters, digits, `_` and `-`."""
 
 
 class BadEnvironment(ValueError):
@@ -73,7 +76,7 @@ class Environments:
         InvalidEnvironmentName, or BadEnvironment for a broken settings file."""
         if not NAME.match(name):
             raise InvalidEnvironmentName(
-                f"invalid environment name {name!r}: use lowercase letters, digits and '_'"
+                f"invalid environment name {name!r}: use letters, digits, '_' and '-' (not first)"
             )
         found = self._recent.get(name) or self._recent.put(name, self._look(name))
         if isinstance(found, BadEnvironment):

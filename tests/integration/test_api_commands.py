@@ -104,13 +104,21 @@ async def test_a_deploy_without_scope_or_target_deploys_the_whole_inventory(api:
     assert job["options"]["scope"] == {}
 
 
-async def test_a_deploy_to_the_agents_own_environment_needs_enforce_environment_false(
-    api: Api,
+@pytest.mark.parametrize("enforce", [{}, {"enforce_environment": False}])
+async def test_a_deploy_to_the_agents_own_environment_enforces_nothing(
+    api: Api, enforce: Json
 ) -> None:
-    body = {"environment": "", "scope": {"nodes": ["n-01"]}}
-    await expect_error(api, "/command/deploy", body, 400, "validation-error")
-    status, answer = await api.post("/command/deploy", {**body, "enforce_environment": False})
+    body = {"environment": "", "scope": {"nodes": ["n-01"]}, **enforce}
+    status, answer = await api.post("/command/deploy", body)
     assert status == 202, answer
+    job = await api.ok(f"/jobs/{answer['job']['name']}")
+    assert job["options"]["enforce_environment"] is False
+
+
+async def test_a_deploy_to_the_agents_own_environment_cannot_enforce_one(api: Api) -> None:
+    body = {"environment": "", "scope": {"nodes": ["n-01"]}, "enforce_environment": True}
+    answer = await expect_error(api, "/command/deploy", body, 400, "validation-error")
+    assert "enforce_environment" in answer["msg"]
 
 
 @pytest.mark.parametrize(

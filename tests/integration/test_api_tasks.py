@@ -76,7 +76,9 @@ async def test_task_metadata_keeps_the_last_duplicate_and_unknown_keys(api: Api)
     ("path", "status", "kind"),
     [
         ("/tasks?environment=nowhere", 404, "unknown-environment"),
-        ("/tasks?environment=Bad-Name", 400, "validation-error"),
+        ("/tasks?environment=no-such-env", 404, "unknown-environment"),
+        ("/tasks?environment=../production", 400, "validation-error"),
+        ("/tasks?environment=.hidden", 400, "validation-error"),
         ("/tasks/testmod/nope", 404, "unknown-task"),
         ("/tasks/nomodule/init", 404, "unknown-task"),
         ("/tasks/TestMod/echo", 400, "validation-error"),
