@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from podium.api import commands, inventory, jobs, status, streams, tasks
+from podium.api.environments import get_environment, list_environments
 from podium.api.keys import (
     CLOCK,
     ENVIRONMENTS,
@@ -37,6 +38,9 @@ ROUTES = [
     *status.STATUS_ROUTES,
     web.get(V1, status.root),
     web.get(f"{V1}/openapi.json", status.openapi),
+    web.get(f"{V1}/status", status.orchestrator_status),
+    web.get(f"{V1}/environments", list_environments),
+    web.get(f"{V1}/environments/{{name}}", get_environment),
     web.post(f"{V1}/command/deploy", commands.deploy),
     web.post(f"{V1}/command/task", commands.task),
     web.post(f"{V1}/command/stop", commands.stop),

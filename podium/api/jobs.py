@@ -13,7 +13,6 @@ from podium.api.keys import CLOCK, PROJECTOR, base_url
 from podium.api.params import choice_param, int_param, path_id, time_param
 from podium.api.streams import job_stream, wants_stream
 from podium.api.views import (
-    job_detail,
     job_item,
     next_events,
     node_item,
@@ -107,7 +106,7 @@ async def get_job(request: web.Request) -> web.Response:
     """GET /jobs/<id>"""
     job = _job(request)
     state = request.app[PROJECTOR].state
-    return web.json_response(job_detail(state, job, base_url(request), request.app[CLOCK]()))
+    return web.json_response(job_item(state, job, base_url(request), request.app[CLOCK]()))
 
 
 async def job_nodes(request: web.Request) -> web.Response:

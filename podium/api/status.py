@@ -16,7 +16,7 @@ Json = Any
 SERVICE: Final = "orchestrator-service"
 VERSION: Final = "0.1.0"
 COMMANDS: Final = ("deploy", "task", "stop")
-COLLECTIONS: Final = ("jobs", "tasks", "inventory", "node_groups")
+COLLECTIONS: Final = ("jobs", "tasks", "environments", "inventory", "node_groups")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,12 @@ async def service(request: web.Request) -> web.Response:
     """GET /status/v1/services/<name>"""
     if request.match_info["name"] != SERVICE:
         raise web.HTTPNotFound()
+    running, entry = _service_status(request)
+    return web.json_response(entry, status=200 if running else 503)
+
+
+async def orchestrator_status(request: web.Request) -> web.Response:
+    """GET /orchestrator/v1/status: the service's entry, as the root's `status` link promises."""
     running, entry = _service_status(request)
     return web.json_response(entry, status=200 if running else 503)
 

@@ -42,6 +42,7 @@ def job_url(base: str, name: str) -> str:
 
 
 def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
+    """A job as GET /jobs lists it and GET /jobs/<id> shows it, its status history included."""
     url = job_url(base, job.name)
     node_states = {s.value: n for s, n in job.counts.items() if n} if job.nodes else None
     return {
@@ -64,6 +65,14 @@ def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
         "nodes": {"id": f"{url}/nodes"},
         "report": {"id": f"{url}/report"},
         "events": {"id": f"{url}/events"},
+        "status": [
+            {
+                "state": entry.state.value,
+                "enter_time": iso(entry.enter),
+                "exit_time": iso(entry.exit),
+            }
+            for entry in job.status
+        ],
     }
 
 
@@ -76,15 +85,6 @@ def redacted_options(options: dict[str, Json]) -> dict[str, Json]:
         return options
     hidden = {key: REDACTED if key in sensitive else value for key, value in params.items()}
     return {**options, "params": hidden}
-
-
-def job_detail(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
-    item = job_item(state, job, base, now)
-    item["status"] = [
-        {"state": entry.state.value, "enter_time": iso(entry.enter), "exit_time": iso(entry.exit)}
-        for entry in job.status
-    ]
-    return item
 
 
 def node_counts(job: Job) -> dict[str, int]:

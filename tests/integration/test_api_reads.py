@@ -215,3 +215,20 @@ async def test_metrics_count_jobs_nodes_and_answers_in_the_prometheus_format(api
     assert samples[key] == "1"
     anonymous = await api.client.get("/metrics")
     assert anonymous.status == 401
+
+
+async def test_environments_are_listed_and_read_one_by_one(api: Api) -> None:
+    base = "http://" + api.client.host + f":{api.client.port}/orchestrator/v1"
+    listed = await api.ok("/environments")
+    assert {"name": "test-env-1", "id": f"{base}/environments/test-env-1"} in listed["items"]
+    assert [item["name"] for item in listed["items"]] == ["production", "test-env-1"]
+    assert await api.ok("/environments/production") == {
+        "name": "production",
+        "id": f"{base}/environments/production",
+    }
+    for name, status, kind in (
+        ("nowhere", 404, "unknown-environment"),
+        (".x", 400, "validation-error"),
+    ):
+        got, answer = await api.get(f"/environments/{name}")
+        assert (got, answer["kind"]) == (status, f"{ORCH}/{kind}")
