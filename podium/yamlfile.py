@@ -10,11 +10,12 @@ loader walking it recursively can run out of stack later.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import yaml
 
-Json = Any
+from podium.jsontypes import Json
+
 MAX_DEPTH: Final = 64  # maps and lists within each other; real configuration needs a handful
 
 

@@ -20,6 +20,7 @@ from podium.events.amqp.broker import Broker
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.topology import delete_everything
 from podium.executor.transports.local import base_env
+from podium.jsontypes import Json
 from podium.settings import EXAMPLES, Settings
 from tests.sshd import SshServer, free_port, missing, running_sshd
 
@@ -28,7 +29,6 @@ ENVIRONMENTS: Final = DATA / "environments"
 INVENTORY: Final = DATA / "inventory.yaml"
 FLEET: Final = DATA / "fleet"  # 52 nodes with nested facts, and node groups over them
 TERMINAL: Final = frozenset({"finished", "failed", "stopped"})
-Json = Any
 
 
 def settings_for(data_dir: Path, **overrides: Any) -> Settings:

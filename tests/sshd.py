@@ -15,16 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import Final, NoReturn
 
 import pytest
 
 from podium.events.work import RunSpec, WorkItem
+from podium.jsontypes import Json
 
 SSHD: Final = Path("/usr/sbin/sshd")
 SUDOERS_DIR: Final = Path("/etc/sudoers.d")
 USER_KEYS: Final = ".podium-test-keys"  # in a test user's home: the client key may log in
-Json = Any
 PRIVSEP_DIR: Final = Path("/run/sshd")  # sshd refuses to start as root without it
 
 

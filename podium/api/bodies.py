@@ -4,7 +4,7 @@ each offending field. The same models produce the OpenAPI document."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import pydantic
 from pydantic import (
@@ -17,8 +17,8 @@ from pydantic import (
 )
 
 from podium.api.errors import ValidationError
+from podium.jsontypes import Json
 
-Json = Any
 NodeName = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s,]+$")]
 
 

@@ -53,10 +53,10 @@ from podium.events.model import (
     JobKind,
     JobRequested,
     JobStopRequested,
-    Json,
 )
 from podium.events.ports import LogUnavailable
 from podium.inventory import Inventory
+from podium.jsontypes import Json
 from podium.tasks.catalog import Task, TaskError
 from podium.tasks.names import InvalidTaskName, parse_task_name
 from podium.tasks.params import check_parameters, sensitive_names

@@ -8,7 +8,7 @@ its runs that said whether it reached the host (`State.contacts`, kept by the fo
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
 
@@ -19,8 +19,8 @@ from podium.api.sources import SourceError, Sources
 from podium.events.render import iso
 from podium.events.state import State
 from podium.inventory import Inventory
+from podium.jsontypes import Json
 
-Json = Any
 ALWAYS_CONNECTED: Final = frozenset({"local", "sim"})
 
 

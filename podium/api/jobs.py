@@ -21,8 +21,8 @@ from podium.api.views import (
 from podium.events.model import NodeState
 from podium.events.render import iso, job_event
 from podium.events.state import Job, JobEvent, NodeRun, State
+from podium.jsontypes import Json
 
-Json = Any
 JOB_TYPES: Final = ("deploy", "task", "plan_task")
 ORDERS: Final = ("asc", "desc")
 _JOB_SORT: Final[dict[str, Callable[[State, Job], Any]]] = {

@@ -14,14 +14,14 @@ import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
 from aiohttp import web
 
 from podium.api.errors import PuppetDbError, QueryError
+from podium.jsontypes import Json
 
-Json = Any
 QUERY_PATH: Final = "/pdb/query/v4"
 MAX_MESSAGE_CHARS: Final = 500
 

@@ -33,8 +33,9 @@ from podium.applications import Applications, BadReference, plan
 from podium.applications import DependencyCycle as CycleFound
 from podium.events.model import Component, Target
 from podium.inventory import Inventory
+from podium.jsontypes import Json
 from podium.queries import QueryProblem, parse_query, select
-from podium.queries.model import Json, entities
+from podium.queries.model import entities
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 QUERY_THREADS: Final = 2  # local queries worked out at once; the others wait their turn

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
 
 from podium.api.bodies import openapi_schemas
 from podium.api.keys import base_url
 from podium.events.projector import Projector
+from podium.jsontypes import Json
 
-Json = Any
 SERVICE: Final = "orchestrator-service"
 VERSION: Final = "0.1.0"
 COMMANDS: Final = ("deploy", "task", "stop")

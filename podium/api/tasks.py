@@ -4,7 +4,6 @@ them. Private tasks are left out of the list but can still be read by name."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 
@@ -12,11 +11,11 @@ from podium.api.commands import find_environment, find_task
 from podium.api.errors import ValidationError
 from podium.api.keys import ENVIRONMENTS, base_url
 from podium.environments import Environment
+from podium.jsontypes import Json
 from podium.tasks.catalog import Task, TaskError
 from podium.tasks.files import TaskFile, sha256_of
 from podium.tasks.names import SEGMENT, TaskName
 
-Json = Any
 DEFAULT_ENVIRONMENT = "production"
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
 from podium.events.model import NodeState
 from podium.events.render import REDACTED, WHAT, event_message, iso, redacted_result
 from podium.events.state import Job, JobEvent, NodeRun, State, User
+from podium.jsontypes import Json
 
-Json = Any
 NODE_STATES: Final = tuple(NodeState)
 
 

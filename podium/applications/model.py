@@ -20,11 +20,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
+from podium.jsontypes import Json
 from podium.yamlfile import parse_yaml, read_yaml
 
-Json = Any
 FILE_NAME: Final = "applications.yaml"
 _REFERENCE: Final = re.compile(r"\A([A-Za-z]\w*(?:::[A-Za-z]\w*)*)(?:\[(.+)\])?\Z", re.DOTALL)
 _NODE: Final = re.compile(r"\A[^\s,]+\Z")

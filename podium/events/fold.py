@@ -8,16 +8,14 @@ next position, which is its public id. The state is updated in place and returne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import assert_never
 
 from podium.events.components import component_progress, plan_components
 from podium.events.model import (
-    EVENT_TYPES,
     JOB_TERMINAL,
     NODE_TERMINAL,
     Event,
-    EventBase,
     ExecutorLost,
     JobAborted,
     JobFinished,
@@ -54,8 +52,64 @@ def fold(state: State, event: Event) -> State:
             return state  # a copy left by a retried append
         state.marks[event.origin] = event.seq
     state.position += 1
-    _HANDLERS[type(event)](state, event)
+    match event:  # the events of node runs first: they are most of any log
+        case NodeRunFinished() | NodeRunStarted() | NodeRunDispatched():
+            _fold_run_event(state, event)
+        case JobRequested() | JobReady() | JobStopRequested() | JobStopping():
+            _fold_job_event(state, event)
+        case JobAborted() | JobFinished() | TokenIssued() | ExecutorLost() | WorkQueued():
+            _fold_other_event(state, event)
+        case _:
+            assert_never(event)
     return state
+
+
+def _fold_run_event(
+    state: State, event: NodeRunFinished | NodeRunStarted | NodeRunDispatched
+) -> None:
+    match event:
+        case NodeRunFinished():
+            _node_run_finished(state, event)
+        case NodeRunStarted():
+            _node_run_started(state, event)
+        case NodeRunDispatched():
+            _node_run_dispatched(state, event)
+        case _:
+            assert_never(event)
+
+
+def _fold_job_event(
+    state: State, event: JobRequested | JobReady | JobStopRequested | JobStopping
+) -> None:
+    match event:
+        case JobRequested():
+            _job_requested(state, event)
+        case JobReady():
+            _job_ready(state, event)
+        case JobStopRequested():
+            _job_stop_requested(state, event)
+        case JobStopping():
+            _job_stopping(state, event)
+        case _:
+            assert_never(event)
+
+
+def _fold_other_event(
+    state: State, event: JobAborted | JobFinished | TokenIssued | ExecutorLost | WorkQueued
+) -> None:
+    match event:
+        case JobAborted():
+            _job_aborted(state, event)
+        case JobFinished():
+            _job_finished(state, event)
+        case TokenIssued():
+            _token_issued(state, event)
+        case ExecutorLost():
+            _executor_lost(state, event)
+        case WorkQueued():
+            _work_queued(state, event)
+        case _:
+            assert_never(event)
 
 
 def fold_all(events: Iterable[Event], state: State | None = None) -> State:
@@ -276,20 +330,3 @@ def _job_event(
         run.latest_event = state.position
         node = run.name
     job.events.append(JobEvent(state.position, kind, at, node, detail, message))
-
-
-_HANDLERS: Final[dict[type[EventBase], Callable[[State, Any], None]]] = {
-    TokenIssued: _token_issued,
-    JobRequested: _job_requested,
-    JobReady: _job_ready,
-    NodeRunDispatched: _node_run_dispatched,
-    NodeRunStarted: _node_run_started,
-    NodeRunFinished: _node_run_finished,
-    JobStopRequested: _job_stop_requested,
-    JobStopping: _job_stopping,
-    JobAborted: _job_aborted,
-    JobFinished: _job_finished,
-    ExecutorLost: _executor_lost,
-    WorkQueued: _work_queued,
-}
-assert set(_HANDLERS) == set(EVENT_TYPES), "every event type needs a handler"

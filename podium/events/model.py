@@ -14,9 +14,11 @@ that is what makes "append new fields at the end" safe.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import msgspec
+
+from podium.jsontypes import Json
 
 
 class JobState(StrEnum):
@@ -43,7 +45,6 @@ NODE_TERMINAL: Final = frozenset(
     {NodeState.FINISHED, NodeState.FAILED, NodeState.ERRORED, NodeState.SKIPPED}
 )
 JobKind = Literal["deploy", "task"]
-Json = Any  # a JSON value as decoded: dict, list, str, int, float, bool or None
 
 
 class Target(msgspec.Struct, frozen=True, array_like=True):

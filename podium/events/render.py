@@ -4,12 +4,12 @@ topic mirror."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 from podium.events.ports import Record
 from podium.events.state import Job, JobEvent, State
+from podium.jsontypes import Json
 
-Json = Any
 WHAT: Final = {"task": "task", "deploy": "puppet"}
 REDACTED: Final = "Sensitive [value redacted]"
 

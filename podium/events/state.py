@@ -11,7 +11,8 @@ from typing import Final
 
 import msgspec
 
-from podium.events.model import JobKind, JobState, Json, NodeState, Target
+from podium.events.model import JobKind, JobState, NodeState, Target
+from podium.jsontypes import Json
 
 
 class JobEvent(msgspec.Struct, array_like=True, gc=False):

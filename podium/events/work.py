@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
-from podium.events.model import JobKind, Json
+from podium.events.model import JobKind
+from podium.jsontypes import Json
 
 
 class RunSpec(msgspec.Struct, frozen=True, array_like=True, kw_only=True):

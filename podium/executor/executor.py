@@ -19,17 +19,16 @@ from typing import Any, Final
 
 import structlog
 
-from podium.events.model import Event, NodeRunFinished, NodeRunStarted, NodeState
+from podium.events.endings import Outcome, errored, run_ended, run_skipped
+from podium.events.model import Event, NodeRunStarted
 from podium.events.ports import Delivery, Heartbeats, PortError, StopBus, WorkQueue
 from podium.events.producer import Producer
 from podium.events.work import StopNotice, WorkItem
-from podium.executor.outcome import Outcome, errored
 from podium.executor.slots import Slots
 from podium.executor.transports.base import RunError, Transport
 
 log = structlog.get_logger(__name__)
 
-SKIPPED_BY_STOP: Final = "The job was stopped before this node's run started"
 KILLED_BY_STOP: Final = "The run was killed by a forced stop of the job"
 KILLED_BY_SHUTDOWN: Final = "The executor shut down before the run finished"
 _REMEMBERED_STOPS: Final = 10_000
@@ -126,7 +125,11 @@ class Executor:
             NodeRunStarted(at=now, job=i.job, node=i.node, attempt=i.attempt, executor=self.id)
             for i in runnable
         ]
-        events += [_skipped(item, now) for item in items if item.job in self._stopped]
+        events += [
+            run_skipped(item.job, item.node, now, attempt=item.attempt)
+            for item in items
+            if item.job in self._stopped
+        ]
         try:
             await self._producer.emit(events)
         except PortError as exc:
@@ -177,15 +180,7 @@ class Executor:
     async def _finish(self, item: WorkItem, outcome: Outcome) -> None:
         """Record how the run ended. Tries until the log takes it: while this executor lives,
         nobody else will settle a run it started."""
-        finished = NodeRunFinished(
-            at=self._clock(),
-            job=item.job,
-            node=item.node,
-            attempt=item.attempt,
-            state=outcome.state,
-            result=outcome.result,
-            message=outcome.message,
-        )
+        finished = run_ended(item.job, item.node, item.attempt, self._clock(), outcome)
         delay = _RETRY_FIRST_S
         while True:
             try:
@@ -228,14 +223,3 @@ class Executor:
                 await self._heartbeats.beat(self.id, self._clock())
             except PortError as exc:
                 log.warning("heartbeat not sent", error=str(exc))
-
-
-def _skipped(item: WorkItem, now: float) -> NodeRunFinished:
-    return NodeRunFinished(
-        at=now,
-        job=item.job,
-        node=item.node,
-        attempt=item.attempt,
-        state=NodeState.SKIPPED,
-        message=SKIPPED_BY_STOP,
-    )

@@ -12,26 +12,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Final, NamedTuple
+from typing import Final
 
-from podium.events.model import NodeState
-from podium.events.results import execution_failure
+from podium.events.endings import Outcome, errored, failed, finished
+from podium.jsontypes import Json
 
-Json = Any
 TASK_ERROR: Final = "puppetlabs.tasks/task-error"
 TRUNCATED: Final = "_truncated"  # Podium's mark on a result whose output went over the cap
 DEPLOY_FINISHED: Final = {0: "unchanged", 2: "changed"}
 DEPLOY_FAILED: Final = frozenset({1, 4, 6})
-
-
-class Outcome(NamedTuple):
-    state: NodeState
-    result: Json
-    message: str
-
-
-def errored(node: str, message: str, reached: bool | None = None) -> Outcome:
-    return Outcome(NodeState.ERRORED, execution_failure(node, message, reached), message)
 
 
 def task_outcome(
@@ -47,7 +36,7 @@ def task_outcome(
         text = stdout.decode("utf-8")
     except UnicodeDecodeError:
         error = _task_error("The task output was not valid UTF-8", {"exitcode": exit_code})
-        return Outcome(NodeState.FAILED, {"_error": error}, f"Failed task run on {node}")
+        return failed({"_error": error}, f"Failed task run on {node}")
     result = {"_output": text, TRUNCATED: True} if truncated else _parse_result(text)
     if "_error" in result:
         result["_error"] = _checked_error(result["_error"])
@@ -56,8 +45,8 @@ def task_outcome(
             f"The task errored with a code {exit_code}", {"exitcode": exit_code}
         )
     if "_error" in result:
-        return Outcome(NodeState.FAILED, result, f"Failed task run on {node}: {task}")
-    return Outcome(NodeState.FINISHED, result, f"Finished task run on {node}")
+        return failed(result, f"Failed task run on {node}: {task}")
+    return finished(result, f"Finished task run on {node}")
 
 
 def _whole_characters(data: bytes) -> bytes:
@@ -139,6 +128,6 @@ def deploy_outcome(
             "exit_code": exit_code,
         }
         if status == "failed":
-            return Outcome(NodeState.FAILED, report, f"Puppet run failed on {node}")
-        return Outcome(NodeState.FINISHED, report, f"Finished puppet run on {node} - {status}")
+            return failed(report, f"Puppet run failed on {node}")
+        return finished(report, f"Finished puppet run on {node} - {status}")
     return errored(node, f"The Puppet agent run on {node} ended with exit code {exit_code}")

@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Final
+from typing import Final
 
 import structlog
 
@@ -17,13 +17,13 @@ from podium.environments import Environment, Environments
 from podium.environments.environments import BadEnvironment, InvalidEnvironmentName
 from podium.events.work import WorkItem
 from podium.executor.transports.base import RunError
+from podium.jsontypes import Json
 from podium.tasks.catalog import Task, TaskError
 from podium.tasks.files import TaskFile, executable_file
 from podium.tasks.names import InvalidTaskName, parse_task_name
 from podium.tasks.params import RUN_AS
 
 log = structlog.get_logger(__name__)
-Json = Any
 INPUT_METHODS: Final = frozenset({"stdin", "environment", "both"})
 STDERR_LOGGED_BYTES: Final = 4096
 MIB: Final = 1024 * 1024

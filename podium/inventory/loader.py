@@ -12,13 +12,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 from podium.inventory.model import DEFAULT_TRANSPORT, TRANSPORTS, Inventory, InventoryTarget
+from podium.jsontypes import Json
 from podium.yamlfile import parse_yaml, read_yaml
 
-Json = Any
 _GROUP_KEYS: Final = frozenset(
     {"name", "targets", "groups", "config", "facts", "vars", "features", "plugin_hooks"}
 )

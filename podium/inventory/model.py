@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-Json = Any
+from podium.jsontypes import Json
+
 DEFAULT_TRANSPORT: Final = "ssh"  # as in Bolt
 TRANSPORTS: Final = frozenset({"ssh", "local", "sim"})
 

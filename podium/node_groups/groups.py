@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Final
 
 from podium.inventory import Inventory
+from podium.jsontypes import Json
 from podium.queries import ALL_NODES_RULE, From, QueryProblem, RegexBudget, lower_rule, select
-from podium.queries.model import And, Const, Expr, Json
+from podium.queries.model import And, Const, Expr
 from podium.yamlfile import parse_yaml, read_yaml
 
 ALL_NODES: Final = "00000000-0000-4000-8000-000000000000"

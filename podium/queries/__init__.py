@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 
 from podium.inventory import Inventory
+from podium.jsontypes import Json
 from podium.queries.budget import REGEX_BUDGET_S, RegexBudget
 from podium.queries.entities import Tables
 from podium.queries.evaluate import certnames
-from podium.queries.model import Expr, From, Json, QueryProblem
+from podium.queries.model import Expr, From, QueryProblem
 from podium.queries.pql import pql_to_ast
 from podium.queries.rules import ALL_NODES_RULE, lower_rule
 from podium.queries.validate import lower_ast

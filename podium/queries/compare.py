@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
-from podium.queries.model import CompareOp, Json, Operand
+from podium.jsontypes import Json
+from podium.queries.model import CompareOp, Operand
 
 _ORDER: Final[dict[str, Callable[[Json, Json], bool]]] = {
     "<": operator.lt,

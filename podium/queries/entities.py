@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Final, Literal
 
 from podium.inventory import Inventory
-from podium.queries.model import Json
+from podium.jsontypes import Json
 
 Kind = Literal["value", "timestamp", "object"]
 Row = Mapping[str, Json]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Final
 
+from podium.jsontypes import Json
 from podium.queries.budget import Pattern, RegexBudget
 from podium.queries.compare import string_compare, string_form, typed_compare
 from podium.queries.entities import Row, Tables
@@ -24,7 +25,6 @@ from podium.queries.model import (
     From,
     InQuery,
     IsNull,
-    Json,
     Mode,
     Not,
     Or,

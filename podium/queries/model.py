@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 import regex
 
-Json = Any
+from podium.jsontypes import Json
+
 Path = tuple[str | int, ...]
 Operand = str | int | float | bool | datetime | list[Json]
 CompareOp = Literal["=", "<", "<=", ">", ">="]

@@ -20,7 +20,8 @@ from typing import Final
 from lark import Lark, Token, Transformer_NonRecursive
 from lark.exceptions import UnexpectedEOF, UnexpectedInput, VisitError
 
-from podium.queries.model import Json, QueryProblem
+from podium.jsontypes import Json
+from podium.queries.model import QueryProblem
 
 MAX_PQL_CHARS: Final = 4096
 MAX_PQL_NESTING: Final = 64  # parentheses, brackets and braces; the AST validator's limit too

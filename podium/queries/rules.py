@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from podium.jsontypes import Json
 from podium.queries.budget import compile_pattern
 from podium.queries.compare import numeric, string_form
 from podium.queries.model import (
@@ -16,7 +17,6 @@ from podium.queries.model import (
     Compare,
     Expr,
     Field,
-    Json,
     Mode,
     Not,
     Or,

@@ -12,6 +12,7 @@ from typing import Final
 
 import msgspec
 
+from podium.jsontypes import Json
 from podium.queries.budget import compile_pattern
 from podium.queries.entities import ENTITIES, UNSUPPORTED, Entity
 from podium.queries.model import (
@@ -24,7 +25,6 @@ from podium.queries.model import (
     From,
     InQuery,
     IsNull,
-    Json,
     Not,
     Operand,
     Or,

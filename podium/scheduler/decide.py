@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Final
 
+from podium.events.endings import SKIPPED_BY_STOP, run_errored, run_skipped
 from podium.events.model import (
     JOB_TERMINAL,
     NODE_TERMINAL,
@@ -24,11 +25,9 @@ from podium.events.model import (
     NodeRunFinished,
     NodeState,
 )
-from podium.events.results import execution_failure
 from podium.events.state import Job, NodeRun, State, split_run_key
 from podium.events.work import RunSpec, WorkItem
 
-SKIPPED_BY_STOP: Final = "The job was stopped before this node's run started"
 UNBOUNDED: Final = 1 << 62
 SKIPPED_BY_CYCLE: Final = "The components this node's component requires can never finish"
 
@@ -95,27 +94,13 @@ def stopping_now(state: State, job_name: str, now: float) -> JobStopping | None:
 
 
 def _skip(job: Job, nodes: Iterable[str], now: float, message: str, decision: Decision) -> None:
-    decision.events.extend(
-        NodeRunFinished(
-            at=now, job=job.name, node=node, attempt=0, state=NodeState.SKIPPED, message=message
-        )
-        for node in nodes
-    )
+    decision.events.extend(run_skipped(job.name, node, now, message) for node in nodes)
 
 
 def _refuse(job: Job, now: float, decision: Decision) -> None:
     """End the nodes the command refused (e.g. another environment) without running them."""
     decision.events.extend(
-        NodeRunFinished(
-            at=now,
-            job=job.name,
-            node=node,
-            attempt=0,
-            state=NodeState.ERRORED,
-            result=execution_failure(node, message),
-            message=message,
-        )
-        for node, message in job.refused.items()
+        run_errored(job.name, node, 0, now, message) for node, message in job.refused.items()
     )
 
 
@@ -167,17 +152,7 @@ def settle_lost_executor(state: State, executor: str, now: float) -> Decision:
             decision.work.append(work_item(job, run, attempt, spec))
         else:
             message = f"The executor {executor} running this task was lost"
-            decision.events.append(
-                NodeRunFinished(
-                    at=now,
-                    job=job_name,
-                    node=node,
-                    attempt=run.attempt,
-                    state=NodeState.ERRORED,
-                    result=execution_failure(node, message),
-                    message=message,
-                )
-            )
+            decision.events.append(run_errored(job_name, node, run.attempt, now, message))
     return decision
 
 
@@ -218,15 +193,7 @@ def parked_run(state: State, item: WorkItem, now: float) -> NodeRunFinished | No
     if run is None or run.state in NODE_TERMINAL or run.attempt != item.attempt:
         return None
     message = f"The work for {item.node} could not be delivered to an executor"
-    return NodeRunFinished(
-        at=now,
-        job=item.job,
-        node=item.node,
-        attempt=item.attempt,
-        state=NodeState.ERRORED,
-        result=execution_failure(item.node, message),
-        message=message,
-    )
+    return run_errored(item.job, item.node, item.attempt, now, message)
 
 
 def _dispatched(runs: Iterable[NodeRun]) -> Iterable[NodeRun]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-Json = Any
+from podium.jsontypes import Json
 
 KNOWN_KEYS: Final = frozenset(
     {

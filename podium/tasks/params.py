@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
+from podium.jsontypes import Json
 from podium.tasks.types import PType, TypeSyntaxError, kind_of, parse_type
 
-Json = Any
 NAME: Final = re.compile(r"\A[a-z][a-z0-9_]*\Z")
 RUNNER_SET: Final = frozenset({"_task", "_noop", "_installdir", "_target"})
 RUN_AS: Final = "_run_as"  # Bolt's metaparameter: the user to run this task as

@@ -11,14 +11,13 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
+from podium.jsontypes import Json
 from tests.conftest import ENVIRONMENTS, NODE_ENDS
 from tests.sshd import free_port
 
-Json = Any
 TERMINAL = {"finished", "failed", "stopped"}
 
 

@@ -10,15 +10,14 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
+from podium.jsontypes import Json
 from tests.conftest import ENVIRONMENTS, most_running_at_once
 from tests.e2e.cluster import Client
 from tests.sshd import free_port
 
-Json = Any
 TERMINAL = {"finished", "failed", "stopped"}
 NODE_ENDS = {"node_finished", "node_failed", "node_errored", "node_skipped"}
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from podium.jsontypes import Json
 from tests.conftest import Api, running
 
-Json = Any
 ORCH = "puppetlabs.orchestrator"
 NODE_STATES = {"new", "running", "finished", "failed", "errored", "skipped"}
 

@@ -3,13 +3,10 @@ events with `start` and `next-events`; and authentication."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.conftest import Api
 
-Json = Any
 ORCH = "puppetlabs.orchestrator"
 
 

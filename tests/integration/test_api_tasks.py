@@ -6,14 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from podium.executor.transports.local import BASE_ENV_NAMES
+from podium.jsontypes import Json
 from tests.conftest import ENVIRONMENTS, Api, running
 
-Json = Any
 TESTMOD = ENVIRONMENTS / "production" / "modules" / "testmod"
 FAKE_AGENT = ENVIRONMENTS / "production" / "bin" / "fake-agent"
 

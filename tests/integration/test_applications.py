@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pytest
 
+from podium.jsontypes import Json
 from tests.conftest import Api, running
 from tests.integration.test_api_commands import expect_error, job_count
 
-Json = Any
 Event = tuple[str, str, str | None]  # type, node, why it was skipped
 INVENTORY: Final = """
 version: 2

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 from podium.engine import Engine
+from podium.jsontypes import Json
 from tests.conftest import Api, most_running_at_once, running, serving, settings_for
-
-Json = Any
 
 
 async def crash(engine: Engine) -> None:

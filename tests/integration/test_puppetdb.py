@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pytest
 from aiohttp import web
@@ -20,10 +20,10 @@ from aiohttp.test_utils import TestServer
 
 from podium.api.errors import PuppetDbError
 from podium.api.puppetdb import PuppetDb, PuppetDbSettings
+from podium.jsontypes import Json
 from tests.conftest import FLEET, Api, running
 from tests.integration.test_api_commands import expect_error, job_count
 
-Json = Any
 WEB_01: Final = "web-01.example.com"
 
 

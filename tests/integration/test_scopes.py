@@ -8,18 +8,18 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from podium.api.scopes import LocalQueries
+from podium.jsontypes import Json
 from tests.conftest import FLEET, Api, running
 from tests.integration.test_api_commands import expect_error, job_count
 from tests.unit.test_queries import CACHE, DB, PQL_WORDS, SLOW_REGEX, WEB, WIN, ast_json
 
-Json = Any
 ORCH: Final = "puppetlabs.orchestrator"
 GROUP: Final = "6f1c4f0e-1b1a-4c3e-9d7e-00000000000"
 ALL_NODES: Final = "00000000-0000-4000-8000-000000000000"

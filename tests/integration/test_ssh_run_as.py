@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pytest
 
@@ -22,6 +22,7 @@ from podium.environments import Environments
 from podium.events.model import NodeState
 from podium.executor.transports.base import RunError
 from podium.executor.transports.ssh import SshSettings, SshTransport
+from podium.jsontypes import Json
 from podium.settings import EXAMPLES
 from tests.processes import processes_running
 from tests.sshd import (
@@ -33,7 +34,6 @@ from tests.sshd import (
     work,
 )
 
-Json = Any
 SUDOER: Final = "podium-t"  # a login user whose sudo asks no password
 PASSWORDED: Final = "podium-p"  # a login user with a password, whose sudo asks for it
 PASSWORD: Final = "Correct horse 7"

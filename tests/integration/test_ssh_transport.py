@@ -8,7 +8,6 @@ import asyncio
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,8 +18,6 @@ from podium.executor.transports.base import RunError
 from podium.executor.transports.ssh import SshSettings, SshTransport
 from podium.settings import EXAMPLES
 from tests.sshd import SshServer, config_for, free_port, work
-
-Json = Any
 
 
 @pytest.fixture

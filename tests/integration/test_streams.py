@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 from aiohttp import ClientResponse
 
+from podium.jsontypes import Json
 from tests.conftest import Api
 
-Json = Any
 STREAM = {"Accept": "text/event-stream"}
 
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from podium.jsontypes import Json
 from tests.conftest import Api, running, ssh_inventory
 from tests.processes import processes_running
 from tests.sshd import SshServer
 
-Json = Any
 MIB = 1024 * 1024
 
 

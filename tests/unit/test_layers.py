@@ -23,6 +23,7 @@ SHARED: Final = frozenset(
         "tasks",
         "auth",
         "yamlfile",
+        "jsontypes",
     }
 )
 ROLES: Final = frozenset({"api", "scheduler", "executor"})

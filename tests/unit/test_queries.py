@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Final
+from typing import Final
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podium.inventory import Inventory, load_inventory, parse_inventory
+from podium.jsontypes import Json
 from podium.queries import From, QueryProblem, RegexBudget, parse_query, select
 from podium.queries.pql import MAX_PQL_CHARS, MAX_PQL_NESTING, pql_to_ast
 from tests.conftest import DATA
 
-Json = Any
 FLEET: Final[Inventory] = load_inventory(DATA / "fleet" / "inventory.yaml")
 NOW: Final = time.time()
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from podium.api.views import redacted_options
 from podium.events.render import REDACTED, redacted_result
-
-Json = Any
+from podium.jsontypes import Json
 
 
 def test_sensitive_parameters_are_hidden_and_the_rest_kept() -> None:

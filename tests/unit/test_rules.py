@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from podium.jsontypes import Json
 from podium.node_groups import (
     ALL_NODES,
     NodeGroupError,
@@ -28,7 +29,6 @@ from podium.queries import (
 from tests.conftest import DATA
 from tests.unit.test_queries import ALL, CACHE, DB, FLEET, LAB, NOW, SLOW_REGEX, WEB, WIN
 
-Json = Any
 GROUPS: Final[NodeGroups] = load_node_groups(DATA / "fleet" / "node_groups.yaml")
 
 

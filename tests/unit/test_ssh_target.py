@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from podium.executor.transports.base import RunError
 from podium.executor.transports.ssh_target import SshTarget, ssh_target
-
-Json = Any
+from podium.jsontypes import Json
 
 
 def test_defaults_follow_bolt() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import pytest
 
@@ -15,8 +14,6 @@ from podium.executor.transports.ssh_remote import wrapper
 from podium.tasks.catalog import Task, TaskError, find_task, list_tasks
 from podium.tasks.files import TaskFileError, support_files
 from podium.tasks.names import TaskName
-
-Json = Any
 
 
 def write(path: Path, text: str = "#!/bin/sh\n") -> None:

@@ -3,10 +3,9 @@ undeclared keys, metaparameters, and every problem reported at once."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from podium.jsontypes import Json
 from podium.tasks.params import (
     ParameterDeclarationError,
     check_parameters,
@@ -14,7 +13,6 @@ from podium.tasks.params import (
     sensitive_names,
 )
 
-Json = Any
 DECLARED = declared_parameters(
     {
         "name": {"type": "String[1]"},

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from podium.jsontypes import Json
 from podium.tasks.types import PType, TypeSyntaxError, parse_type
-
-Json = Any
 
 ACCEPTS: list[tuple[str, Json, bool]] = [
     ("String", "", True),

@@ -14,7 +14,7 @@ import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 import aio_pika
 import structlog
@@ -23,9 +23,9 @@ from podium.events.amqp.broker import RECOVERABLE, Broker
 from podium.events.ports import Record
 from podium.events.render import job_event, new_job_events
 from podium.events.state import State
+from podium.jsontypes import Json
 
 log = structlog.get_logger(__name__)
-Json = Any
 _MAX_PENDING: Final = 10_000  # messages kept while the broker is away; older ones are dropped
 
 

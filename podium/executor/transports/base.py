@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from podium.events.endings import Outcome
 from podium.events.work import WorkItem
-from podium.executor.outcome import Outcome
 
 
 class RunError(Exception):

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Final
 
 from podium.environments import DEFAULT_AGENT_COMMAND, Environments
+from podium.events.endings import Outcome
 from podium.events.work import RunSpec, WorkItem
-from podium.executor.outcome import Outcome, deploy_outcome, task_outcome
+from podium.executor.outcome import deploy_outcome, task_outcome
 from podium.executor.process import interpreter_for, run_process
 from podium.executor.taskrun import (
     DEFAULT_MAX_OUTPUT_BYTES,

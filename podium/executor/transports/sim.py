@@ -12,15 +12,12 @@ import hashlib
 import random
 import zlib
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
-from podium.events.model import NodeState
+from podium.events.endings import Outcome, errored, failed, finished
 from podium.events.work import WorkItem
-from podium.executor.outcome import Outcome, errored
 from podium.executor.transports.base import RunError
-
-Json = Any
-
+from podium.jsontypes import Json
 
 _KEPT_SETTINGS: Final = 1024
 
@@ -58,7 +55,7 @@ def simulate(item: WorkItem, settings: SimSettings) -> tuple[float, Outcome]:
     low, high = settings.latency_ms
     draws = low != high or settings.error_rate or settings.failure_rate
     if not draws and item.spec.kind == "task":  # nothing to draw: skip seeding a generator
-        return low / 1000.0, _task(item, failed=False)
+        return low / 1000.0, _task(item, fails=False)
     # Seeded from a stable hash (not hash(), which differs between processes), as an int: a
     # string seed costs a SHA-512 per run.
     rng = random.Random(zlib.crc32(f"{item.job}/{item.node}".encode()) * 65_537 + settings.seed)
@@ -66,34 +63,31 @@ def simulate(item: WorkItem, settings: SimSettings) -> tuple[float, Outcome]:
     draw = rng.random()
     if draw < settings.error_rate:
         return latency_s, errored(item.node, f"Simulated connection failure to {item.node}")
-    failed = draw < settings.error_rate + settings.failure_rate
+    fails = draw < settings.error_rate + settings.failure_rate
     if item.spec.kind == "deploy":
-        return latency_s, _deploy(item, rng, failed)
-    return latency_s, _task(item, failed)
+        return latency_s, _deploy(item, rng, fails)
+    return latency_s, _task(item, fails)
 
 
-def _task(item: WorkItem, failed: bool) -> Outcome:
+def _task(item: WorkItem, fails: bool) -> Outcome:
     task, node = item.spec.task, item.node
-    if failed:
+    if fails:
         error = {
             "kind": "puppetlabs.tasks/task-error",
             "msg": "The task errored with a code 1",
             "details": {"exitcode": 1},
         }
-        return Outcome(NodeState.FAILED, {"_error": error}, f"Failed task run on {node}: {task}")
-    return Outcome(
-        NodeState.FINISHED,
-        {"_output": f"{task} ran on {node} (simulated)\n"},
-        f"Finished task run on {node}",
-    )
+        return failed({"_error": error}, f"Failed task run on {node}: {task}")
+    output = {"_output": f"{task} ran on {node} (simulated)\n"}
+    return finished(output, f"Finished task run on {node}")
 
 
-def _deploy(item: WorkItem, rng: random.Random, failed: bool) -> Outcome:
+def _deploy(item: WorkItem, rng: random.Random, fails: bool) -> Outcome:
     spec, node = item.spec, item.node
     changed = 0 if spec.noop else rng.randrange(0, 4)
     total = 50 + rng.randrange(0, 200)
-    failures = 1 + rng.randrange(0, 3) if failed else 0
-    status = "failed" if failed else ("changed" if changed else "unchanged")
+    failures = 1 + rng.randrange(0, 3) if fails else 0
+    status = "failed" if fails else ("changed" if changed else "unchanged")
     report = {
         "hash": hashlib.sha1(f"{item.job}/{node}".encode()).hexdigest(),
         "noop": {"noop": spec.noop, "no_noop": spec.no_noop},
@@ -112,9 +106,9 @@ def _deploy(item: WorkItem, rng: random.Random, failed: bool) -> Outcome:
         "environment": spec.environment or "production",
         "configuration_version": str(1_700_000_000 + rng.randrange(0, 1_000_000)),
     }
-    if failed:
-        return Outcome(NodeState.FAILED, report, f"Puppet run failed on {node}")
-    return Outcome(NodeState.FINISHED, report, f"Finished puppet run on {node} - {status}")
+    if fails:
+        return failed(report, f"Puppet run failed on {node}")
+    return finished(report, f"Finished puppet run on {node} - {status}")
 
 
 class SimTransport:

@@ -14,8 +14,9 @@ from typing import Any
 import asyncssh
 
 from podium.environments import Environments
+from podium.events.endings import Outcome
 from podium.events.work import WorkItem
-from podium.executor.outcome import Outcome, task_outcome
+from podium.executor.outcome import task_outcome
 from podium.executor.taskrun import (
     DEFAULT_MAX_OUTPUT_BYTES,
     environment_for,
@@ -26,8 +27,6 @@ from podium.executor.transports.base import RunError
 from podium.executor.transports.ssh_pool import SshPool
 from podium.executor.transports.ssh_remote import RemoteTask
 from podium.executor.transports.ssh_target import SshTarget, ssh_target
-
-Json = Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from podium.executor.transports.base import RunError
+from podium.jsontypes import Json
 
-Json = Any
 DEFAULT_PORT: Final = 22
 DEFAULT_CONNECT_TIMEOUT_S: Final = 10.0
 DEFAULT_TMPDIR: Final = "/tmp"

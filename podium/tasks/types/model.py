@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
+from podium.jsontypes import Json
 from podium.tasks.types.text import bounds_text, describe, quote, size_args, sized
-
-Json = Any
 
 
 class PType:

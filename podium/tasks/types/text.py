@@ -3,9 +3,7 @@ messages give it, quoting, and the bounds and sizes in a type's text."""
 
 from __future__ import annotations
 
-from typing import Any
-
-Json = Any
+from podium.jsontypes import Json
 
 
 def describe(value: Json) -> str:

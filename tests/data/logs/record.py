@@ -17,15 +17,15 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import aiohttp
 
+from podium.jsontypes import Json
 from podium.settings import EXAMPLES
 from tests.conftest import ENVIRONMENTS
 from tests.sshd import free_port
 
-Json = Any
 PUBLIC_URL: Final = "http://podium.test:8143"
 BASE: Final = f"{PUBLIC_URL}/orchestrator/v1"
 CANARY_GROUP: Final = "9d0a3a4c-6d47-4d1e-a3f5-3b1f3a7f0003"
