@@ -18,13 +18,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pytest
 
+from podium.jsontypes import Json
 from tests.conftest import DATA, ENVIRONMENTS, Api, running
 
-Json = Any
 SPEC: Final = DATA / "spec" / "command-endpoint.md"
 PUBLIC_URL: Final = "https://orchestrator.example.com:8143"  # the host of the spec's answers
 ORCH: Final = "puppetlabs.orchestrator"
