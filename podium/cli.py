@@ -49,6 +49,10 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _host_list(text: str) -> tuple[str, ...]:
+    return tuple(host.strip().lower() for host in text.split(",") if host.strip())
+
+
 def _flag(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -88,6 +92,20 @@ def _http_options(parser: argparse.ArgumentParser) -> None:
         "how often the inventory and node-groups files are checked for changes; 0: never",
     )
     _option(parser, "--public-url", str, DEFAULTS.public_url, "base of absolute URLs")
+    _option(
+        parser,
+        "--allowed-hosts",
+        _host_list,
+        DEFAULTS.allowed_hosts,
+        "comma-separated Host headers trusted for links without --public-url",
+    )
+    _option(
+        parser,
+        "--request-timeout-s",
+        _positive_float,
+        DEFAULTS.request_timeout_s,
+        "a request whose headers or body are not all there by then is cut off",
+    )
     _puppetdb_options(parser)
     _option(
         parser,

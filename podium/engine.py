@@ -231,7 +231,12 @@ class Engine:
             self.producer,
             self.environments,
             self.sources,
-            ApiSettings(settings.public_url, submit_timeout_s=settings.submit_timeout_s),
+            ApiSettings(
+                settings.public_url,
+                submit_timeout_s=settings.submit_timeout_s,
+                request_timeout_s=settings.request_timeout_s,
+                allowed_hosts=settings.allowed_hosts,
+            ),
             puppetdb=_puppetdb(settings),
             health=self.health,
         )

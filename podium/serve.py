@@ -15,6 +15,7 @@ import signal
 import structlog
 from aiohttp import web
 
+from podium.api.runner import api_runner
 from podium.api.status import status_app
 from podium.engine import ALL_ROLES, ConfigurationError, Engine, Role, first_of
 from podium.settings import Settings
@@ -39,7 +40,12 @@ async def _listen(
 ) -> web.AppRunner | None:
     runner = None
     if engine.app is not None:
-        runner = await _site(engine.app, settings.host, settings.port, "--port or PODIUM_PORT")
+        runner = await _site(
+            api_runner(engine.app, settings.request_timeout_s),
+            settings.host,
+            settings.port,
+            "--port or PODIUM_PORT",
+        )
         url = f"http://{settings.host}:{settings.port}/orchestrator/v1"
         token = engine.token_path.resolve() if engine.token_path else None
         log.info("podium is serving", url=url, admin_token_file=str(token), roles=sorted(roles))
@@ -49,7 +55,7 @@ async def _listen(
     else:
         if settings.status_port is not None:
             runner = await _site(
-                status_app(engine.health),
+                api_runner(status_app(engine.health), settings.request_timeout_s),
                 settings.host,
                 settings.status_port,
                 "--status-port or PODIUM_STATUS_PORT",
@@ -58,9 +64,8 @@ async def _listen(
     return runner
 
 
-async def _site(app: web.Application, host: str, port: int, hint: str) -> web.AppRunner:
-    """A runner listening on host:port. Raises ConfigurationError when it cannot listen."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+async def _site(runner: web.AppRunner, host: str, port: int, hint: str) -> web.AppRunner:
+    """The runner, listening on host:port. Raises ConfigurationError when it cannot listen."""
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

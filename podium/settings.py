@@ -30,6 +30,8 @@ class Settings:
     executor_slots: int = 64
     max_inflight: int = 250
     public_url: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # Host headers trusted for links without --public-url
+    request_timeout_s: float = 30.0  # a request's head or body not all there by then: cut off
     fsync: bool = True
     shutdown_grace_s: float = 30.0
     log_level: str = "info"

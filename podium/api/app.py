@@ -24,7 +24,7 @@ from podium.api.keys import (
     request_ids,
 )
 from podium.api.metrics import REQUESTS, count_requests, metrics
-from podium.api.middleware import authenticate, errors
+from podium.api.middleware import authenticate, errors, read_body_in_time
 from podium.api.puppetdb import PuppetDb
 from podium.api.scopes import LocalQueries
 from podium.api.sources import InventoryHolder
@@ -72,7 +72,7 @@ def build_app(
     health: Callable[[], Health] | None = None,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[count_requests, errors, authenticate],
+        middlewares=[count_requests, errors, read_body_in_time, authenticate],
         client_max_size=settings.max_body_bytes,
     )
     app[REQUESTS] = Counter()

@@ -35,6 +35,12 @@ class BodyTooLarge(ApiError):
     status = 413
 
 
+class RequestTimeout(ApiError):
+    """Raised when a request's body does not arrive within the request timeout."""
+
+    status = 408
+
+
 class QueryError(ApiError):
     kind = f"{ORCH}/query-error"
 

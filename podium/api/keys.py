@@ -22,6 +22,8 @@ class ApiSettings:
     public_url: str | None = None  # e.g. https://orch.example.com:8143; else from the request
     submit_timeout_s: float = 10.0
     max_body_bytes: int = 1024 * 1024
+    request_timeout_s: float = 30.0  # a body (or headers) not all there by then: cut off
+    allowed_hosts: tuple[str, ...] = ()  # Host headers trusted for links, beside our address
 
 
 PROJECTOR = web.AppKey("projector", Projector)
@@ -47,7 +49,24 @@ USER = web.RequestKey("user", str)
 
 
 def base_url(request: web.Request) -> str:
-    """Absolute URLs start from the configured public URL, else the request's scheme and Host."""
-    public = request.app[SETTINGS].public_url
-    root = public.rstrip("/") if public else f"{request.scheme}://{request.host}"
-    return f"{root}/orchestrator/v1"
+    """Absolute URLs start from the configured public URL, else from the request's Host when we
+    trust it (our own address, or an allowed host), else from the address the request came in on:
+    a client cannot plant links to elsewhere in answers that others read."""
+    settings = request.app[SETTINGS]
+    if settings.public_url:
+        return f"{settings.public_url.rstrip('/')}/orchestrator/v1"
+    own = _local_address(request)
+    host = request.host.lower()
+    trusted = host == own or host in settings.allowed_hosts
+    if not trusted and settings.allowed_hosts:
+        trusted = host.rsplit(":", 1)[0] in settings.allowed_hosts  # an allowed name, any port
+    return f"{request.scheme}://{host if trusted else own}/orchestrator/v1"
+
+
+def _local_address(request: web.Request) -> str:
+    """host:port of the socket the request arrived on, as a Host header would spell it."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname:
+        return request.host.lower()  # not over a socket (a test double): nothing better to use
+    host, port = str(sockname[0]), int(sockname[1])
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

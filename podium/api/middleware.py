@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Final
 
@@ -14,10 +15,11 @@ from podium.api.errors import (
     InternalError,
     MethodNotAllowed,
     NotFound,
+    RequestTimeout,
     Unauthenticated,
     Unavailable,
 )
-from podium.api.keys import PROJECTOR, USER
+from podium.api.keys import PROJECTOR, SETTINGS, USER
 from podium.auth import token_sha256
 from podium.events.ports import PortError
 
@@ -56,6 +58,26 @@ def _from_http(exc: web.HTTPException, request: web.Request) -> ApiError:
     if exc.status == 413:
         return BodyTooLarge(f"The request body is larger than the limit: {exc.text}")
     return ApiError(exc.reason, status=exc.status)
+
+
+@web.middleware
+async def read_body_in_time(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read the whole body first, within the request timeout, so a client that never sends it
+    holds no handler: it gets a 408 and the connection is closed. Handlers' `read()` then
+    returns the body read here."""
+    if request.body_exists:
+        timeout_s = request.app[SETTINGS].request_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                await request.read()
+        except TimeoutError:
+            log.info("request body too slow", method=request.method, path=request.path)
+            response = error_response(
+                RequestTimeout(f"The request body did not arrive within {timeout_s:g} s")
+            )
+            response.force_close()
+            return response
+    return await handler(request)
 
 
 @web.middleware

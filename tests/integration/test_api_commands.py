@@ -52,13 +52,14 @@ async def test_job_names_are_dense_integers(api: Api) -> None:
     assert names == ["1", "2", "3"]
 
 
-async def test_the_absolute_url_follows_the_host_header(api: Api) -> None:
-    response = await api.client.post(
-        "/orchestrator/v1/command/task",
-        json=task_body(),
-        headers={**api.headers, "Host": "orch.example.com:8143"},
-    )
-    answer = await response.json()
+async def test_the_absolute_url_follows_an_allowed_host_header(tmp_path: Path) -> None:
+    async with running(tmp_path / "data", allowed_hosts=("orch.example.com",)) as (_, api):
+        response = await api.client.post(
+            "/orchestrator/v1/command/task",
+            json=task_body(),
+            headers={**api.headers, "Host": "orch.example.com:8143"},
+        )
+        answer = await response.json()
     assert answer["job"]["id"] == "http://orch.example.com:8143/orchestrator/v1/jobs/1"
 
 
