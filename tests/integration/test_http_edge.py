@@ -22,7 +22,6 @@ from tests.conftest import settings_for
 from tests.sshd import free_port
 
 TIMEOUT_S = 0.5  # the request timeout these servers run with
-Json = Any
 
 
 @dataclass
