@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from aiohttp import web
 
 from podium.api.commands import find_environment
 from podium.api.keys import ENVIRONMENTS, base_url
-
-Json = Any
+from podium.jsontypes import Json
 
 
 def environment_item(base: str, name: str) -> dict[str, Json]:

@@ -12,13 +12,13 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import pytest
 
+from podium.jsontypes import Json
 from tests.conftest import DATA, Api, running
 
-Json = Any
 DOCUMENTED: Final[dict[str, Json]] = json.loads(
     (DATA / "reference" / "answers.json").read_text(encoding="utf-8")
 )
