@@ -4,7 +4,8 @@ each offending field. The same models produce the OpenAPI document."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+import math
+from typing import Annotated, Final, TypeVar
 
 import pydantic
 from pydantic import (
@@ -17,20 +18,27 @@ from pydantic import (
 )
 
 from podium.api.errors import ValidationError
+from podium.api.params import MAX_ID_DIGITS, decimal_id, shortened
 from podium.jsontypes import Json
 
 NodeName = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s,]+$")]
 
 
 def _job_name(value: str | int) -> str:
-    name = str(value)
-    if not name.isascii() or not name.isdigit() or int(name) <= 0:
-        raise ValueError(f"{value!r} is not a job name (a positive integer)")
-    return str(int(name))
+    number = decimal_id(value) if isinstance(value, str) else value
+    if number is None or number <= 0 or number >= 10**MAX_ID_DIGITS:
+        if isinstance(value, str):
+            shown = repr(shortened(value))
+        else:  # str() of an int past 4,300 digits raises
+            shown = repr(value) if abs(value) < 10**40 else "an integer of more than 40 digits"
+        raise ValueError(f"{shown} is not a job name (a positive integer)")
+    return str(number)
 
 
 JobName = Annotated[str | int, AfterValidator(_job_name)]
 Model = TypeVar("Model", bound=BaseModel)
+INT_MIN: Final = -(2**63)  # the log's msgpack holds integers from INT_MIN to UINT_MAX
+UINT_MAX: Final = 2**64 - 1
 SCOPE_KEYS = ("nodes", "query", "node_group", "application")
 
 
@@ -126,11 +134,43 @@ class StopCommand(_Command):
 
 
 def parse_body(model: type[Model], body: bytes) -> Model:
-    """Raises ValidationError naming every bad field, or saying the body is not a JSON object."""
+    """Raises ValidationError naming every bad field, or saying the body is not a JSON object,
+    or naming a number that JSON answers and the log cannot carry."""
     try:
-        return model.model_validate_json(body)
+        parsed = model.model_validate_json(body)
     except pydantic.ValidationError as exc:
         raise _validation_error(exc) from exc
+    unstorable = _first_unstorable_number(parsed)
+    if unstorable is not None:
+        field, message = unstorable
+        raise ValidationError(
+            f"Invalid request: {field}: {message}", errors=[{"field": field, "message": message}]
+        )
+    return parsed
+
+
+def _first_unstorable_number(model: BaseModel) -> tuple[str, str] | None:
+    """The first field holding NaN, an infinity (`1e400` parses as one) or an integer outside
+    64 bits, with why: none of them can be logged, or answered as JSON. Without recursion."""
+    pending: list[tuple[str, Json]] = [
+        (name, getattr(model, name)) for name in reversed(type(model).model_fields)
+    ]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            continue
+        if isinstance(value, int) and not INT_MIN <= value <= UINT_MAX:
+            return path, "an integer outside 64 bits (-2**63 to 2**64 - 1)"
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, "not a finite number (NaN, Infinity and 1e400 are not JSON numbers)"
+        if isinstance(value, BaseModel):
+            fields = type(value).model_fields
+            pending.extend((f"{path}.{n}", getattr(value, n)) for n in reversed(fields))
+        elif isinstance(value, dict):
+            pending.extend((f"{path}.{key}", item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            pending.extend((f"{path}.{i}", item) for i, item in reversed(list(enumerate(value))))
+    return None
 
 
 def _validation_error(exc: pydantic.ValidationError) -> ValidationError:

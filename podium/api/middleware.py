@@ -18,6 +18,7 @@ from podium.api.errors import (
     RequestTimeout,
     Unauthenticated,
     Unavailable,
+    ValidationError,
 )
 from podium.api.keys import PROJECTOR, SETTINGS, USER
 from podium.auth import token_sha256
@@ -87,6 +88,10 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     token = request.headers.get("X-Authentication")
     if not token:
         raise Unauthenticated("Authentication is required: send a token in X-Authentication")
+    if not token.isascii():  # tokens are ASCII; aiohttp hands other bytes on as surrogates
+        raise ValidationError(
+            "The X-Authentication header must be a token (ASCII text)", header="X-Authentication"
+        )
     user = request.app[PROJECTOR].state.tokens.get(token_sha256(token))
     if user is None:
         raise Unauthenticated("The token in X-Authentication is not valid")

@@ -4,18 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import Final
 
 from aiohttp import web
 
 from podium.api.errors import ApiError, ValidationError
 
+MAX_ID_DIGITS: Final = 18  # ids and positions stay far below 10**18
+
+
+def decimal_id(raw: str) -> int | None:
+    """The number a job name or event id spells in ASCII decimal digits, else None. Longer than
+    any id can be is None too, before int() is asked to read thousands of digits."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > MAX_ID_DIGITS:
+        return None
+    return int(raw)
+
+
+def shortened(raw: str, keep: int = 40) -> str:
+    """A client's text as an error message quotes it: an overlong one cut, saying so."""
+    return raw if len(raw) <= keep else f"{raw[:keep]}... ({len(raw)} characters)"
+
 
 def path_id(request: web.Request, key: str = "id") -> str:
     """A resource id in the path: a positive decimal integer, returned as its name."""
     raw = request.match_info[key]
-    if not raw.isascii() or not raw.isdigit() or int(raw) <= 0:
-        raise ValidationError(f"{raw!r} is not a valid id: expected a positive integer", id=raw)
-    return str(int(raw))
+    number = decimal_id(raw)
+    if number is None or number <= 0:
+        raise ValidationError(
+            f"{shortened(raw)!r} is not a valid id: expected a positive integer", id=shortened(raw)
+        )
+    return str(number)
 
 
 def int_param(

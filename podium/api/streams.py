@@ -17,7 +17,7 @@ from aiohttp import web
 
 from podium.api.errors import ValidationError
 from podium.api.keys import PROJECTOR
-from podium.api.params import int_param
+from podium.api.params import decimal_id, int_param, shortened
 from podium.events.ports import Record
 from podium.events.render import job_event, new_job_events
 from podium.events.state import Job, JobEvent, State
@@ -34,9 +34,10 @@ def resume_from(request: web.Request) -> int | None:
     """The first event id wanted: one past `Last-Event-ID`, else `?start=`."""
     last = request.headers.get("Last-Event-ID")
     if last is not None:
-        if not last.isdigit():
-            raise ValidationError(f"Last-Event-ID must be an event id, not {last!r}")
-        return int(last) + 1
+        number = decimal_id(last)
+        if number is None:
+            raise ValidationError(f"Last-Event-ID must be an event id, not {shortened(last)!r}")
+        return number + 1
     return int_param(request, "start", minimum=1)
 
 
