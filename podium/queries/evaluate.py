@@ -62,6 +62,9 @@ def compile_expr(expr: Expr | None, tables: Tables, budget: RegexBudget) -> Pred
             parts = [compile_expr(term, tables, budget) for term in terms]
             return lambda row: all(part(row) for part in parts)
         case Or(terms=terms):
+            membership = _membership(terms)
+            if membership is not None:
+                return membership
             parts = [compile_expr(term, tables, budget) for term in terms]
             return lambda row: any(part(row) for part in parts)
         case Not(term=term):
@@ -92,6 +95,28 @@ def _leaf(expr: Compare | Regex | IsNull, budget: RegexBudget) -> Predicate:
             )
         case Regex(pattern=pattern):
             return lambda row: any(_search_form(budget, pattern, v) for v in _values(row, field))
+
+
+def _membership(terms: tuple[Expr, ...]) -> Predicate | None:
+    """`["in", f, ["array", [...]]]` (an `or` of typed `=` on one field): one set lookup per
+    value rather than one comparison per element, so a long array costs no more per row."""
+    if len(terms) < 2:
+        return None
+    first = terms[0]
+    if not isinstance(first, Compare):
+        return None
+    field = first.field
+    for term in terms:
+        if not (
+            isinstance(term, Compare)
+            and term.op == "="
+            and term.mode is Mode.TYPED
+            and term.field == field
+            and isinstance(term.value, str | int | float | datetime)  # bools are ints
+        ):
+            return None
+    wanted = {_key(term.value) for term in terms if isinstance(term, Compare)}
+    return lambda row: any(_key(v) in wanted for v in _values(row, field))
 
 
 def _search_form(budget: RegexBudget, pattern: Pattern, value: Json) -> bool:

@@ -66,7 +66,7 @@ def _operation(rule: list[Json]) -> Expr:
         try:
             return Regex(field, compile_pattern(value), Mode.STRING)
         except QueryProblem as exc:
-            raise QueryProblem(exc.msg, rule=rule) from exc
+            raise QueryProblem(exc.msg, rule=rule, **exc.details) from exc
     if operator != "=" and numeric(value) is None:
         raise QueryProblem(f"{operator!r} needs a numeric value, not {value!r}", rule=rule)
     return Compare(operator, field, value, Mode.STRING)

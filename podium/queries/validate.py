@@ -264,7 +264,7 @@ class _Lowering:
         try:
             pattern = compile_pattern(ast[2])
         except QueryProblem as exc:
-            raise _problem(exc.msg, ast) from exc
+            raise _problem(exc.msg, ast, **exc.details) from exc
         return Regex(field, pattern)
 
     def membership(self, entity: Entity, ast: list[Json], depth: int) -> Expr:

@@ -18,7 +18,16 @@ from podium.api.scopes import LocalQueries
 from podium.jsontypes import Json
 from tests.conftest import FLEET, Api, running
 from tests.integration.test_api_commands import expect_error, job_count
-from tests.unit.test_queries import CACHE, DB, PQL_WORDS, SLOW_REGEX, WEB, WIN, ast_json
+from tests.unit.test_queries import (
+    CACHE,
+    DB,
+    EXPENSIVE_TO_COMPILE,
+    PQL_WORDS,
+    SLOW_REGEX,
+    WEB,
+    WIN,
+    ast_json,
+)
 
 ORCH: Final = "puppetlabs.orchestrator"
 GROUP: Final = "6f1c4f0e-1b1a-4c3e-9d7e-00000000000"
@@ -250,12 +259,33 @@ async def test_an_oversized_or_deeply_nested_query_is_refused_not_a_server_error
     await expect_error(fleet, "/command/task", task({"query": query}), 400, kind)
 
 
-async def test_a_regex_that_backtracks_past_the_budget_is_a_query_error(fleet: Api) -> None:
+async def test_a_regex_that_would_backtrack_is_matched_in_linear_time(fleet: Api) -> None:
     query = ["from", "nodes", ["~", "certname", SLOW_REGEX]]
+    await expect_error(fleet, "/command/task", task({"query": query}), 400, "empty-target")
+
+
+@pytest.mark.parametrize("pattern", EXPENSIVE_TO_COMPILE)
+async def test_a_regex_too_expensive_to_compile_is_a_query_error_naming_it(
+    fleet: Api, pattern: str
+) -> None:
+    query = ["from", "nodes", ["~", "certname", pattern]]
     answer = await expect_error(fleet, "/command/task", task({"query": query}), 400, "query-error")
-    assert answer["msg"].startswith("The query took too long (regular expression")
-    assert answer["details"] == {"query": query, "regex": SLOW_REGEX}
+    assert answer["msg"].startswith(f"Invalid regular expression {pattern!r}")
+    assert answer["details"]["regex"] == pattern
     assert await job_count(fleet) == 0
+
+
+async def test_a_node_group_rule_too_expensive_to_compile_is_refused_on_reload(
+    tmp_path: Path,
+) -> None:
+    groups = tmp_path / "node_groups.yaml"
+    groups.write_text("[]\n")
+    async with running(tmp_path / "data", node_groups=groups) as (_, api):
+        rule = '["~", "name", "(((a{200}){200}){200})"]'
+        groups.write_text(f"- id: {GROUP}1\n  name: Heavy\n  rule: {rule}\n")
+        status, answer = await api.post("/inventory/reload", {})
+        assert status == 400, answer
+        assert "(((a{200}){200}){200})" in answer["msg"]
 
 
 async def test_local_queries_are_worked_out_a_few_at_a_time() -> None:

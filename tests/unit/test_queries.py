@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Final
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from podium.inventory import Inventory, load_inventory, parse_inventory
 from podium.jsontypes import Json
-from podium.queries import From, QueryProblem, RegexBudget, parse_query, select
+from podium.queries import From, QueryProblem, RegexBudget, lower_rule, parse_query, select
 from podium.queries.pql import MAX_PQL_CHARS, MAX_PQL_NESTING, pql_to_ast
 from tests.conftest import DATA
 
@@ -581,8 +582,8 @@ def test_the_largest_pql_accepted_parses_in_well_under_a_second_of_cpu(query: st
         assert "longer than" not in parsed.msg
 
 
-# Backtracks about 3**18 ways on an 18-character certname before failing: with Python's `re`
-# it would hold the GIL for minutes over the fleet.
+# Backtracks about 3**18 ways on an 18-character certname before failing: a backtracking engine
+# holds its thread for minutes over the fleet; RE2 matches it in linear time.
 SLOW_REGEX: Final = "^(.|.|.)*-$"
 
 
@@ -595,11 +596,70 @@ SLOW_REGEX: Final = "^(.|.|.)*-$"
             ["~", "certname", SLOW_REGEX]]]]],
     ],
 )  # fmt: skip
-def test_a_regex_that_runs_past_the_querys_budget_is_a_query_problem(query: Json) -> None:
-    parsed = parse_query(query)
+def test_a_backtracking_pattern_is_matched_in_linear_time(query: Json) -> None:
+    started = time.process_time()
+    debian = run('inventory[certname] { facts.os.family = "Debian" }')
+    assert select(parse_query(query), FLEET, NOW) in ([], debian)
+    assert time.process_time() - started < 1.0  # a backtracking engine takes minutes
+
+
+def test_a_query_whose_budget_is_spent_is_a_query_problem() -> None:
     with pytest.raises(QueryProblem, match="took too long") as refused:
-        select(parsed, FLEET, NOW, RegexBudget(0.05))
-    assert refused.value.details == {"regex": SLOW_REGEX}
+        select(
+            parse_query(["from", "nodes", ["~", "certname", "^web"]]), FLEET, NOW, RegexBudget(0)
+        )
+    assert refused.value.details == {"regex": "^web"}
+
+
+# Each compiles, in a backtracking engine, to a program of 8 million repetitions or more: seconds
+# of CPU and gigabytes before the first match. RE2 refuses them at once.
+EXPENSIVE_TO_COMPILE: Final = ["(((a{200}){200}){200})", "(x{1000}){1000}", r"\pL{1000}"]
+
+
+@pytest.mark.parametrize("pattern", EXPENSIVE_TO_COMPILE)
+@pytest.mark.parametrize("front", ["ast", "pql", "rule"])
+def test_a_pattern_too_expensive_to_compile_is_refused_naming_it(pattern: str, front: str) -> None:
+    fronts: dict[str, Callable[[], object]] = {
+        "ast": lambda: parse_query(["from", "nodes", ["~", "certname", pattern]]),
+        "pql": lambda: parse_query(f"nodes[certname] {{ certname ~ {json.dumps(pattern)} }}"),
+        "rule": lambda: lower_rule(["~", "name", pattern]),
+    }
+    started = time.process_time()
+    with pytest.raises(QueryProblem) as refused:
+        fronts[front]()
+    assert time.process_time() - started < 1.0
+    assert f"Invalid regular expression {pattern!r}" in refused.value.msg
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [(r"(a)\1", "invalid escape sequence"), ("(?=a)", "invalid perl operator"), ("(", "missing")],
+)
+def test_what_re2_does_not_understand_is_refused_saying_why(pattern: str, reason: str) -> None:
+    with pytest.raises(QueryProblem, match=reason):
+        parse_query(["from", "nodes", ["~", "certname", pattern]])
+
+
+def test_an_in_with_a_very_long_array_is_one_set_lookup_per_value() -> None:
+    names = [f"nowhere-{i}" for i in range(200_000)] + ["web-01.example.com", "db-01.example.com"]
+    query = parse_query(["from", "nodes", ["in", "certname", ["array", names]]])
+    started = time.process_time()
+    found = select(query, FLEET, NOW)
+    # An `or` of 200,002 comparisons per node is seconds of CPU over the fleet's 52 nodes.
+    assert time.process_time() - started < 1.0
+    assert sorted(found) == ["db-01.example.com", "web-01.example.com"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[4, 8.0, "x"], ["4", "8"], [True, 4], [2, 16, 4, "4"]],
+)
+def test_in_an_array_keeps_the_typed_equality_of_its_comparisons(values: list[Json]) -> None:
+    field = "facts.processors.count"
+    found = run(["from", "inventory", ["in", field, ["array", values]]])
+    one_by_one = {name for v in values for name in run(["from", "inventory", ["=", field, v]])}
+    assert sorted(found) == sorted(one_by_one)
+    assert found
 
 
 class Ticks:
