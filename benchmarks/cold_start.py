@@ -24,6 +24,7 @@ import msgspec
 
 from podium.events.codec import decode_batch, encode_batch
 from podium.events.filelog import FileEventLog, frame
+from podium.events.jobspec import JobScope, TaskJob
 from podium.events.model import (
     Event,
     JobFinished,
@@ -46,16 +47,19 @@ def _job(number: int, seq: int, at: float) -> list[list[Event]]:
     """The batches of one job, as api, scheduler and executor would append them."""
     job = str(number)
     nodes = [f"node-{n:04d}" for n in range(NODES_PER_JOB)]
-    options = {"task": "demo::echo", "params": {"message": "hi"}, "scope": {"nodes": nodes}}
+    spec = TaskJob(
+        environment="production",
+        scope=JobScope(nodes=nodes),
+        task="demo::echo",
+        params={"message": "hi"},
+    )
     requested = JobRequested(
         at=at,
         origin="api",
         seq=seq,
         request_id=f"request-{number}",
-        kind="task",
         owner="admin",
-        environment="production",
-        options=options,
+        spec=spec,
         nodes=nodes,
         targets=[Target("sim", {"sim": {"latency-ms": 0}}, nodes)],
     )

@@ -16,7 +16,8 @@ from podium.events.amqp.broker import Broker
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.topology import delete_everything
 from podium.events.amqp.work import AmqpWorkQueue
-from podium.events.work import RunSpec, WorkItem
+from podium.events.jobspec import RunSpec
+from podium.events.work import WorkItem
 
 
 async def measure(count: int) -> dict[str, float]:

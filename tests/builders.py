@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
+from podium.events.jobspec import DeployJob, JobSpec, TaskJob
 from podium.events.model import Component, Event, JobRequested, Target
 
 
@@ -28,16 +29,18 @@ def job_requested(
     components: Sequence[Component] = (),
     refused: dict[str, str] | None = None,
 ) -> JobRequested:
+    spec: JobSpec
+    if kind == "deploy":
+        spec = DeployJob(environment="production", concurrency=concurrency)
+    else:
+        spec = TaskJob(environment="production", concurrency=concurrency, task="mod::t")
     return JobRequested(
         at=at,
         request_id=request_id,
-        kind="deploy" if kind == "deploy" else "task",
         owner="user-1",
-        environment="production",
-        options={"task": "mod::t", "params": {}, "noop": False} if kind == "task" else {},
+        spec=spec,
         nodes=list(nodes),
         targets=[Target(transport, {}, list(nodes))],
-        concurrency=concurrency,
         components=list(components),
         refused=refused or {},
     )

@@ -19,7 +19,8 @@ from typing import Final, NoReturn
 
 import pytest
 
-from podium.events.work import RunSpec, WorkItem
+from podium.events.jobspec import RunSpec
+from podium.events.work import WorkItem
 from podium.jsontypes import Json
 
 SSHD: Final = Path("/usr/sbin/sshd")

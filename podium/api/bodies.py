@@ -19,6 +19,7 @@ from pydantic import (
 
 from podium.api.errors import ValidationError
 from podium.api.params import MAX_ID_DIGITS, decimal_id, shortened
+from podium.events.jobspec import JobScope
 from podium.jsontypes import Json
 
 NodeName = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s,]+$")]
@@ -67,6 +68,9 @@ class Scope(BaseModel):
     def as_options(self) -> dict[str, Json]:
         key = self.which()
         return {key: getattr(self, key)}
+
+    def job_scope(self) -> JobScope:
+        return JobScope(self.nodes, self.query, self.node_group, self.application)
 
 
 class _Command(BaseModel):

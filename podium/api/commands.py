@@ -46,11 +46,11 @@ from podium.api.views import job_url, node_counts
 from podium.applications import Applications, ApplicationsError, load_applications
 from podium.environments import Environment, Environments
 from podium.environments.environments import BadEnvironment, InvalidEnvironmentName
+from podium.events.jobspec import DeployJob, JobScope, JobSpec, TaskJob
 from podium.events.model import (
     JOB_TERMINAL,
     Component,
     Event,
-    JobKind,
     JobRequested,
     JobStopRequested,
 )
@@ -90,21 +90,22 @@ async def deploy(request: web.Request) -> web.Response:
     refused = {}
     if enforce:
         refused = environment_mismatches(resolved.nodes, sources.inventory, command.environment)
-    options: dict[str, Json] = {
-        "environment": command.environment,
-        "scope": command.scope.as_options() if command.scope else {},
-        "noop": bool(command.noop),
-        "no_noop": bool(command.no_noop),
-        "concurrency": command.concurrency,
-        "enforce_environment": enforce,
-        "debug": bool(command.debug),
-        "trace": bool(command.trace),
-        "evaltrace": bool(command.evaltrace),
-        "target": command.target,
-        "description": command.description,
-    }
+    spec = DeployJob(
+        environment=command.environment,
+        scope=command.scope.job_scope() if command.scope else JobScope(),
+        noop=bool(command.noop),
+        concurrency=command.concurrency,
+        description=command.description,
+        userdata=command.userdata or {},
+        no_noop=bool(command.no_noop),
+        enforce_environment=enforce,
+        debug=bool(command.debug),
+        trace=bool(command.trace),
+        evaltrace=bool(command.evaltrace),
+        target=command.target,
+    )
     job = Planned(resolved.nodes, sources.inventory, resolved.components, refused)
-    return await _create_job(request, "deploy", command.environment, options, job, command)
+    return await _create_job(request, spec, job)
 
 
 async def task(request: web.Request) -> web.Response:
@@ -123,21 +124,20 @@ async def task(request: web.Request) -> web.Response:
         sources, request.app[PUPPETDB], environment.name, queries=request.app[LOCAL_QUERIES]
     )
     resolved = await resolve_scope(command.scope, context)
-    options: dict[str, Json] = {
-        "task": found.name.full,
-        "params": params,
-        "scope": command.scope.as_options(),
-        "environment": environment.name,
-        "noop": bool(command.noop),
-        "description": command.description,
-        "sensitive": sensitive,
-        "plan_job": None,
-        "scheduled-job-id": None,
-        "concurrency": command.concurrency,
-        "timeout": command.timeout,
-    }
+    spec = TaskJob(
+        environment=environment.name,
+        scope=command.scope.job_scope(),
+        noop=bool(command.noop),
+        concurrency=command.concurrency,
+        description=command.description,
+        userdata=command.userdata or {},
+        task=found.name.full,
+        params=params,
+        sensitive=sensitive,
+        timeout_s=command.timeout,
+    )
     job = Planned(resolved.nodes, sources.inventory)
-    return await _create_job(request, "task", environment.name, options, job, command)
+    return await _create_job(request, spec, job)
 
 
 async def stop(request: web.Request) -> web.Response:
@@ -242,35 +242,23 @@ def _check_encodable(value: Json, field: str) -> None:
         raise ValidationError(f"{field}: integers must fit in 64 bits", field=field) from exc
 
 
-async def _create_job(
-    request: web.Request,
-    kind: JobKind,
-    environment: str,
-    options: dict[str, Json],
-    job: Planned,
-    command: DeployCommand | TaskCommand,
-) -> web.Response:
-    if command.userdata:
-        options["userdata"] = command.userdata
-    _check_encodable(options["scope"], "scope")  # a query may hold integers the log cannot
+async def _create_job(request: web.Request, spec: JobSpec, job: Planned) -> web.Response:
+    _check_encodable(spec.scope, "scope")  # a query may hold integers the log cannot
+    _check_encodable(spec.userdata, "userdata")
     ids = request.app[REQUEST_IDS]
     event = JobRequested(
         at=request.app[CLOCK](),
         request_id=next(ids),
-        kind=kind,
         owner=request[USER],
-        environment=environment,
-        options=options,
+        spec=spec,
         nodes=job.nodes,
         targets=targets_for(job.nodes, job.inventory),
-        concurrency=command.concurrency,
-        description=command.description or "",
         components=job.components,
         refused=job.refused,
     )
     await _submit(request, event)
     name = request.app[PROJECTOR].state.requests[event.request_id]
-    log.info("job requested", job_id=name, kind=kind, nodes=len(job.nodes), user=request[USER])
+    log.info("job requested", job_id=name, kind=spec.kind, nodes=len(job.nodes), user=request[USER])
     url = job_url(base_url(request), name)
     return web.json_response({"job": {"id": url, "name": name}}, status=202)
 

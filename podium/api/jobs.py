@@ -18,6 +18,7 @@ from podium.api.views import (
     node_item,
     pagination,
 )
+from podium.events.jobspec import TaskJob
 from podium.events.model import NodeState
 from podium.events.render import iso, job_event
 from podium.events.state import Job, JobEvent, NodeRun, State
@@ -69,7 +70,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     def wanted(job: Job) -> bool:
         if kind and job.kind != kind:
             return False
-        if task is not None and task not in str(job.options.get("task") or ""):
+        if task is not None and not (isinstance(job.spec, TaskJob) and task in job.spec.task):
             return False
         if earliest is not None or latest is not None:
             finished = job.finished_at

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, assert_never
 
+from podium.events.jobspec import DeployJob, JobSpec, TaskJob
 from podium.events.model import NodeState
 from podium.events.render import REDACTED, WHAT, event_message, iso, redacted_result
 from podium.events.state import Job, JobEvent, NodeRun, State, User
@@ -51,9 +52,9 @@ def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
         "state": job.state.value,
         "command": job.kind,
         "type": job.kind,
-        "options": redacted_options(job.options),
+        "options": options(job.spec),
         "owner": owner(state, job.owner),
-        "description": job.options.get("description"),
+        "description": job.spec.description,
         "timestamp": iso(job.updated_at),
         "started_timestamp": iso(job.started_at),
         "finished_timestamp": iso(job.finished_at),
@@ -61,7 +62,7 @@ def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
         "environment": {"name": job.environment},
         "node_count": len(job.nodes),
         "node_states": node_states,
-        "userdata": job.options.get("userdata") or {},
+        "userdata": job.spec.userdata,
         "nodes": {"id": f"{url}/nodes"},
         "report": {"id": f"{url}/report"},
         "events": {"id": f"{url}/events"},
@@ -76,15 +77,54 @@ def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
     }
 
 
-def redacted_options(options: dict[str, Json]) -> dict[str, Json]:
-    """The options with the values of sensitive parameters hidden; the log keeps them, since
-    the executor needs them."""
-    sensitive = options.get("sensitive") or []
-    params = options.get("params")
-    if not sensitive or not isinstance(params, dict):
-        return options
-    hidden = {key: REDACTED if key in sensitive else value for key, value in params.items()}
-    return {**options, "params": hidden}
+def options(spec: JobSpec) -> dict[str, Json]:
+    """The orchestrator's `options` object: the validated command with its defaults filled in,
+    and `userdata` when the command gave some."""
+    match spec:
+        case DeployJob():
+            rendered = _deploy_options(spec)
+        case TaskJob():
+            rendered = _task_options(spec)
+        case _:
+            assert_never(spec)
+    if spec.userdata:
+        rendered["userdata"] = spec.userdata
+    return rendered
+
+
+def _deploy_options(spec: DeployJob) -> dict[str, Json]:
+    return {
+        "environment": spec.environment,
+        "scope": spec.scope.given(),
+        "noop": spec.noop,
+        "no_noop": spec.no_noop,
+        "concurrency": spec.concurrency,
+        "enforce_environment": spec.enforce_environment,
+        "debug": spec.debug,
+        "trace": spec.trace,
+        "evaltrace": spec.evaltrace,
+        "target": spec.target,
+        "description": spec.description,
+    }
+
+
+def _task_options(spec: TaskJob) -> dict[str, Json]:
+    """The values of sensitive parameters are hidden: the log keeps them for the executor."""
+    sensitive = spec.sensitive
+    params = {key: REDACTED if key in sensitive else value for key, value in spec.params.items()}
+    return {
+        "task": spec.task,
+        "params": params,
+        "scope": spec.scope.given(),
+        "environment": spec.environment,
+        "noop": spec.noop,
+        "description": spec.description,
+        "sensitive": sensitive,
+        "plan_job": spec.origin.plan_job,
+        "scheduled-job-id": spec.origin.scheduled_job_id,
+        "concurrency": spec.concurrency,
+        "timeout": spec.timeout_s,
+    }
 
 
 def node_counts(job: Job) -> dict[str, int]:

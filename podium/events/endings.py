@@ -10,31 +10,45 @@ from __future__ import annotations
 from typing import Final, NamedTuple
 
 from podium.events.model import NodeRunFinished, NodeState
-from podium.events.results import execution_failure
 from podium.jsontypes import Json
 
 SKIPPED_BY_STOP: Final = "The job was stopped before this node's run started"
+EXECUTION_FAILURE: Final = "puppetlabs.orchestrator/execution-failure"
 
 
 class Outcome(NamedTuple):
-    """How a run went: the node's terminal state, its result and message."""
+    """How a run went: the node's terminal state, its result and message, and whether it got to
+    its node (None: nothing tells)."""
 
     state: NodeState
     result: Json
     message: str
+    reached: bool | None = None
 
 
 def finished(result: Json, message: str) -> Outcome:
-    return Outcome(NodeState.FINISHED, result, message)
+    """The run succeeded on its node."""
+    return Outcome(NodeState.FINISHED, result, message, reached=True)
 
 
 def failed(result: Json, message: str) -> Outcome:
-    return Outcome(NodeState.FAILED, result, message)
+    """The run happened on its node and failed there."""
+    return Outcome(NodeState.FAILED, result, message, reached=True)
 
 
 def errored(node: str, message: str, reached: bool | None = None) -> Outcome:
     """The run could not be carried out; `reached` says whether it got to its node, when known."""
-    return Outcome(NodeState.ERRORED, execution_failure(node, message, reached), message)
+    result = execution_failure(node, message, reached)
+    return Outcome(NodeState.ERRORED, result, message, reached)
+
+
+def execution_failure(node: str, message: str, reached: bool | None = None) -> dict[str, Json]:
+    """The result of a run that could not be carried out (node `errored`). `details.reached`
+    repeats, for API clients, whether the run got to its node, when the transport knows."""
+    details: dict[str, Json] = {"node": node}
+    if reached is not None:
+        details["reached"] = reached
+    return {"kind": EXECUTION_FAILURE, "msg": message, "details": details}
 
 
 def run_ended(job: str, node: str, attempt: int, at: float, outcome: Outcome) -> NodeRunFinished:
@@ -46,6 +60,7 @@ def run_ended(job: str, node: str, attempt: int, at: float, outcome: Outcome) ->
         state=outcome.state,
         result=outcome.result,
         message=outcome.message,
+        reached=outcome.reached,
     )
 
 

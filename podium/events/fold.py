@@ -31,7 +31,6 @@ from podium.events.model import (
     TokenIssued,
     WorkQueued,
 )
-from podium.events.results import reached
 from podium.events.state import (
     CONTACT_TRANSPORTS,
     Contact,
@@ -132,13 +131,9 @@ def _job_requested(state: State, event: JobRequested) -> None:
     nodes = {node: NodeRun(node, target_of[node]) for node in event.nodes}
     job = state.jobs[name] = Job(
         name=name,
-        kind=event.kind,
         owner=event.owner,
-        environment=event.environment,
-        options=event.options,
+        spec=event.spec,
         targets=event.targets,
-        concurrency=event.concurrency,
-        description=event.description,
         created_at=event.at,
         created_position=state.position,
         state=JobState.NEW,
@@ -196,8 +191,7 @@ def _node_run_started(state: State, event: NodeRunStarted) -> None:
         run.started_at = event.at
     run.updated_at = event.at
     state.running.setdefault(event.executor, {})[run_key(job.name, run.name)] = None
-    noop = bool(job.options.get("noop", False))
-    _job_event(state, job, "node_running", event.at, run, {"noop": noop})
+    _job_event(state, job, "node_running", event.at, run, {"noop": job.spec.noop})
 
 
 def _node_run_finished(state: State, event: NodeRunFinished) -> None:
@@ -225,11 +219,9 @@ def _node_run_finished(state: State, event: NodeRunFinished) -> None:
 
 
 def _contact(state: State, job: Job, run: NodeRun, event: NodeRunFinished) -> None:
-    """Remember whether the run reached its remote node, when its result says."""
-    if job.transport(run) in CONTACT_TRANSPORTS:
-        verdict = reached(event.result)
-        if verdict is not None:
-            state.contacts[run.name] = Contact(verdict, event.at)
+    """Remember whether the run reached its remote node, when it says."""
+    if event.reached is not None and job.transport(run) in CONTACT_TRANSPORTS:
+        state.contacts[run.name] = Contact(event.reached, event.at)
 
 
 def _job_stop_requested(state: State, event: JobStopRequested) -> None:

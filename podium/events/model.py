@@ -1,10 +1,14 @@
 """The events on the log: frozen, tagged msgspec Structs joined in one union.
 
 Rules for changing them (old logs must keep decoding): a new field gets a default and goes at the
-end; a field's type never changes; a type is never renamed or removed. Every event carries the
-producer (`origin`) and that producer's sequence number (`seq`): together they are the event's
-unique id, which the fold uses to drop the copies a retried append can leave. Both are stamped by
-`Producer` when the event is appended, so code that builds events leaves them at their defaults.
+end; a field's type never changes; a tag is never reused for another shape. A change these rules
+do not allow makes a new shape under a new tag, and the old one moves to `legacy`, where the
+codec turns it into the new one as it decodes: the fold only ever sees current shapes.
+
+Every event carries the producer (`origin`) and that producer's sequence number (`seq`):
+together they are the event's unique id, which the fold uses to drop the copies a retried append
+can leave. Both are stamped by `Producer` when the event is appended, so code that builds events
+leaves them at their defaults.
 
 Events are encoded as arrays (`array_like`), so field order is the wire format. Every class is
 `kw_only`, which keeps the base fields first and each class's own fields in definition order:
@@ -14,10 +18,11 @@ that is what makes "append new fields at the end" safe.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Final
 
 import msgspec
 
+from podium.events.jobspec import JobSpec
 from podium.jsontypes import Json
 
 
@@ -44,7 +49,6 @@ JOB_TERMINAL: Final = frozenset({JobState.FINISHED, JobState.FAILED, JobState.ST
 NODE_TERMINAL: Final = frozenset(
     {NodeState.FINISHED, NodeState.FAILED, NodeState.ERRORED, NodeState.SKIPPED}
 )
-JobKind = Literal["deploy", "task"]
 
 
 class Target(msgspec.Struct, frozen=True, array_like=True):
@@ -83,25 +87,22 @@ class TokenIssued(EventBase, tag="token_issued", frozen=True, kw_only=True):
     login: str
 
 
-class JobRequested(EventBase, tag="job_requested", frozen=True, kw_only=True):
-    """A deploy or task command was accepted; the fold names the job by counting these.
+class JobRequested(EventBase, tag="job_requested.v2", frozen=True, kw_only=True):
+    """A command was accepted; the fold names the job by counting these.
 
-    `options` is the validated request with defaults filled in, as GET /jobs shows it. `targets`
-    is the resolved scope: every node with its transport settings, so that the job can be run
-    again from the log alone. `nodes` keeps the scope's order. `components` orders an
-    application deploy (nodes in no component start at once). `refused` names nodes that end
-    `errored` without running, with the reason (e.g. they are in another environment).
+    `spec` is what the job runs, as the command asked (kind, environment, options), and `owner`
+    the id of the user who asked. `targets` is the resolved scope: every node with its transport
+    settings, so that the job can be run again from the log alone. `nodes` keeps the scope's
+    order. `components` orders an application deploy (nodes in no component start at once).
+    `refused` names nodes that end `errored` without running, with the reason (e.g. they are
+    in another environment). Logs written before the typed spec hold `JobRequestedV1`.
     """
 
     request_id: str
-    kind: JobKind
     owner: str
-    environment: str
-    options: dict[str, Json]
+    spec: JobSpec
     nodes: list[str]
     targets: list[Target]
-    concurrency: int | None = None
-    description: str = ""
     components: list[Component] = []
     refused: dict[str, str] = {}
 
@@ -125,8 +126,10 @@ class NodeRunStarted(EventBase, tag="node_run_started", frozen=True, kw_only=Tru
     executor: str
 
 
-class NodeRunFinished(EventBase, tag="node_run_finished", frozen=True, kw_only=True):
-    """A run ended (or, for `skipped`, never began). The first terminal status of a node wins."""
+class NodeRunFinished(EventBase, tag="node_run_finished.v2", frozen=True, kw_only=True):
+    """A run ended (or, for `skipped`, never began). The first terminal status of a node wins.
+    `reached` says whether the run got to its node: None when nothing tells (a skip, a forced
+    stop, a lost executor). Logs written before it hold `NodeRunFinishedV1`."""
 
     job: str
     node: str
@@ -134,6 +137,7 @@ class NodeRunFinished(EventBase, tag="node_run_finished", frozen=True, kw_only=T
     state: NodeState  # one of NODE_TERMINAL
     result: Json = None
     message: str = ""
+    reached: bool | None = None
 
 
 class JobStopRequested(EventBase, tag="job_stop_requested", frozen=True, kw_only=True):
@@ -183,18 +187,4 @@ Event = (
     | JobFinished
     | ExecutorLost
     | WorkQueued
-)
-EVENT_TYPES: Final[tuple[type[EventBase], ...]] = (
-    TokenIssued,
-    JobRequested,
-    JobReady,
-    NodeRunDispatched,
-    NodeRunStarted,
-    NodeRunFinished,
-    JobStopRequested,
-    JobStopping,
-    JobAborted,
-    JobFinished,
-    ExecutorLost,
-    WorkQueued,
 )

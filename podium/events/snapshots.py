@@ -16,6 +16,7 @@ from typing import Final, Protocol
 import msgspec
 import structlog
 
+from podium.events.legacy import upcast_snapshot_job
 from podium.events.state import State
 
 log = structlog.get_logger(__name__)
@@ -28,12 +29,27 @@ class Snapshot(msgspec.Struct, frozen=True):
     state: State
 
 
+_decoder: Final = msgspec.msgpack.Decoder(Snapshot)
+
+
 def encode_snapshot(snapshot: Snapshot) -> bytes:
     return zlib.compress(msgspec.msgpack.encode(snapshot), _COMPRESSION)
 
 
 def decode_snapshot(data: bytes) -> Snapshot:
-    return msgspec.msgpack.decode(zlib.decompress(data), type=Snapshot)
+    """Raises zlib.error or msgspec.DecodeError. A snapshot taken by an earlier version, whose
+    jobs carry the untyped options, is brought to the current shape (see `legacy`)."""
+    raw = zlib.decompress(data)
+    try:
+        return _decoder.decode(raw)
+    except msgspec.ValidationError:
+        old = msgspec.msgpack.decode(raw)
+        if not isinstance(old, dict) or not isinstance(old.get("state"), dict):
+            raise
+    jobs = old["state"].get("jobs") or {}
+    for job in jobs.values():
+        upcast_snapshot_job(job)
+    return msgspec.convert(old, Snapshot)
 
 
 class SnapshotStore(Protocol):

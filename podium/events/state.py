@@ -11,7 +11,8 @@ from typing import Final
 
 import msgspec
 
-from podium.events.model import JobKind, JobState, NodeState, Target
+from podium.events.jobspec import JobKind, JobSpec
+from podium.events.model import JobState, NodeState, Target
 from podium.jsontypes import Json
 
 
@@ -59,14 +60,13 @@ class ComponentRun(msgspec.Struct, gc=False):
 
 
 class Job(msgspec.Struct, gc=False):
+    """A job as its events left it. `spec` is what it runs, as its command asked; `owner` is a
+    user id."""
+
     name: str
-    kind: JobKind
     owner: str
-    environment: str
-    options: dict[str, Json]
+    spec: JobSpec
     targets: list[Target]
-    concurrency: int | None
-    description: str
     created_at: float
     created_position: int
     state: JobState
@@ -87,6 +87,14 @@ class Job(msgspec.Struct, gc=False):
     waiting: dict[str, None] = {}  # components whose requirements have not all succeeded yet
     doomed: dict[str, None] = {}  # waiting components that never start: a requirement failed
     refused: dict[str, str] = {}  # nodes to end errored without running, and why
+
+    @property
+    def kind(self) -> JobKind:
+        return self.spec.kind
+
+    @property
+    def environment(self) -> str:
+        return self.spec.environment
 
     def transport(self, run: NodeRun) -> str:
         return self.targets[run.target].transport

@@ -8,23 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
-from podium.events.model import JobKind
+from podium.events.jobspec import RunSpec
 from podium.jsontypes import Json
-
-
-class RunSpec(msgspec.Struct, frozen=True, array_like=True, kw_only=True):
-    """What to run on each node of a job: a task with its parameters, or a Puppet agent run."""
-
-    kind: JobKind
-    environment: str
-    task: str = ""
-    params: dict[str, Json] = {}
-    noop: bool = False
-    no_noop: bool = False
-    debug: bool = False
-    trace: bool = False
-    evaltrace: bool = False
-    timeout_s: float | None = None
 
 
 class WorkItem(msgspec.Struct, frozen=True, array_like=True, kw_only=True):

@@ -12,6 +12,7 @@ from itertools import islice
 from typing import Final
 
 from podium.events.endings import SKIPPED_BY_STOP, run_errored, run_skipped
+from podium.events.jobspec import RunSpec
 from podium.events.model import (
     JOB_TERMINAL,
     NODE_TERMINAL,
@@ -26,7 +27,7 @@ from podium.events.model import (
     NodeState,
 )
 from podium.events.state import Job, NodeRun, State, split_run_key
-from podium.events.work import RunSpec, WorkItem
+from podium.events.work import WorkItem
 
 UNBOUNDED: Final = 1 << 62
 SKIPPED_BY_CYCLE: Final = "The components this node's component requires can never finish"
@@ -123,10 +124,11 @@ def _blocked(job: Job, components: Iterable[str]) -> list[str]:
 
 
 def _dispatch(job: Job, now: float, budget: int, decision: Decision) -> int:
-    room = budget if job.concurrency is None else min(budget, job.concurrency - job.inflight)
+    concurrency = job.spec.concurrency
+    room = budget if concurrency is None else min(budget, concurrency - job.inflight)
     if room <= 0:
         return 0
-    spec = run_spec(job)
+    spec = job.spec.run_spec()
     nodes = list(islice(job.undispatched, room))
     for node in nodes:
         decision.events.append(NodeRunDispatched(at=now, job=job.name, node=node, attempt=1))
@@ -144,7 +146,7 @@ def settle_lost_executor(state: State, executor: str, now: float) -> Decision:
         job = state.jobs[job_name]
         run = job.nodes[node]
         if job.kind == "deploy":
-            spec = specs.get(job_name) or specs.setdefault(job_name, run_spec(job))
+            spec = specs.get(job_name) or specs.setdefault(job_name, job.spec.run_spec())
             attempt = run.attempt + 1
             decision.events.append(
                 NodeRunDispatched(at=now, job=job_name, node=node, attempt=attempt)
@@ -177,7 +179,7 @@ def undelivered_work(state: State, dispatched_after: int = 0) -> list[WorkItem]:
         job = state.jobs[name]
         if job.inflight == 0:
             continue
-        spec = run_spec(job)
+        spec = job.spec.run_spec()
         work.extend(
             work_item(job, run, run.attempt, spec)
             for run in _dispatched(job.nodes.values())
@@ -199,23 +201,6 @@ def parked_run(state: State, item: WorkItem, now: float) -> NodeRunFinished | No
 def _dispatched(runs: Iterable[NodeRun]) -> Iterable[NodeRun]:
     return (
         run for run in runs if run.dispatched and run.state in (NodeState.NEW, NodeState.RUNNING)
-    )
-
-
-def run_spec(job: Job) -> RunSpec:
-    options = job.options
-    timeout = options.get("timeout")
-    return RunSpec(
-        kind=job.kind,
-        environment=job.environment,
-        task=str(options.get("task") or ""),
-        params=dict(options.get("params") or {}),
-        noop=bool(options.get("noop")),
-        no_noop=bool(options.get("no_noop")),
-        debug=bool(options.get("debug")),
-        trace=bool(options.get("trace")),
-        evaltrace=bool(options.get("evaltrace")),
-        timeout_s=float(timeout) if isinstance(timeout, int | float) else None,
     )
 
 

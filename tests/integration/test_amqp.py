@@ -19,6 +19,7 @@ from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.snapshots import PART_BYTES, AmqpSnapshots
 from podium.events.amqp.work import AmqpWorkQueue
 from podium.events.fold import fold, fold_all
+from podium.events.jobspec import RunSpec
 from podium.events.model import (
     Event,
     JobReady,
@@ -30,7 +31,7 @@ from podium.events.model import (
 from podium.events.ports import LogTruncated, Record
 from podium.events.projector import Projector
 from podium.events.snapshots import Snapshot
-from podium.events.work import RunSpec, WorkItem
+from podium.events.work import WorkItem
 from tests.builders import job_requested
 from tests.conftest import open_broker
 

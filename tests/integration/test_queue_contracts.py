@@ -12,9 +12,10 @@ import pytest
 
 from podium.events.amqp.fanout import AmqpStopBus
 from podium.events.amqp.work import AmqpWorkQueue
+from podium.events.jobspec import RunSpec
 from podium.events.memory import MemoryStopBus, MemoryWorkQueue
 from podium.events.ports import Delivery, StopBus, WorkQueue
-from podium.events.work import RunSpec, StopNotice, WorkItem
+from podium.events.work import StopNotice, WorkItem
 from tests.conftest import open_broker
 
 

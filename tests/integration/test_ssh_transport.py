@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from podium.environments import Environments
+from podium.events.jobspec import RunSpec
 from podium.events.model import NodeState
-from podium.events.work import RunSpec, WorkItem
+from podium.events.work import WorkItem
 from podium.executor.transports.base import RunError
 from podium.executor.transports.ssh import SshSettings, SshTransport
 from podium.settings import EXAMPLES

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podium.events.codec import decode_batch, encode_batch
+from podium.events.endings import EXECUTION_FAILURE, execution_failure
 from podium.events.fold import fold, fold_all
 from podium.events.model import (
     NODE_TERMINAL,
@@ -24,7 +25,6 @@ from podium.events.model import (
     NodeState,
     TokenIssued,
 )
-from podium.events.results import EXECUTION_FAILURE, execution_failure
 from podium.events.state import State
 from tests.builders import job_requested, stamp
 
@@ -239,6 +239,7 @@ any_event: st.SearchStrategy[Event] = st.one_of(
         | st.dictionaries(st.text(max_size=3), st.integers(-(2**63), 2**64 - 1), max_size=2)
         | RESULTS,
         message=st.text(max_size=5),
+        reached=st.none() | st.booleans(),
     ),
     st.builds(JobStopRequested, at=AT, job=JOBS, force=st.booleans()),
     st.builds(JobStopping, at=AT, job=JOBS),

@@ -52,7 +52,8 @@ def test_node_run_finished_is_built_only_by_the_endings_module() -> None:
         for path in _modules(ROOT)
         if (lines := _calls_of("NodeRunFinished", path))
     }
-    assert set(builders) == {"events/endings.py"}
+    # `legacy` rebuilds ends recorded by an old version in their current shape.
+    assert set(builders) == {"events/endings.py", "events/legacy.py"}
 
 
 def test_the_json_alias_is_declared_once() -> None:

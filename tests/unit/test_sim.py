@@ -6,8 +6,9 @@ from collections import Counter
 
 import pytest
 
+from podium.events.jobspec import RunSpec
 from podium.events.model import NodeState
-from podium.events.work import RunSpec, WorkItem
+from podium.events.work import WorkItem
 from podium.executor.transports.base import RunError
 from podium.executor.transports.sim import SimSettings, sim_settings, simulate
 

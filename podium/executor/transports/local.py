@@ -22,7 +22,8 @@ from typing import Final
 
 from podium.environments import DEFAULT_AGENT_COMMAND, Environments
 from podium.events.endings import Outcome
-from podium.events.work import RunSpec, WorkItem
+from podium.events.jobspec import RunSpec
+from podium.events.work import WorkItem
 from podium.executor.outcome import deploy_outcome, task_outcome
 from podium.executor.process import interpreter_for, run_process
 from podium.executor.taskrun import (

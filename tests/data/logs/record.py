@@ -1,10 +1,11 @@
 """Record a log fixture: run `podium serve` on a scripted set of jobs and keep what it wrote.
 
-`python -m tests.data.logs.record <out-dir>` writes `<out-dir>/events.log` and `snapshot.bin`
-(the data dir as `podium serve` left it) and `<out-dir>/answers.json` (what the read API
-answered for each job once every job had ended). The jobs cover every event type the embedded
-engine writes and every option of deploy and task. `v1/` was recorded this way by the version
-before the typed job spec, and the tests fold it with the current reader.
+`python -m tests.data.logs.record <out-dir>` writes `<out-dir>/events.log`, `snapshot.bin` and
+`admin.token` (the data dir as `podium serve` left it) and `<out-dir>/answers.json` (what the
+read API answered for each job once every job had ended). The jobs cover every event type the
+embedded engine writes and every option of deploy and task. `v1/` was recorded this way by the
+version before the typed job spec (main at 379dec7), and the tests fold it with the current
+reader.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ BASE: Final = f"{PUBLIC_URL}/orchestrator/v1"
 CANARY_GROUP: Final = "9d0a3a4c-6d47-4d1e-a3f5-3b1f3a7f0003"
 
 
-def _environments(work: Path) -> Path:
+def environments_for(work: Path) -> Path:
     """The bundled example's production, plus the test module (sensitive parameters)."""
     root = work / "environments"
     shutil.copytree(EXAMPLES / "environments", root)
@@ -42,7 +43,7 @@ def _environments(work: Path) -> Path:
     return root
 
 
-def _inventory(work: Path, closed_port: int) -> Path:
+def inventory_for(work: Path, closed_port: int) -> Path:
     """The bundled inventory, an ssh node nobody listens for, and a node of another environment."""
     text = (EXAMPLES / "inventory.yaml").read_text()
     text += (
@@ -144,8 +145,8 @@ def _record(out: Path, work: Path) -> None:
         sys.executable, "-m", "podium.cli", "serve",
         "--port", str(port),
         "--data-dir", str(data),
-        "--environments", str(_environments(work)),
-        "--inventory", str(_inventory(work, free_port())),
+        "--environments", str(environments_for(work)),
+        "--inventory", str(inventory_for(work, free_port())),
         "--node-groups", str(EXAMPLES / "node_groups.yaml"),
         "--public-url", PUBLIC_URL,
         "--snapshot-interval-s", "1",
@@ -158,7 +159,7 @@ def _record(out: Path, work: Path) -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("events.log", "snapshot.bin"):
+    for name in ("events.log", "snapshot.bin", "admin.token"):
         shutil.copy(data / name, out / name)
     (out / "answers.json").write_text(json.dumps(answers, indent=1, sort_keys=True) + "\n")
 
