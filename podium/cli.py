@@ -22,7 +22,7 @@ from podium.engine import ALL_ROLES, ConfigurationError, Role
 from podium.events.amqp.settings import AmqpSettings
 from podium.executor.transports.local import base_env
 from podium.logs import configure_logging
-from podium.settings import Settings
+from podium.settings import PUPPET_ENVIRONMENTS, Settings, SourcePaths
 
 DEFAULTS = Settings()
 AMQP_DEFAULTS = AmqpSettings()
@@ -82,8 +82,22 @@ def _http_options(parser: argparse.ArgumentParser) -> None:
     _option(parser, "--host", str, DEFAULTS.host, "address to listen on")
     _option(parser, "--port", int, DEFAULTS.port, "port to listen on")
     _option(parser, "--data-dir", Path, DEFAULTS.data_dir, "holds the log and the admin token")
-    _option(parser, "--inventory", Path, DEFAULTS.inventory, "inventory v2 YAML file")
-    _option(parser, "--node-groups", Path, DEFAULTS.node_groups, "classifier node groups file")
+    _option(
+        parser,
+        "--inventory",
+        Path,
+        None,
+        "inventory v2 YAML file; without it, the bundled example with its node groups and "
+        "environments",
+    )
+    _option(
+        parser,
+        "--node-groups",
+        Path,
+        None,
+        "classifier node groups file; without it, All Nodes alone (with --inventory) or the "
+        "bundled example's",
+    )
     _option(
         parser,
         "--watch-s",
@@ -219,7 +233,14 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         DEFAULTS.code_refresh_s,
         "how long environments and tasks are used as read before looking again",
     )
-    _option(parser, "--environments", Path, DEFAULTS.environments, "directory of environments")
+    _option(
+        parser,
+        "--environments",
+        Path,
+        None,
+        f"directory of environments; without it, {PUPPET_ENVIRONMENTS} with --inventory, "
+        "else the bundled example's",
+    )
     _option(parser, "--fsync", _flag, DEFAULTS.fsync, "fsync every log append (embedded)")
     _option(parser, "--log-level", str, DEFAULTS.log_level, "debug, info, warning or error")
     _option(
@@ -284,6 +305,13 @@ def settings_from(args: argparse.Namespace, environ: Mapping[str, str]) -> Setti
     }
     if "slots" in vars(args):
         given["executor_slots"] = args.slots
+    if "inventory" in vars(args):  # the roles that read an inventory
+        sources = SourcePaths.given(args.inventory, args.node_groups, args.environments)
+        given.update(
+            inventory=sources.inventory,
+            node_groups=sources.node_groups,
+            environments=sources.environments,
+        )
     return Settings(**{**given, "amqp": amqp, "base_env": base_env(environ)})
 
 

@@ -179,7 +179,8 @@ class Engine:
             try:
                 self.environments.check_root()
             except BadEnvironment as exc:
-                raise ConfigurationError(str(exc)) from exc
+                hint = "use --environments or PODIUM_ENVIRONMENTS"
+                raise ConfigurationError(f"{exc} ({hint})") from exc
         for job in self.adapters.background:
             self._spawn(job(), job.__qualname__)
         if self.roles & {Role.API, Role.SCHEDULER}:

@@ -9,6 +9,38 @@ from typing import Final
 from podium.events.amqp.settings import AmqpSettings
 
 EXAMPLES: Final = Path(__file__).resolve().parent / "examples"
+# Where Puppet keeps its environments (its `environmentpath`): the code an orchestrator runs.
+PUPPET_ENVIRONMENTS: Final = Path("/etc/puppetlabs/code/environments")
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePaths:
+    """Where the inventory, the node groups and the environments are read from."""
+
+    inventory: Path
+    node_groups: Path | None  # None: only All Nodes
+    environments: Path
+
+    @classmethod
+    def given(
+        cls, inventory: Path | None, node_groups: Path | None, environments: Path | None
+    ) -> SourcePaths:
+        """The bundled example is one whole, the default only when no inventory is given.
+        With an inventory of one's own, node groups are only those of a file given (else All
+        Nodes alone), and environments default to Puppet's: the example's are made for its
+        own nodes (its deploys run a stand-in agent that reports runs that never happened)."""
+        if inventory is None:
+            return cls(
+                EXAMPLE.inventory,
+                node_groups or EXAMPLE.node_groups,
+                environments or EXAMPLE.environments,
+            )
+        return cls(inventory, node_groups, environments or PUPPET_ENVIRONMENTS)
+
+
+EXAMPLE: Final = SourcePaths(
+    EXAMPLES / "inventory.yaml", EXAMPLES / "node_groups.yaml", EXAMPLES / "environments"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +50,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8143
     data_dir: Path = Path("data")
-    environments: Path = EXAMPLES / "environments"
-    inventory: Path = EXAMPLES / "inventory.yaml"
-    node_groups: Path | None = EXAMPLES / "node_groups.yaml"  # None: only All Nodes
+    environments: Path = EXAMPLE.environments
+    inventory: Path = EXAMPLE.inventory
+    node_groups: Path | None = EXAMPLE.node_groups  # None: only All Nodes
     watch_s: float = 2.0  # how often the inventory and node-groups files are checked; 0: never
     puppetdb_url: str | None = None  # query scopes go to this PuppetDB instead of the inventory
     puppetdb_cert: Path | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from podium.settings import PUPPET_ENVIRONMENTS
 from tests.conftest import ENVIRONMENTS, INVENTORY
 from tests.sshd import free_port
 
@@ -69,7 +70,28 @@ def test_an_unreadable_environments_path_is_refused(tmp_path: Path) -> None:
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("")
     error = refused(serve(tmp_path, "--environments", str(not_a_directory)))
-    assert error == f"{not_a_directory}: cannot read the environments: Not a directory"
+    assert error == (
+        f"{not_a_directory}: cannot read the environments: Not a directory "
+        "(use --environments or PODIUM_ENVIRONMENTS)"
+    )
+
+
+def test_an_inventory_without_environments_looks_for_puppets_and_says_so(
+    tmp_path: Path,
+) -> None:
+    """With an inventory of one's own, the environments default to Puppet's, not the example's
+    (where this machine has none, it is refused saying where it looked)."""
+    if PUPPET_ENVIRONMENTS.exists():
+        pytest.skip(f"{PUPPET_ENVIRONMENTS} exists on this machine: it would be served")
+    command = [sys.executable, "-m", "podium.cli", "serve", "--data-dir", str(tmp_path / "d")]
+    command += ["--port", str(free_port()), "--inventory", str(INVENTORY)]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+    assert refused(result) == (
+        f"{PUPPET_ENVIRONMENTS}: cannot read the environments: No such file or directory "
+        "(use --environments or PODIUM_ENVIRONMENTS)"
+    )
 
 
 @pytest.mark.parametrize("flag", ["--inventory", "--node-groups"])
