@@ -1,7 +1,12 @@
 """Running one child process for a node run: input in, capped output out, and no leftovers.
 
 The child leads its own process group, so a timeout or a cancellation (a forced stop, a shutdown)
-kills everything it started, not just the first process.
+kills everything it started, not just the first process. The group also dies with this process,
+even by `kill -9`: the leader is a small `sh` launcher that the kernel sends SIGTERM when its
+parent dies (`setpriv --pdeathsig`, util-linux's wrapper of prctl(PR_SET_PDEATHSIG)), and which
+then kills its whole group; it runs the task as its child and exits with the task's status (a
+task killed by signal N exits 128 + N, as a shell reports it). Where `setpriv` is missing (not
+Linux), the task runs as the group leader without that guard.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +24,10 @@ from typing import Final, Protocol
 from podium.executor.transports.base import RunError
 
 _CHUNK: Final = 64 * 1024
+_SETPRIV: Final = shutil.which("setpriv")
+# Run the task ("$@") as a child with our stdin (dash gives a background job /dev/null, even with
+# `<&0`, so it goes through fd 3), and wait for it; on SIGTERM (the parent died) kill the group.
+_LAUNCHER: Final = 'exec 3<&0; trap "kill -KILL 0" TERM; "$@" <&3 3<&- & wait $!'
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +48,10 @@ async def run_process(
     max_output_bytes: int,
 ) -> ProcessResult:
     """Raises RunError when the process cannot start or runs past `timeout_s`."""
+    _check_runnable(argv[0], env, cwd)
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv,
+            *_guarded(argv),
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -59,6 +70,26 @@ async def run_process(
     except BaseException:
         await _kill(proc)
         raise
+
+
+def _guarded(argv: Sequence[str]) -> list[str]:
+    """The command line that runs `argv` under the launcher, so it dies with this process."""
+    if _SETPRIV is None:
+        return list(argv)
+    return [_SETPRIV, "--pdeathsig", "TERM", "--", "/bin/sh", "-c", _LAUNCHER, "podium-run", *argv]
+
+
+def _check_runnable(program: str, env: Mapping[str, str], cwd: Path | None) -> None:
+    """Raises RunError, as exec would fail, for a program that cannot be run: the launcher would
+    only say so through an exit code that a task may use too."""
+    if "/" in program:
+        path = Path(program) if cwd is None or Path(program).is_absolute() else cwd / program
+        if not path.is_file():
+            raise RunError(f"cannot start {program}: No such file or directory")
+        if not os.access(path, os.X_OK):
+            raise RunError(f"cannot start {program}: Permission denied")
+    elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        raise RunError(f"cannot start {program}: No such file or directory")
 
 
 async def _communicate(
