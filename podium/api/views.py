@@ -141,7 +141,7 @@ def node_item(job: Job, run: NodeRun, now: float) -> dict[str, Json]:
         "finish_timestamp": iso(run.finished_at),
         "duration": _duration(run.started_at, run.finished_at, now),
         "timestamp": iso(run.updated_at or job.created_at),
-        "transaction_uuid": None,
+        "transaction_uuid": _transaction_uuid(job, run),
         "latest-event-id": run.latest_event or None,
         "details": _node_details(job, run, now),
         "result": redacted_result(run.result) if run.state in _WITH_RESULT else None,
@@ -149,6 +149,14 @@ def node_item(job: Job, run: NodeRun, now: float) -> dict[str, Json]:
 
 
 _WITH_RESULT: Final = frozenset({NodeState.FINISHED, NodeState.FAILED, NodeState.ERRORED})
+
+
+def _transaction_uuid(job: Job, run: NodeRun) -> str | None:
+    """A deploy's Puppet run names its transaction in its result (from the agent's report)."""
+    if job.kind != "deploy" or not isinstance(run.result, dict):
+        return None
+    uuid = run.result.get("transaction_uuid")
+    return uuid if isinstance(uuid, str) else None
 
 
 def _node_details(job: Job, run: NodeRun, now: float) -> dict[str, Json]:

@@ -3,9 +3,7 @@
 Task output follows the task specification's rules. A number in a task's JSON that no float
 can hold (`1e400`, an integer of 400 digits) is kept as its text, a JSON string, since the log
 and the api carry only finite numbers; `NaN` and `Infinity` are not JSON, so output holding them
-is `_output`. A deploy maps Puppet's
-`--detailed-exitcodes` (0 no changes, 2 changes, 1 a failed run, 4 failures, 6 changes and
-failures), as the reference's decision 14 says.
+is `_output`. A deploy's outcome is `podium.executor.deploy`'s.
 """
 
 from __future__ import annotations
@@ -14,13 +12,11 @@ import json
 import math
 from typing import Final
 
-from podium.events.endings import Outcome, errored, failed, finished
+from podium.events.endings import Outcome, failed, finished
 from podium.jsontypes import Json
 
 TASK_ERROR: Final = "puppetlabs.tasks/task-error"
 TRUNCATED: Final = "_truncated"  # Podium's mark on a result whose output went over the cap
-DEPLOY_FINISHED: Final = {0: "unchanged", 2: "changed"}
-DEPLOY_FAILED: Final = frozenset({1, 4, 6})
 
 
 def task_outcome(
@@ -110,24 +106,3 @@ def _checked_error(error: Json) -> dict[str, Json]:
 
 def _task_error(msg: str, details: dict[str, Json]) -> dict[str, Json]:
     return {"kind": TASK_ERROR, "msg": msg, "details": details}
-
-
-def deploy_outcome(
-    node: str, exit_code: int, environment: str, noop: bool, no_noop: bool
-) -> Outcome:
-    """Exit 0/2 finished, 1/4/6 failed, anything else errored (the agent did not run as one)."""
-    if exit_code in DEPLOY_FINISHED or exit_code in DEPLOY_FAILED:
-        status = DEPLOY_FINISHED.get(exit_code, "failed")
-        report = {
-            "hash": None,
-            "noop": {"noop": noop, "no_noop": no_noop},
-            "status": status,
-            "metrics": None,
-            "environment": environment,
-            "configuration_version": None,
-            "exit_code": exit_code,
-        }
-        if status == "failed":
-            return failed(report, f"Puppet run failed on {node}")
-        return finished(report, f"Finished puppet run on {node} - {status}")
-    return errored(node, f"The Puppet agent run on {node} ended with exit code {exit_code}")

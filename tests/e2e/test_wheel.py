@@ -101,7 +101,7 @@ def test_the_wheel_holds_the_one_package_and_the_bundled_example(
 ) -> None:
     with zipfile.ZipFile(wheel_build[0]) as wheel:
         names = wheel.namelist()
-        agent = wheel.getinfo("podium/examples/environments/production/bin/demo-agent")
+        agent = wheel.getinfo("podium/examples/environments/production/bin/agent")
     assert {name.split("/")[0] for name in names} == {"podium", "podium-0.1.0.dist-info"}
     for example in ("inventory.yaml", "node_groups.yaml", "environments/production/podium.yaml"):
         assert f"podium/examples/{example}" in names

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from podium.executor.transports.local import BASE_ENV_NAMES
 from podium.jsontypes import Json
@@ -15,6 +16,7 @@ from tests.conftest import ENVIRONMENTS, Api, running
 
 TESTMOD = ENVIRONMENTS / "production" / "modules" / "testmod"
 FAKE_AGENT = ENVIRONMENTS / "production" / "bin" / "fake-agent"
+REPORTS = Path(__file__).parents[1] / "data" / "reports"
 
 
 async def test_the_task_list_names_every_public_task_with_its_url(api: Api) -> None:
@@ -279,13 +281,18 @@ async def test_the_run_as_metaparameter_is_refused_on_local(api: Api) -> None:
     )
 
 
-def agent_environments(root: Path, exit_code: int = 0) -> tuple[Path, Path]:
+def agent_environments(
+    root: Path, exit_code: int = 0, report: Path | None = None
+) -> tuple[Path, Path]:
     """Environments whose production deploys with the fake agent, told by its arguments where to
-    log its flags and how to exit; returns the environments directory and the log."""
+    log its flags, how to exit and which report to leave; returns the environments directory
+    and the log."""
     log = root / "agent.log"
     production = root / "environments" / "production"
     production.mkdir(parents=True)
     command = [str(FAKE_AGENT), "--fake-log", str(log), "--fake-exit", str(exit_code)]
+    if report is not None:
+        command += ["--fake-report", str(report)]
     command += ["--test", "--detailed-exitcodes"]
     (production / "podium.yaml").write_text(json.dumps({"agent-command": command}))
     return root / "environments", log
@@ -313,7 +320,17 @@ async def test_a_deploy_on_local_maps_the_agent_exit_code(
     else:
         assert node["result"]["status"] == status
         assert node["result"]["exit_code"] == exit_code
-    assert log.read_text() == "--test --detailed-exitcodes --environment production\n"
+    assert agent_flags(log, job["name"]) == "--test --detailed-exitcodes --environment production"
+
+
+def agent_flags(log: Path, job: str) -> str:
+    """The flags the fake agent logged, checking that the run's report went to a directory of
+    its own (removed since) and that the job's name went with it."""
+    flags, report = log.read_text().rstrip("\n").split(f" --job-id {job} --lastrunreport ")
+    assert Path(report).name == "last_run_report.yaml"
+    assert Path(report).parent.name.startswith("podium-deploy-")
+    assert not Path(report).parent.exists()
+    return flags
 
 
 async def test_a_deploy_passes_the_requested_flags_to_the_agent(tmp_path: Path) -> None:
@@ -331,6 +348,50 @@ async def test_a_deploy_passes_the_requested_flags_to_the_agent(tmp_path: Path) 
         assert status == 202, answer
         job = await api.wait_job(answer["job"]["name"])
     assert job["node_states"] == {"finished": 1}  # the fake agent refuses flags it does not know
-    assert log.read_text() == (
-        "--test --detailed-exitcodes --noop --debug --trace --evaltrace --environment production\n"
+    assert agent_flags(log, job["name"]) == (
+        "--test --detailed-exitcodes --noop --debug --trace --evaltrace --environment production"
     )
+
+
+@pytest.mark.parametrize(
+    ("report", "exit_code", "state", "message", "environment"),
+    [
+        ("changed", 2, "finished", "Finished puppet run on localhost - changed", "t1"),
+        ("compile", 1, "failed", "Puppet run failed on localhost: Could not retrieve", "broken"),
+    ],
+)
+async def test_a_deploy_on_local_reads_back_the_agents_report(
+    tmp_path: Path, report: str, exit_code: int, state: str, message: str, environment: str
+) -> None:
+    source = REPORTS / f"{report}.yaml"
+    environments, _ = agent_environments(tmp_path, exit_code, source)
+    body = {"environment": "production", "scope": {"nodes": ["localhost"]}}
+    async with running(tmp_path / "data", environments=environments) as (_, api):
+        status, answer = await api.post("/command/deploy", body)
+        assert status == 202, answer
+        job = await api.wait_job(answer["job"]["name"])
+        (node,) = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
+    assert node["state"] == state
+    assert node["details"]["message"].startswith(message)
+    assert node["result"]["environment"] == environment  # the report's, not the request's
+    assert node["result"]["metrics"]["total"] == (9 if report == "changed" else 0)
+    uuid = yaml.safe_load(source.read_text().split("\n", 1)[1])["transaction_uuid"]
+    assert node["transaction_uuid"] == node["result"]["transaction_uuid"] == uuid
+
+
+async def test_a_report_that_cannot_be_read_leaves_the_exit_code_to_decide(
+    tmp_path: Path,
+) -> None:
+    garbage = tmp_path / "garbage.yaml"
+    garbage.write_bytes(b"status: [unclosed")
+    environments, _ = agent_environments(tmp_path, 2, garbage)
+    body = {"environment": "production", "scope": {"nodes": ["localhost"]}}
+    async with running(tmp_path / "data", environments=environments) as (_, api):
+        status, answer = await api.post("/command/deploy", body)
+        assert status == 202, answer
+        job = await api.wait_job(answer["job"]["name"])
+        (node,) = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
+    assert node["state"] == "finished"
+    assert node["result"]["status"] == "changed"
+    assert node["result"]["metrics"] is None
+    assert node["transaction_uuid"] is None

@@ -18,6 +18,7 @@ from podium.events.work import WorkItem
 from podium.executor.transports.base import RunError
 from podium.executor.transports.ssh import SshSettings, SshTransport
 from podium.settings import EXAMPLES
+from tests.integration.test_api_tasks import FAKE_AGENT, REPORTS
 from tests.sshd import SshServer, config_for, free_port, work
 
 
@@ -113,13 +114,44 @@ async def test_a_missing_key_file_is_named(transport: SshTransport, sshd: SshSer
         await transport.run(work("n1", config))
 
 
-async def test_deploys_over_ssh_are_refused_clearly(
-    transport: SshTransport, sshd: SshServer
+@pytest.mark.parametrize(
+    ("report", "exit_code", "state"),
+    [
+        ("changed", 2, NodeState.FINISHED),
+        ("failed", 4, NodeState.FAILED),
+        (None, 0, NodeState.FINISHED),
+    ],
+)
+async def test_a_deploy_runs_the_targets_agent_and_reads_its_report_back(
+    transport: SshTransport,
+    sshd: SshServer,
+    tmp_path: Path,
+    report: str | None,
+    exit_code: int,
+    state: NodeState,
 ) -> None:
-    spec = RunSpec(kind="deploy", environment="production")
-    item = WorkItem(job="1", node="n1", attempt=1, transport="ssh", config={}, spec=spec)
-    with pytest.raises(RunError, match="Deploys over ssh are not supported yet"):
-        await transport.run(item)
+    """The fake agent stands in for `puppet agent` here (test_puppet runs the real one)."""
+    log = tmp_path / "agent.log"
+    agent = [str(FAKE_AGENT), "--fake-log", str(log), "--fake-exit", str(exit_code)]
+    if report is not None:
+        agent += ["--fake-report", str(REPORTS / f"{report}.yaml")]
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    config = config_for(sshd, tmpdir=str(runs), **{"agent-command": [*agent, "--test"]})
+    spec = RunSpec(kind="deploy", environment="production", noop=True)
+    item = WorkItem(job="7", node="n1", attempt=1, transport="ssh", config=config, spec=spec)
+    outcome = await transport.run(item)
+    assert outcome.state == state
+    flags = log.read_text().split()
+    assert flags[:5] == ["--test", "--noop", "--environment", "production", "--job-id"]
+    assert flags[5:7] == ["7", "--lastrunreport"]
+    assert flags[7].startswith(f"{runs}/podium.")
+    assert list(runs.iterdir()) == []  # the report was read back, and the directory removed
+    if report is None:
+        assert outcome.result["metrics"] is None
+    else:
+        assert outcome.result["metrics"]["total"] == 9
+        assert outcome.result["transaction_uuid"] is not None
 
 
 async def test_a_powershell_task_is_refused_with_a_clear_message(

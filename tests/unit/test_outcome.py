@@ -1,4 +1,4 @@
-"""Task output rules and the deploy exit-code mapping, as tables."""
+"""Task output rules, as tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from podium.events.model import NodeState
-from podium.executor.outcome import deploy_outcome, task_outcome
+from podium.executor.outcome import task_outcome
 
 TASK_ERROR = "puppetlabs.tasks/task-error"
 
@@ -77,32 +77,6 @@ def test_output_that_is_not_utf8_fails_the_run() -> None:
     assert outcome.state == NodeState.FAILED
     assert outcome.result["_error"]["kind"] == TASK_ERROR
     assert "UTF-8" in outcome.result["_error"]["msg"]
-
-
-@pytest.mark.parametrize(
-    ("code", "state", "status"),
-    [
-        (0, NodeState.FINISHED, "unchanged"),
-        (2, NodeState.FINISHED, "changed"),
-        (4, NodeState.FAILED, "failed"),
-        (6, NodeState.FAILED, "failed"),
-        (1, NodeState.FAILED, "failed"),
-        (3, NodeState.ERRORED, None),
-        (127, NodeState.ERRORED, None),
-    ],
-)
-def test_deploy_exit_codes_map_to_node_states(
-    code: int, state: NodeState, status: str | None
-) -> None:
-    outcome = deploy_outcome("n1", code, "production", noop=True, no_noop=False)
-    assert outcome.state == state
-    if status is None:
-        assert outcome.result["kind"] == "puppetlabs.orchestrator/execution-failure"
-        assert outcome.result["details"] == {"node": "n1"}
-    else:
-        assert outcome.result["status"] == status
-        assert outcome.result["noop"] == {"noop": True, "no_noop": False}
-        assert outcome.result["environment"] == "production"
 
 
 @pytest.mark.parametrize(

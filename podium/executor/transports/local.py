@@ -2,7 +2,8 @@
 
 A task runs in place from its module, or, when it has support `files`, from a temporary install
 tree (`<installdir>/<module>/tasks/<file>`, `<installdir>/<module>/files/...`) that is removed
-afterwards. A deploy runs the environment's agent command with the request's flags.
+afterwards. A deploy runs the environment's agent command with the request's flags, in a
+temporary directory of its own where the agent writes its last run report, read back and removed.
 
 A run does not inherit the executor's environment (which may hold the broker's credentials): it
 gets `LocalSettings.base_env`, the few variables of `BASE_ENV_NAMES` the CLI took at start-up,
@@ -22,10 +23,11 @@ from typing import Final
 
 from podium.environments import DEFAULT_AGENT_COMMAND, Environments
 from podium.events.endings import Outcome
-from podium.events.jobspec import RunSpec
 from podium.events.work import WorkItem
-from podium.executor.outcome import deploy_outcome, task_outcome
+from podium.executor.deploy import REPORT_FILE, agent_argv, agent_error, deploy_outcome
+from podium.executor.outcome import task_outcome
 from podium.executor.process import interpreter_for, run_process
+from podium.executor.report import MAX_REPORT_BYTES, RunReport, read_report
 from podium.executor.taskrun import (
     DEFAULT_MAX_OUTPUT_BYTES,
     TaskRun,
@@ -37,7 +39,6 @@ from podium.executor.taskrun import (
 )
 from podium.executor.transports.base import RunError
 
-DEPLOY_FLAGS: Final = ("noop", "no_noop", "debug", "trace", "evaltrace")
 BASE_ENV_NAMES: Final = frozenset(
     {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL"}
 )  # and every LC_*
@@ -104,18 +105,32 @@ class LocalTransport:
         environment = (
             environment_for(self._environments, spec.environment) if spec.environment else None
         )
-        command = list(environment.agent_command if environment else DEFAULT_AGENT_COMMAND)
-        result = await run_process(
-            command + deploy_flags(spec),
-            stdin=None,
-            env=dict(self._settings.base_env),
-            cwd=environment.path if environment else None,
-            timeout_s=spec.timeout_s,
-            max_output_bytes=self._settings.max_output_bytes,
-        )
-        return deploy_outcome(
-            item.node, result.exit_code, spec.environment, spec.noop, spec.no_noop
-        )
+        command = environment.agent_command if environment else DEFAULT_AGENT_COMMAND
+        with tempfile.TemporaryDirectory(prefix="podium-deploy-") as run_dir:
+            report_path = Path(run_dir) / REPORT_FILE
+            result = await run_process(
+                agent_argv(command, spec, item.job, str(report_path)),
+                stdin=None,
+                env=dict(self._settings.base_env),
+                cwd=environment.path if environment else None,
+                timeout_s=spec.timeout_s,
+                max_output_bytes=self._settings.max_output_bytes,
+            )
+            report, note = await asyncio.to_thread(_read_report, report_path)
+        log_stderr(result.stderr)
+        note = note or agent_error(result.stdout + result.stderr)
+        return deploy_outcome(item.node, result.exit_code, spec, report, note)
+
+
+def _read_report(path: Path) -> tuple[RunReport | None, str | None]:
+    """The run's report, or why there is none."""
+    try:
+        with path.open("rb") as file:
+            return read_report(file.read(MAX_REPORT_BYTES + 1))
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"its run report could not be read: {exc.strerror or exc}"
 
 
 @contextmanager
@@ -142,11 +157,3 @@ def _copy_tree(run: TaskRun, root: str) -> None:
             shutil.copymode(task_file.source, target)
     except OSError as exc:
         raise RunError(f"cannot install the files of {run.task}: {exc}") from exc
-
-
-def deploy_flags(spec: RunSpec) -> list[str]:
-    """The agent's flags for a deploy request: `--noop`, `--no-noop`, ..., `--environment`."""
-    flags = [f"--{name.replace('_', '-')}" for name in DEPLOY_FLAGS if getattr(spec, name)]
-    if spec.environment:
-        flags += ["--environment", spec.environment]
-    return flags

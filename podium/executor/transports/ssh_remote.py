@@ -23,10 +23,10 @@ import asyncio
 import re
 import secrets
 import shlex
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import asyncssh
 import structlog
@@ -41,6 +41,7 @@ _IDENTIFIER: Final = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 _q = shlex.quote
 PRIVATE_DIR: Final = asyncssh.SFTPAttrs(permissions=0o700)
 PRIVATE_FILE: Final = asyncssh.SFTPAttrs(permissions=0o600)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,26 +52,25 @@ class RemoteResult:
     truncated: bool
 
 
-class RemoteTask:
-    """One task run over one connection: make a directory, upload, run, kill if cancelled,
-    remove the directory."""
+class RemoteRun:
+    """One run over one connection, in a directory of its own: made first, removed last (its
+    work directory through sudo when the run is another user's), whatever becomes of the run.
+    Subclasses say what happens inside."""
 
     def __init__(
         self,
         conn: asyncssh.SSHClientConnection,
         target: SshTarget,
-        run: TaskRun,
         *,
         max_output_bytes: int,
         cleanup_timeout_s: float,
     ) -> None:
-        self._conn, self._target, self._run = conn, target, run
+        self._conn, self._target = conn, target
         self._max_output_bytes, self._cleanup_timeout_s = max_output_bytes, cleanup_timeout_s
         self._sudo = target.run_as is not None and target.run_as != target.user
 
-    async def execute(self, node: str) -> RemoteResult:
-        """Raises RunError. The run's timeout covers running the task, not making its directory,
-        the upload or the clean-up; the clean-up happens whatever becomes of the run."""
+    async def _in_run_directory(self, work: Callable[[str], Awaitable[T]]) -> T:
+        """`work(base)` inside a new `<tmpdir>/podium.<random>`, removed afterwards."""
         base = str(PurePosixPath(self._target.tmpdir, f"podium.{secrets.token_hex(8)}"))
         try:
             await self._mkdir(base)
@@ -80,12 +80,7 @@ class RemoteTask:
             await self._cleanup("remove", self._remove(base))
             raise
         try:
-            stdin = await self._upload(base)
-            try:
-                async with asyncio.timeout(self._run.timeout_s):
-                    return await self._execute(base, stdin)
-            except TimeoutError:
-                raise RunError(self._run.timed_out(node)) from None
+            return await work(base)
         finally:
             await self._cleanup("remove", self._remove(base))
 
@@ -99,39 +94,21 @@ class RemoteTask:
                 f"{self._target.tmpdir}: {str(done.stderr or '').strip()}"
             )
 
-    async def _upload(self, base: str) -> bytes:
-        """Upload everything; return what the run's stdin carries."""
-        work, tree = f"{base}/work", f"{base}/work/tree"
-        installdir = tree if self._run.files else None
-        stdin, env = task_input(self._run.input_method, self._run.params_for(installdir))
-        executable = install_path(tree, self._run.executable)
-        async with self._conn.start_sftp_client() as sftp:
-            await sftp.mkdir(work, PRIVATE_DIR)
-            for task_file in self._run.tree:
-                remote = install_path(tree, task_file)
-                await sftp.makedirs(str(PurePosixPath(remote).parent), PRIVATE_DIR, exist_ok=True)
-                await sftp.put(str(task_file.source), remote, preserve=True)
-            await sftp.chmod(executable, 0o700)
-            own_stdin = None
-            if self._sudo:  # stdin carries the password line, which sudo may leave unread
-                own_stdin = f"{work}/input.json" if stdin is not None else "/dev/null"
-                if stdin is not None:
-                    await _write(sftp, own_stdin, stdin)
-            await _write(sftp, f"{work}/run.sh", wrapper(executable, env, own_stdin))
-        if self._sudo:
-            await self._sudo_run(
-                f"chown -R {_q(str(self._target.run_as))} {_q(work)} && chmod 711 {_q(base)}",
-                as_root=True,
-                what="hand the task's files to the run-as user",
-            )
-            return self._password_line()
-        return stdin or b""
+    async def _hand_over(self, work: str, base: str) -> None:
+        """With run-as, the work directory becomes the run's user's; the run directory lets it
+        reach its work directory inside, and no one list it."""
+        await self._sudo_run(
+            f"chown -R {_q(str(self._target.run_as))} {_q(work)} && chmod 711 {_q(base)}",
+            as_root=True,
+            what="hand the run's files to the run-as user",
+        )
 
-    async def _execute(self, base: str, stdin: bytes) -> RemoteResult:
-        script = f"/bin/sh {_q(base + '/work/run.sh')}"
+    async def _execute(self, base: str, command: str, stdin: bytes) -> RemoteResult:
+        """Run `command` (through sudo with run-as) in its own process group, whose id goes to
+        `<base>/pid` so that a cancelled run can be killed whole."""
         if self._sudo:
-            script = f"{self._sudo_prefix()} {script}"
-        command = f"umask 077 && echo $$ > {_q(base + '/pid')} && exec {script}"
+            command = f"{self._sudo_prefix()} {command}"
+        command = f"umask 077 && echo $$ > {_q(base + '/pid')} && exec {command}"
         process = await self._conn.create_process(command, encoding=None)
         try:
             return await self._communicate(process, stdin)
@@ -212,6 +189,62 @@ class RemoteTask:
                 await work
         except (asyncssh.Error, OSError, TimeoutError) as exc:
             log.warning("ssh clean-up failed", step=what, host=self._target.address, error=str(exc))
+
+
+class RemoteTask(RemoteRun):
+    """A task run: upload the task and its files, run it, remove everything."""
+
+    def __init__(
+        self,
+        conn: asyncssh.SSHClientConnection,
+        target: SshTarget,
+        run: TaskRun,
+        *,
+        max_output_bytes: int,
+        cleanup_timeout_s: float,
+    ) -> None:
+        super().__init__(
+            conn, target, max_output_bytes=max_output_bytes, cleanup_timeout_s=cleanup_timeout_s
+        )
+        self._run = run
+
+    async def execute(self, node: str) -> RemoteResult:
+        """Raises RunError. The run's timeout covers running the task, not making its directory,
+        the upload or the clean-up; the clean-up happens whatever becomes of the run."""
+
+        async def work(base: str) -> RemoteResult:
+            stdin = await self._upload(base)
+            try:
+                async with asyncio.timeout(self._run.timeout_s):
+                    return await self._execute(base, f"/bin/sh {_q(base + '/work/run.sh')}", stdin)
+            except TimeoutError:
+                raise RunError(self._run.timed_out(node)) from None
+
+        return await self._in_run_directory(work)
+
+    async def _upload(self, base: str) -> bytes:
+        """Upload everything; return what the run's stdin carries."""
+        work, tree = f"{base}/work", f"{base}/work/tree"
+        installdir = tree if self._run.files else None
+        stdin, env = task_input(self._run.input_method, self._run.params_for(installdir))
+        executable = install_path(tree, self._run.executable)
+        async with self._conn.start_sftp_client() as sftp:
+            await sftp.mkdir(work, PRIVATE_DIR)
+            for task_file in self._run.tree:
+                remote = install_path(tree, task_file)
+                await sftp.makedirs(str(PurePosixPath(remote).parent), PRIVATE_DIR, exist_ok=True)
+                await sftp.put(str(task_file.source), remote, preserve=True)
+            await sftp.chmod(executable, 0o700)
+            own_stdin = None
+            if self._sudo:  # stdin carries the password line, which sudo may leave unread
+                own_stdin = f"{work}/input.json" if stdin is not None else "/dev/null"
+                if stdin is not None:
+                    await _write(sftp, own_stdin, stdin)
+            await _write(sftp, f"{work}/run.sh", wrapper(executable, env, own_stdin))
+        if self._sudo:
+            await self._hand_over(work, base)
+            return self._password_line()
+        return stdin or b""
 
 
 def wrapper(executable: str, env: dict[str, str], stdin_from: str | None) -> bytes:

@@ -3,8 +3,9 @@ any connection is tried.
 
 Keys as Bolt names them: `host`, `port` (22), `user`, `private-key` (a path, or
 `{key-data: "..."}`), `password`, `host-key-check` (true), `connect-timeout` (10 s), `tmpdir`
-(`/tmp`), `run-as` and `sudo-password` (defaults to `password`). Other Bolt keys are accepted
-and ignored. A relative `private-key` is read from the executor's working directory.
+(`/tmp`), `run-as` and `sudo-password` (defaults to `password`); and Podium's `agent-command`,
+what a deploy runs there (`puppet agent --test --detailed-exitcodes`). Other Bolt keys are
+accepted and ignored. A relative `private-key` is read from the executor's working directory.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from podium.environments import DEFAULT_AGENT_COMMAND
 from podium.executor.transports.base import RunError
 from podium.jsontypes import Json
 
@@ -34,6 +36,7 @@ class SshTarget:
     tmpdir: str = DEFAULT_TMPDIR
     run_as: str | None = None
     sudo_password: str | None = None
+    agent_command: tuple[str, ...] = DEFAULT_AGENT_COMMAND  # what a deploy runs there
 
     @property
     def address(self) -> str:
@@ -74,6 +77,7 @@ def ssh_target(config: dict[str, Json], node: str) -> SshTarget:
         tmpdir=_tmpdir(config, node),
         run_as=_string(config, "run-as", node),
         sudo_password=_string(config, "sudo-password", node) or password,
+        agent_command=_command(config, "agent-command", node),
     )
 
 
@@ -84,6 +88,15 @@ def _string(config: dict[str, Json], key: str, node: str) -> str | None:
     if not isinstance(value, str) or not value:
         raise RunError(f"ssh: {key} of {node} must be a non-empty string")
     return value
+
+
+def _command(config: dict[str, Json], key: str, node: str) -> tuple[str, ...]:
+    value = config.get(key, list(DEFAULT_AGENT_COMMAND))
+    if isinstance(value, str):
+        value = value.split()
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise RunError(f"ssh: {key} of {node} must be a command: a list of strings")
+    return tuple(value)
 
 
 def _tmpdir(config: dict[str, Json], node: str) -> str:

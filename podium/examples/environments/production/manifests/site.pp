@@ -1,0 +1,4 @@
+# Every node gets the `hello` class.
+node default {
+  include hello
+}
