@@ -119,6 +119,8 @@ def fold_all(events: Iterable[Event], state: State | None = None) -> State:
 
 
 def _token_issued(state: State, event: TokenIssued) -> None:
+    if event.first_start and state.tokens:
+        return  # another api's first-start token reached the log first
     state.tokens[event.token_sha256] = event.user_id
     state.users.setdefault(event.user_id, User(event.user_id, event.login))
 

@@ -80,11 +80,16 @@ class EventBase(
 
 
 class TokenIssued(EventBase, tag="token_issued", frozen=True, kw_only=True):
-    """A bearer token now authenticates `login`. Only the SHA-256 of the token is kept."""
+    """A bearer token now authenticates `login`. Only the SHA-256 of the token is kept.
+
+    `first_start`: the admin token an api makes on an empty log. Only the first such token
+    counts (the fold ignores one that comes when the log has a token already), so api replicas
+    starting together end with one admin token."""
 
     token_sha256: str
     user_id: str
     login: str
+    first_start: bool = False
 
 
 class JobRequested(EventBase, tag="job_requested.v2", frozen=True, kw_only=True):

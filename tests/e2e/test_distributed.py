@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -12,10 +14,12 @@ import aiohttp
 import pytest
 
 from podium.events.amqp.settings import AmqpSettings
+from podium.jsontypes import Json
 from tests.conftest import most_running_at_once, open_broker
 from tests.e2e.cluster import (
     Client,
     Cluster,
+    Process,
     check_each_node_ran_once,
     health,
     sim_inventory,
@@ -133,6 +137,33 @@ async def test_a_standby_scheduler_takes_over_from_a_killed_leader(
     check_each_node_ran_once(
         (await client.get(f"/jobs/{name}/events"))["items"], nodes("slow", 100)
     )
+
+
+def log_lines(process: Process) -> list[Json]:
+    return [json.loads(line) for line in process.text().splitlines() if line.startswith("{")]
+
+
+async def test_a_clean_sigterm_of_a_scheduler_warns_of_nothing(cluster: Cluster) -> None:
+    """A standby that stops says nothing of leadership; a leader that stops releases it, at
+    info: neither has lost anything."""
+    first = cluster.start("scheduler", status=True)
+    await cluster.wait_running([first])
+    leader = await cluster.leader()
+    standby = cluster.start("scheduler", status=True)
+    await cluster.wait_running([standby])
+    await asyncio.sleep(0.5)  # "podium is running" comes just before the signal handlers
+    for process in (standby, leader):
+        process.popen.send_signal(signal.SIGTERM)
+        assert process.popen.wait(timeout=60) == 0, process.text()
+        loud = [line for line in log_lines(process) if line["level"] not in ("debug", "info")]
+        assert loud == [], process.text()
+
+    def leadership(process: Process) -> list[tuple[str, str]]:
+        lines = log_lines(process)
+        return [(line["event"], line["level"]) for line in lines if "leadership" in line["event"]]
+
+    assert leadership(leader) == [("leadership acquired", "info"), ("leadership released", "info")]
+    assert leadership(standby) == []
 
 
 async def test_a_rabbitmq_restart_mid_job_loses_nothing(

@@ -179,6 +179,17 @@ def test_tokens_map_to_users() -> None:
     assert state.users["u1"].login == "admin"
 
 
+def test_only_the_first_first_start_token_counts() -> None:
+    """Api replicas starting together on an empty log each append one; the first wins. A
+    token issued later, not at a first start, counts as any token does."""
+    state = run_through(
+        TokenIssued(at=1.0, token_sha256="first", user_id="u1", login="admin", first_start=True),
+        TokenIssued(at=1.0, token_sha256="second", user_id="u1", login="admin", first_start=True),
+        TokenIssued(at=2.0, token_sha256="later", user_id="u1", login="admin"),
+    )
+    assert state.tokens == {"first": "u1", "later": "u1"}
+
+
 # Hypothesis: any sequence of events over a small world of jobs, nodes and executors.
 
 JOBS = st.sampled_from(["1", "2", "3"])

@@ -126,6 +126,7 @@ class Broker:
         self._publisher: AbstractChannel | None = None
         self._publisher_generation = -1
         self._publisher_lock = asyncio.Lock()
+        self._closing = False
 
     @classmethod
     async def open(cls, settings: AmqpSettings, role: str) -> Broker:
@@ -196,7 +197,13 @@ class Broker:
                 self._publisher_generation = self._main.generation
             return channel
 
+    @property
+    def closing(self) -> bool:
+        """Once `close` is called: a channel that closes now closes because the process stops."""
+        return self._closing
+
     async def close(self) -> None:
+        self._closing = True
         await self._streams.close()
         await self._main.close()
 

@@ -52,7 +52,8 @@ class AmqpLeadership:
             try:
                 await self._contend()
             except (*RECOVERABLE, PortError) as exc:
-                log.warning("lock consumer interrupted", error=repr(exc))
+                if not self._broker.closing:
+                    log.warning("lock consumer interrupted", error=repr(exc))
             self._step_down()
             await asyncio.sleep(_RETRY_S)
 
@@ -108,7 +109,9 @@ class AmqpLeadership:
         )
 
     def _step_down(self) -> None:
-        if self._held is not None:
+        if self._held is not None and self._broker.closing:
+            log.info("leadership released")  # the process stops; a standby takes the token
+        elif self._held is not None:
             log.warning("leadership lost")
         self._held = None
         self._acquired.clear()
