@@ -73,3 +73,55 @@ def test_the_message_of_a_run_skipped_by_a_stop_is_declared_once() -> None:
         if _assignments_of("SKIPPED_BY_STOP", path)
     }
     assert declared == {"events/endings.py"}
+
+
+def _attribute_calls_of(names: set[str], path: Path) -> list[int]:
+    tree = ast.parse(path.read_text(), str(path))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in names
+    ]
+
+
+def _string_constants(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+def test_every_queue_and_exchange_is_declared_by_the_topology_module() -> None:
+    declaring = {
+        str(path.relative_to(ROOT))
+        for path in _modules(ROOT)
+        if _attribute_calls_of({"declare_queue", "declare_exchange"}, path)
+    }
+    assert declaring == {"events/amqp/topology.py"}
+
+
+def test_the_amqp_package_spells_its_headers_and_loops_once() -> None:
+    amqp = ROOT / "events" / "amqp"
+    for header in ("x-podium-marker", "x-stream-offset"):
+        spelled = {p.name for p in _modules(amqp) if header in _string_constants(p)}
+        assert spelled == {"broker.py"}, header
+    for name in ("publish_confirmed", "reattaching"):
+        defined = {
+            p.name
+            for p in _modules(amqp)
+            if any(
+                isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef) and node.name == name
+                for node in ast.walk(ast.parse(p.read_text()))
+            )
+        }
+        assert defined == {"broker.py"}, name
+    sleeping_loops = {
+        p.name
+        for p in _modules(amqp)
+        if "RECOVERABLE" in p.read_text() and "sleep(" in p.read_text()
+    }
+    assert sleeping_loops <= {"broker.py"}

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import aio_pika
 import aiormq
@@ -27,9 +27,10 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustChannel,
 )
+from pamqp.common import FieldTable
 
 from podium.events.amqp.settings import AmqpSettings
-from podium.events.ports import PortError
+from podium.events.ports import LogUnavailable, PortError
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,12 @@ AMQP_ERRORS: Final = (
 _BACKOFF_FIRST_S: Final = 0.2
 SETUP_TIMEOUT_S: Final = 10.0  # for what sets a consumer up (qos, declare, consume)
 _BACKOFF_MAX_S: Final = 3.0
+REATTACH_S: Final = 0.5  # a consumer interrupted by an error waits this long to attach again
+# The header of the empty messages a reader appends to learn where a stream ends now.
+MARKER_HEADER: Final = "x-podium-marker"
+# A stream consumer's starting point (an argument), and each delivery's offset (a header).
+STREAM_OFFSET: Final = "x-stream-offset"
+T = TypeVar("T")
 
 
 class BrokerUnavailable(PortError):
@@ -197,6 +204,30 @@ class Broker:
                 self._publisher_generation = self._main.generation
             return channel
 
+    async def reattaching(
+        self,
+        attach: Callable[[], AsyncGenerator[T, None]],
+        consumer: str,
+        *,
+        closed: asyncio.Event | None = None,
+        context: Callable[[], Mapping[str, object]] = dict,
+    ) -> AsyncGenerator[T, None]:
+        """Everything that `attach()` yields, attaching again each time it ends (its channel
+        closed) or is interrupted by a broker error, until `closed` is set. Each attachment
+        starts from where its caller says (a stream consumer from its own next offset). Errors
+        that are not the broker's (a truncated log, say) end it."""
+        while closed is None or not closed.is_set():
+            try:
+                async with contextlib.aclosing(attach()) as attachment:
+                    async for item in attachment:
+                        yield item
+            except RECOVERABLE as exc:
+                if not self._closing:  # else the process is stopping: nothing to report
+                    log.warning(
+                        "consumer interrupted", consumer=consumer, error=repr(exc), **context()
+                    )
+                await asyncio.sleep(REATTACH_S)
+
     @property
     def closing(self) -> bool:
         """Once `close` is called: a channel that closes now closes because the process stops."""
@@ -272,3 +303,29 @@ async def consume(
         underlay.on_consumer_cancel_callbacks.discard(on_cancel)
         for future in ended:
             future.cancel()
+
+
+async def publish_confirmed(
+    broker: Broker,
+    body: bytes,
+    routing_key: str,
+    headers: FieldTable | None = None,
+    *,
+    error: type[PortError] = LogUnavailable,
+) -> None:
+    """Publish to a queue through the default exchange and wait for the broker's confirm.
+    Raises `error` when no confirm comes (the message may still have landed)."""
+    message = aio_pika.Message(
+        body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers or {}
+    )
+    try:
+        channel = await broker.publisher()
+        await channel.default_exchange.publish(
+            message, routing_key=routing_key, timeout=broker.settings.confirm_timeout_s
+        )
+    except BrokerUnavailable as exc:
+        if error is LogUnavailable:
+            raise LogUnavailable(str(exc), sent=False) from exc
+        raise error(str(exc)) from exc
+    except (*AMQP_ERRORS, aio_pika.exceptions.PublishError) as exc:
+        raise error(f"{len(body)} bytes to {routing_key} not confirmed: {exc!r}") from exc

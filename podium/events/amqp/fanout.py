@@ -7,7 +7,6 @@ notices of jobs still stopping) and heartbeats repeat by nature.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Final
@@ -18,18 +17,16 @@ import structlog
 
 from podium.events.amqp.broker import (
     RECOVERABLE,
-    SETUP_TIMEOUT_S,
     Broker,
     BrokerUnavailable,
     consume,
 )
-from podium.events.amqp.topology import declare_fanout
+from podium.events.amqp.topology import declare_fanout, declare_listener
 from podium.events.codec import decode_stop, encode_stop
 from podium.events.ports import QueueUnavailable
 from podium.events.work import StopNotice
 
 log = structlog.get_logger(__name__)
-_RESUBSCRIBE_S: Final = 0.5
 
 
 class Fanout:
@@ -57,22 +54,12 @@ class Fanout:
         except RECOVERABLE as exc:
             raise QueueUnavailable(f"broadcast on {self._exchange} failed: {exc!r}") from exc
 
-    async def listen(self) -> AsyncGenerator[bytes, None]:
-        while True:
-            try:
-                async for body in self._attach():
-                    yield body
-            except RECOVERABLE as exc:
-                log.warning("listener interrupted", exchange=self._exchange, error=repr(exc))
-                await asyncio.sleep(_RESUBSCRIBE_S)
+    def listen(self) -> AsyncGenerator[bytes, None]:
+        return self._broker.reattaching(self._attach, self._exchange)
 
     async def _attach(self) -> AsyncGenerator[bytes, None]:
         async with self._broker.scoped_channel() as channel:
-            exchange = await declare_fanout(channel, self._exchange)
-            queue = await channel.declare_queue(
-                exclusive=True, auto_delete=True, timeout=SETUP_TIMEOUT_S
-            )
-            await queue.bind(exchange, timeout=SETUP_TIMEOUT_S)
+            queue = await declare_listener(channel, self._exchange)
             async for message in consume(queue, channel, no_ack=True):
                 yield message.body
 

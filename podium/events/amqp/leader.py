@@ -13,19 +13,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from typing import Final
+from collections.abc import AsyncGenerator
 
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-from pamqp.common import FieldTable
 
-from podium.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, SETUP_TIMEOUT_S, Broker, wait_closed
-from podium.events.amqp.log import publish_confirmed
+from podium.events.amqp.broker import (
+    AMQP_ERRORS,
+    SETUP_TIMEOUT_S,
+    Broker,
+    BrokerUnavailable,
+    consume,
+    publish_confirmed,
+)
+from podium.events.amqp.topology import declare_lock
 from podium.events.ports import PortError, QueueUnavailable
 
 log = structlog.get_logger(__name__)
-LOCK_ARGUMENTS: Final[FieldTable] = {"x-queue-type": "quorum", "x-single-active-consumer": True}
-_RETRY_S: Final = 0.5
 
 
 class AmqpLeadership:
@@ -48,44 +52,29 @@ class AmqpLeadership:
         await self._lost.wait()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self._contend()
-            except (*RECOVERABLE, PortError) as exc:
-                if not self._broker.closing:
-                    log.warning("lock consumer interrupted", error=repr(exc))
-            self._step_down()
-            await asyncio.sleep(_RETRY_S)
+        async for token in self._broker.reattaching(self._tokens, "scheduler lock"):
+            await self._hold(token)
 
-    async def _contend(self) -> None:
-        async with self._broker.scoped_channel() as channel:
-            await self._lead_while_open(channel)
-
-    async def _lead_while_open(self, channel: AbstractChannel) -> None:
+    async def _tokens(self) -> AsyncGenerator[AbstractIncomingMessage, None]:
+        """The tokens the broker hands this consumer while its channel is open. Whenever that
+        ends, this process steps down."""
         try:
-            await channel.set_qos(prefetch_count=2, timeout=SETUP_TIMEOUT_S)
-            queue = await channel.declare_queue(
-                self._broker.settings.lock,
-                durable=True,
-                arguments=LOCK_ARGUMENTS,
-                timeout=SETUP_TIMEOUT_S,
-            )
-            await queue.consume(self._on_token, timeout=SETUP_TIMEOUT_S)
-            await self._put_token()
-            closed = asyncio.ensure_future(wait_closed(channel))
-            renewing = asyncio.ensure_future(self._renew())
-            try:
-                await asyncio.wait({closed, renewing}, return_when=asyncio.FIRST_COMPLETED)
-                if renewing.done():
-                    renewing.result()  # raises what stopped it
-            finally:
-                closed.cancel()
-                renewing.cancel()
+            async with self._broker.scoped_channel() as channel:
+                await channel.set_qos(prefetch_count=2, timeout=SETUP_TIMEOUT_S)
+                queue = await declare_lock(channel, self._broker.settings)
+                await self._put_token(error=BrokerUnavailable)
+                renewing = asyncio.ensure_future(self._renew(channel))
+                try:
+                    async for token in consume(queue, channel):
+                        yield token
+                finally:
+                    renewing.cancel()
         finally:
             self._step_down()
 
-    async def _on_token(self, message: AbstractIncomingMessage) -> None:
-        previous, self._held = self._held, message
+    async def _hold(self, token: AbstractIncomingMessage) -> None:
+        """Keep the newest token; the one it replaces goes back to nobody."""
+        previous, self._held = self._held, token
         if previous is None:
             log.info("leadership acquired")
             self._lost.clear()
@@ -94,18 +83,24 @@ class AmqpLeadership:
             with contextlib.suppress(*AMQP_ERRORS):
                 await previous.ack()
 
-    async def _renew(self) -> None:
+    async def _renew(self, channel: AbstractChannel) -> None:
+        """A fresh token now and then, so the one held never reaches the consumer timeout. One
+        the broker does not confirm ends the term: the consumer attaches again."""
         while True:
             await asyncio.sleep(self._renew_s)
-            if self.is_leader:
+            if not self.is_leader:
+                continue
+            try:
                 await self._put_token()
+            except PortError as exc:
+                log.warning("leadership token not renewed", error=str(exc))
+                with contextlib.suppress(*AMQP_ERRORS):
+                    await channel.close()
+                return
 
-    async def _put_token(self) -> None:
+    async def _put_token(self, error: type[PortError] = QueueUnavailable) -> None:
         await publish_confirmed(
-            self._broker,
-            uuid.uuid4().hex.encode(),
-            self._broker.settings.lock,
-            error=QueueUnavailable,
+            self._broker, uuid.uuid4().hex.encode(), self._broker.settings.lock, error=error
         )
 
     def _step_down(self) -> None:

@@ -15,70 +15,27 @@ import uuid
 from collections.abc import AsyncGenerator, Sequence
 from typing import Final
 
-import aio_pika
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-from pamqp.common import FieldTable
+from aio_pika.abc import AbstractIncomingMessage
 
 from podium.events.amqp.broker import (
     AMQP_ERRORS,
-    RECOVERABLE,
+    MARKER_HEADER,
     SETUP_TIMEOUT_S,
+    STREAM_OFFSET,
     Broker,
-    BrokerUnavailable,
     consume,
+    publish_confirmed,
 )
 from podium.events.amqp.settings import AmqpSettings
+from podium.events.amqp.topology import declare_events
 from podium.events.codec import decode_batch, encode_batch
 from podium.events.model import Event
-from podium.events.ports import Head, LogTruncated, LogUnavailable, PortError, Record
+from podium.events.ports import Head, LogTruncated, Record
 
 log = structlog.get_logger(__name__)
 
-MARKER_HEADER: Final = "x-podium-marker"
-OFFSET_HEADER: Final = "x-stream-offset"
 _EMPTY_BATCH: Final = encode_batch([])
-_RESUBSCRIBE_S: Final = 0.5
-
-
-def stream_arguments(max_age: str, max_bytes: int, segment_bytes: int) -> FieldTable:
-    """The one place stream arguments are spelled: a redeclare with others is refused."""
-    return {
-        "x-queue-type": "stream",
-        "x-max-age": max_age,
-        "x-max-length-bytes": max_bytes,
-        "x-stream-max-segment-size-bytes": segment_bytes,
-    }
-
-
-async def declare_stream(channel: AbstractChannel, name: str, arguments: FieldTable) -> None:
-    await channel.declare_queue(name, durable=True, arguments=arguments, timeout=SETUP_TIMEOUT_S)
-
-
-async def publish_confirmed(
-    broker: Broker,
-    body: bytes,
-    routing_key: str,
-    headers: FieldTable | None = None,
-    *,
-    error: type[PortError] = LogUnavailable,
-) -> None:
-    """Publish to a queue through the default exchange and wait for the broker's confirm.
-    Raises `error` when no confirm comes (the message may still have landed)."""
-    message = aio_pika.Message(
-        body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, headers=headers or {}
-    )
-    try:
-        channel = await broker.publisher()
-        await channel.default_exchange.publish(
-            message, routing_key=routing_key, timeout=broker.settings.confirm_timeout_s
-        )
-    except BrokerUnavailable as exc:
-        if error is LogUnavailable:
-            raise LogUnavailable(str(exc), sent=False) from exc
-        raise error(str(exc)) from exc
-    except (*AMQP_ERRORS, aio_pika.exceptions.PublishError) as exc:
-        raise error(f"{len(body)} bytes to {routing_key} not confirmed: {exc!r}") from exc
 
 
 class AmqpEventLog:
@@ -89,15 +46,8 @@ class AmqpEventLog:
 
     @classmethod
     async def open(cls, broker: Broker) -> AmqpEventLog:
-        settings = broker.settings
         async with broker.scoped_channel(wait=False) as channel:
-            await declare_stream(
-                channel,
-                settings.events,
-                stream_arguments(
-                    settings.log_max_age, settings.log_max_bytes, settings.log_segment_bytes
-                ),
-            )
+            await declare_events(channel, broker.settings)
         return cls(broker)
 
     async def append(self, batch: Sequence[Event]) -> None:
@@ -114,13 +64,13 @@ class AmqpEventLog:
 
     async def subscribe(self, from_offset: int) -> AsyncGenerator[Record, None]:
         position = _Position(from_offset)
-        while not self._closed.is_set():
-            try:
-                async for record in self._attach(position):
-                    yield record
-            except RECOVERABLE as exc:
-                log.warning("log consumer interrupted", error=repr(exc), next=position.next)
-                await asyncio.sleep(_RESUBSCRIBE_S)
+        async for record in self._broker.reattaching(
+            lambda: self._attach(position),
+            "log",
+            closed=self._closed,
+            context=lambda: {"next": position.next},
+        ):
+            yield record
 
     async def _attach(self, position: _Position) -> AsyncGenerator[Record, None]:
         """One consumer on one channel, until that channel closes."""
@@ -130,7 +80,7 @@ class AmqpEventLog:
             )
             queue = await channel.get_queue(self._settings.events, ensure=False)
             requested = position.next
-            arguments = {"x-stream-offset": requested}
+            arguments = {STREAM_OFFSET: requested}
             async for message in consume(
                 queue, channel, stopping=self._closed, arguments=arguments
             ):
@@ -152,7 +102,7 @@ class _Position:
 
 
 def _record(message: AbstractIncomingMessage, position: _Position, requested: int) -> Record | None:
-    raw = message.headers[OFFSET_HEADER]
+    raw = message.headers[STREAM_OFFSET]
     offset = raw if isinstance(raw, int) else int(str(raw))
     if offset < position.next:
         return None  # a replay from the chunk boundary, or after a reconnect

@@ -20,6 +20,7 @@ import aio_pika
 import structlog
 
 from podium.events.amqp.broker import RECOVERABLE, Broker
+from podium.events.amqp.topology import declare_topic
 from podium.events.ports import Record
 from podium.events.render import job_event, new_job_events
 from podium.events.state import State
@@ -39,9 +40,7 @@ class TopicMirror:
     @classmethod
     async def open(cls, broker: Broker) -> TopicMirror:
         async with broker.scoped_channel(wait=False) as channel:
-            await channel.declare_exchange(
-                broker.settings.topic, aio_pika.ExchangeType.TOPIC, durable=True
-            )
+            await declare_topic(channel, broker.settings)
         return cls(broker)
 
     def on_record(self, record: Record, state: State) -> None:

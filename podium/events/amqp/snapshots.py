@@ -16,13 +16,21 @@ from typing import Final
 import structlog
 from pamqp.common import FieldTable
 
-from podium.events.amqp.broker import SETUP_TIMEOUT_S, Broker, BrokerUnavailable, consume
-from podium.events.amqp.log import declare_stream, publish_confirmed, stream_arguments
+from podium.events.amqp.broker import (
+    MARKER_HEADER,
+    SETUP_TIMEOUT_S,
+    STREAM_OFFSET,
+    Broker,
+    BrokerUnavailable,
+    consume,
+    publish_confirmed,
+)
+from podium.events.amqp.topology import declare_snapshots
 from podium.events.snapshots import Snapshot, decode_snapshot, encode_snapshot
 
 log = structlog.get_logger(__name__)
 PART_BYTES: Final = 4 * 1024 * 1024
-_ID, _PART, _PARTS, _MARKER = "x-snapshot-id", "x-part", "x-parts", "x-podium-marker"
+_ID, _PART, _PARTS = "x-snapshot-id", "x-part", "x-parts"
 _READ_TIMEOUT_S: Final = 60.0
 
 
@@ -32,12 +40,8 @@ class AmqpSnapshots:
 
     @classmethod
     async def open(cls, broker: Broker) -> AmqpSnapshots:
-        settings = broker.settings
         async with broker.scoped_channel(wait=False) as channel:
-            arguments = stream_arguments(
-                settings.log_max_age, settings.snapshot_max_bytes, settings.snapshot_segment_bytes
-            )
-            await declare_stream(channel, settings.snapshots, arguments)
+            await declare_snapshots(channel, broker.settings)
         return cls(broker)
 
     async def save(self, snapshot: Snapshot) -> None:
@@ -52,7 +56,7 @@ class AmqpSnapshots:
     async def latest(self) -> Snapshot | None:
         marker = uuid.uuid4().hex
         await publish_confirmed(
-            self._broker, b"", self._broker.settings.snapshots, {_MARKER: marker}
+            self._broker, b"", self._broker.settings.snapshots, {MARKER_HEADER: marker}
         )
         async with asyncio.timeout(_READ_TIMEOUT_S):
             data = await self._newest_until(marker)
@@ -63,10 +67,10 @@ class AmqpSnapshots:
             await channel.set_qos(prefetch_count=8, timeout=SETUP_TIMEOUT_S)
             queue = await channel.get_queue(self._broker.settings.snapshots, ensure=False)
             assembly = _Assembly()
-            messages = consume(queue, channel, arguments={"x-stream-offset": "first"})
+            messages = consume(queue, channel, arguments={STREAM_OFFSET: "first"})
             async for message in messages:
                 await message.ack()
-                if message.headers.get(_MARKER) == marker:
+                if message.headers.get(MARKER_HEADER) == marker:
                     return assembly.newest
                 assembly.add(message.headers, message.body)
         raise BrokerUnavailable("the snapshot stream's channel closed while it was being read")

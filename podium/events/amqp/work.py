@@ -19,16 +19,20 @@ from typing import Final
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
-from podium.events.amqp.broker import AMQP_ERRORS, RECOVERABLE, SETUP_TIMEOUT_S, Broker, consume
-from podium.events.amqp.log import publish_confirmed
-from podium.events.amqp.topology import work_arguments
+from podium.events.amqp.broker import (
+    AMQP_ERRORS,
+    SETUP_TIMEOUT_S,
+    Broker,
+    consume,
+    publish_confirmed,
+)
+from podium.events.amqp.topology import declare_work
 from podium.events.codec import DecodeError, decode_work, encode_work
 from podium.events.ports import QueueUnavailable
 from podium.events.work import WorkItem
 
 log = structlog.get_logger(__name__)
 _PUBLISH_WINDOW: Final = 500  # concurrent confirmed publishes
-_RESUBSCRIBE_S: Final = 0.5
 
 
 class AmqpDelivery:
@@ -60,14 +64,8 @@ class AmqpWorkQueue:
 
     @classmethod
     async def open(cls, broker: Broker) -> AmqpWorkQueue:
-        settings = broker.settings
         async with broker.scoped_channel(wait=False) as channel:
-            await channel.declare_queue(
-                settings.parked, durable=True, arguments={"x-queue-type": "quorum"}
-            )
-            await channel.declare_queue(
-                settings.work, durable=True, arguments=work_arguments(settings)
-            )
+            await declare_work(channel, broker.settings)
         return cls(broker)
 
     async def put(self, items: Sequence[WorkItem]) -> None:
@@ -91,16 +89,10 @@ class AmqpWorkQueue:
         """Items that could not be delivered (dead-lettered), for the scheduler to settle."""
         return self._deliveries(self._broker.settings.parked, 64)
 
-    async def _deliveries(
-        self, queue_name: str, prefetch: int
-    ) -> AsyncGenerator[AmqpDelivery, None]:
-        while not self._closed.is_set():
-            try:
-                async for delivery in self._attach(queue_name, prefetch):
-                    yield delivery
-            except RECOVERABLE as exc:
-                log.warning("work consumer interrupted", queue=queue_name, error=repr(exc))
-                await asyncio.sleep(_RESUBSCRIBE_S)
+    def _deliveries(self, queue_name: str, prefetch: int) -> AsyncGenerator[AmqpDelivery, None]:
+        return self._broker.reattaching(
+            lambda: self._attach(queue_name, prefetch), queue_name, closed=self._closed
+        )
 
     async def _attach(self, queue_name: str, prefetch: int) -> AsyncGenerator[AmqpDelivery, None]:
         self.attaches += 1
