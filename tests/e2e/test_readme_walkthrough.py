@@ -1,0 +1,106 @@
+"""The README's walkthrough, run as a reader runs it: its shell block, command by command,
+against a real `podium serve` on the bundled example, started the way the quick start says.
+
+Each `curl` records the status it got; every command must succeed except the one the README
+shows failing (the parameter check). Streams that go on until the reader stops them are cut
+after a few seconds, as Ctrl-C would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+import pytest
+
+from tests.sshd import free_port
+
+README: Final = Path(__file__).resolve().parents[2] / "README.md"
+STREAM_S: Final = 4  # how long a reader watches a stream that does not end by itself
+
+# Each curl of the walkthrough appends its status to $STATUSES.
+RECORDER: Final = f"""
+curl() {{
+  command curl --max-time {STREAM_S} -o /dev/null -w '%{{http_code}}\\n' "$@" >> "$STATUSES"
+  return 0
+}}
+"""
+
+
+def walkthrough() -> str:
+    """The shell block of the README's "Walkthrough with curl" section."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Walkthrough with curl", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert match is not None
+    return match.group(1)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """`podium serve` as the quick start runs it (here on a free port), in its own directory."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PODIUM_")}
+    command = [sys.executable, "-m", "podium.cli", "serve", "--port", str(port)]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Podium is serving" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield tmp_path, port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_every_command_of_the_walkthrough_works(served: tuple[Path, int]) -> None:
+    directory, port = served
+    script = walkthrough().replace("127.0.0.1:8143", f"127.0.0.1:{port}")
+    statuses = directory / "statuses"
+    env = {**os.environ, "STATUSES": str(statuses)}
+    run = subprocess.run(
+        ["bash", "-c", RECORDER + script],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 0, run.stderr
+    got = statuses.read_text().split()
+    refused = [i for i, status in enumerate(got) if status not in ("200", "202")]
+    # The one command the README shows failing: parameters that do not match their types.
+    commands = _curls(script)
+    assert len(commands) == len(got)
+    (config_check,) = [i for i, command in enumerate(commands) if "config_check" in command]
+    assert refused == [config_check], (got, run.stderr)
+    assert got[config_check] == "400"
+
+
+def _curls(script: str) -> list[str]:
+    """Each curl command with the lines that continue it, in order."""
+    commands: list[str] = []
+    for line in script.splitlines():
+        if line.startswith("curl "):
+            commands.append(line)
+        elif commands and line and not line.startswith(("#", "export ")):
+            commands[-1] += "\n" + line
+    return commands
