@@ -50,8 +50,8 @@ async def _listen(
         token = engine.token_path.resolve() if engine.token_path else None
         log.info("podium is serving", url=url, admin_token_file=str(token), roles=sorted(roles))
         print(f"Podium is serving {url}", flush=True)
-        if token is not None:
-            print(f"Admin token: {token}", flush=True)
+        where = token if token is not None else "in the data dir of the api replica that made it"
+        print(f"Admin token: {where}", flush=True)
     else:
         if settings.status_port is not None:
             runner = await _site(

@@ -214,7 +214,12 @@ async def test_a_stop_from_a_second_replica_stops_a_big_job_within_one_window(
         cluster.start("executor", "--slots", "16")
     await cluster.wait_running(cluster.processes)
     one = await Client.connect(session, first)
-    other = await Client.connect(session, second)
+    other = await Client.connect(session, second)  # with the one admin token, either's
+    assert len(list(cluster.directory.glob("api-*/admin.token"))) == 1
+    said = [line for p in (first, second) for line in p.text().splitlines()
+            if line.startswith("Admin token: ")]  # fmt: skip
+    elsewhere = "Admin token: in the data dir of the api replica that made it"
+    assert sorted(line == elsewhere for line in said) == [False, True]
     name = await one.task(nodes("fast", 1000) + nodes("slow", 200))
     await one.wait_nodes(name, "finished", 50)
     status, answer = await other.post("/command/stop", {"job": name})
