@@ -33,16 +33,25 @@ from podium.events.amqp.snapshots import AmqpSnapshots
 from podium.events.amqp.work import AmqpWorkQueue
 from podium.events.filelog import FileEventLog
 from podium.events.memory import MemoryHeartbeats, MemoryStopBus, MemoryWorkQueue, SoleLeader
-from podium.events.ports import EventLog, Heartbeats, Leadership, StopBus, WorkQueue
+from podium.events.ports import (
+    EventLog,
+    Heartbeats,
+    Leadership,
+    Mirror,
+    ParkedWork,
+    SnapshotStore,
+    StopBus,
+    WorkQueue,
+)
 from podium.events.producer import Producer
 from podium.events.projector import Projector
-from podium.events.snapshots import FileSnapshots, SnapshotStore
+from podium.events.snapshots import FileSnapshots
 from podium.executor.executor import Executor, ExecutorSettings
 from podium.executor.transports.base import Transport
 from podium.executor.transports.local import LocalSettings, LocalTransport
 from podium.executor.transports.sim import SimTransport
 from podium.executor.transports.ssh import SshSettings, SshTransport
-from podium.scheduler.scheduler import ParkedWork, Scheduler, SchedulerSettings
+from podium.scheduler.scheduler import Scheduler, SchedulerSettings
 from podium.settings import Settings
 from podium.tokens import ensure_admin_token
 
@@ -76,7 +85,7 @@ class Adapters:
     leadership: Leadership
     snapshots: SnapshotStore
     parked: ParkedWork | None = None
-    mirror: TopicMirror | None = None
+    mirror: Mirror | None = None
     broker: Broker | None = None
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
@@ -95,13 +104,17 @@ async def embedded_adapters(settings: Settings) -> Adapters:
             f"{settings.data_dir}: cannot make the data dir: {exc.strerror or exc}"
         ) from exc
     event_log = await FileEventLog.open(settings.data_dir / LOG_FILE, fsync=settings.fsync)
+    work_queue = MemoryWorkQueue(batch=min(WORK_BATCH, settings.executor_slots))
+    heartbeats, leadership = MemoryHeartbeats(), SoleLeader()
     return Adapters(
         event_log=event_log,
-        work_queue=MemoryWorkQueue(batch=min(WORK_BATCH, settings.executor_slots)),
+        work_queue=work_queue,
         stop_bus=MemoryStopBus(),
-        heartbeats=MemoryHeartbeats(),
-        leadership=SoleLeader(),
+        heartbeats=heartbeats,
+        leadership=leadership,
         snapshots=FileSnapshots(settings.data_dir / SNAPSHOT_FILE),
+        parked=work_queue,
+        background=[leadership.run, heartbeats.listen],
     )
 
 
@@ -122,7 +135,7 @@ async def amqp_adapters(settings: Settings, roles: frozenset[Role]) -> Adapters:
     )
     if Role.SCHEDULER in roles:
         leadership = AmqpLeadership(broker)
-        mirror = await TopicMirror.open(broker)
+        mirror = await TopicMirror.open(broker, leadership)
         adapters.leadership = leadership
         adapters.parked = work_queue
         adapters.mirror = mirror
@@ -266,8 +279,6 @@ class Engine:
             snapshots=adapters.snapshots,
             parked=adapters.parked,
         )
-        if adapters.mirror is not None:
-            adapters.mirror.active = lambda: scheduler.leading
         self.scheduler = scheduler
         self._spawn(scheduler.run(), "scheduler")
 

@@ -1,40 +1,59 @@
-"""In-process adapters for `podium serve`: the work queue, the stop bus and heartbeats.
+"""In-process adapters for `podium serve`: the work queue, the stop bus, heartbeats, leadership.
 
 They are real adapters, not test doubles: the work queue keeps order, limits each consumer to its
-prefetch, and gives an item back to the queue when its consumer goes away without acking it,
-as RabbitMQ does. Nothing here survives the process, which `WorkQueue.durable` says.
+prefetch, gives a delivery back to the queue when its consumer goes away without acking it, and
+parks one given back more than its delivery limit, as RabbitMQ does. Nothing here survives the
+process, which `WorkQueue.durable` says.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from typing import Final
 
 from podium.events.ports import QueueUnavailable
 from podium.events.signal import Signal
 from podium.events.work import StopNotice, WorkItem
 
+DELIVERY_LIMIT: Final = 10  # as the RabbitMQ work queue's default
+
+
+class _Held:
+    """Items queued together, and how often they have been given back."""
+
+    __slots__ = ("items", "returns")
+
+    def __init__(self, items: list[WorkItem]) -> None:
+        self.items = items
+        self.returns = 0
+
 
 class MemoryDelivery:
-    __slots__ = ("_consumer", "items")
+    __slots__ = ("_consumer", "_held")
 
-    def __init__(self, items: list[WorkItem], consumer: _Consumer) -> None:
-        self.items = items
+    def __init__(self, held: _Held, consumer: _Consumer) -> None:
+        self._held = held
         self._consumer = consumer
+
+    @property
+    def items(self) -> list[WorkItem]:
+        return self._held.items
 
     async def ack(self) -> None:
         self._consumer.settle(self)
 
     async def release(self) -> None:
         if self._consumer.settle(self):
-            self._consumer.queue.requeue(self.items)
+            self._consumer.give_back(self._held)
 
 
 class _Consumer:
-    def __init__(self, queue: MemoryWorkQueue, prefetch: int) -> None:
+    def __init__(self, queue: MemoryWorkQueue, prefetch: int, give_back: Callable[[_Held], None]):
         self.queue = queue
         self.prefetch = prefetch
+        self.give_back = give_back
         self.unacked: dict[MemoryDelivery, None] = {}
 
     def settle(self, delivery: MemoryDelivery) -> bool:
@@ -44,48 +63,69 @@ class _Consumer:
             return True
         return False
 
+    def leave(self) -> None:
+        """Like a broker: what a departed consumer held unacked is given back, oldest first."""
+        for delivery in reversed(list(self.unacked)):
+            self.give_back(delivery._held)
+        self.unacked.clear()
+
 
 class MemoryWorkQueue:
     durable = False
 
-    def __init__(self, batch: int = 16) -> None:
+    def __init__(self, batch: int = 16, delivery_limit: int = DELIVERY_LIMIT) -> None:
         self.batch = batch
-        self._items: deque[list[WorkItem]] = deque()
+        self.delivery_limit = delivery_limit
+        self._queued: deque[_Held] = deque()
+        self._parked: deque[_Held] = deque()
         self._changed = Signal()
         self._closed = False
 
     async def put(self, items: Sequence[WorkItem]) -> None:
         if self._closed:
             raise QueueUnavailable("the work queue is closed")
-        self._items.extend(
-            list(items[start : start + self.batch]) for start in range(0, len(items), self.batch)
+        self._queued.extend(
+            _Held(list(items[start : start + self.batch]))
+            for start in range(0, len(items), self.batch)
         )
-        self.wake()
-
-    def requeue(self, items: list[WorkItem]) -> None:
-        """Put released items back at the head of the queue."""
-        self._items.appendleft(items)
         self.wake()
 
     def wake(self) -> None:
         self._changed.notify()
 
-    async def consume(self, prefetch: int) -> AsyncGenerator[MemoryDelivery, None]:
-        consumer = _Consumer(self, max(1, prefetch))
+    def consume(self, prefetch: int) -> AsyncGenerator[MemoryDelivery, None]:
+        return self._deliveries(self._queued, prefetch, self._requeue)
+
+    def parked(self) -> AsyncGenerator[MemoryDelivery, None]:
+        return self._deliveries(self._parked, 64, self._park)
+
+    def _requeue(self, held: _Held) -> None:
+        """Given back: to the head of the queue, or parked once given back too often."""
+        held.returns += 1
+        if held.returns > self.delivery_limit:
+            self._park(held)
+        else:
+            self._queued.appendleft(held)
+        self.wake()
+
+    def _park(self, held: _Held) -> None:
+        self._parked.append(held)
+        self.wake()
+
+    async def _deliveries(
+        self, source: deque[_Held], prefetch: int, give_back: Callable[[_Held], None]
+    ) -> AsyncGenerator[MemoryDelivery, None]:
+        consumer = _Consumer(self, max(1, prefetch), give_back)
         try:
             while not self._closed:
-                if not self._items or len(consumer.unacked) >= consumer.prefetch:
+                if not source or len(consumer.unacked) >= consumer.prefetch:
                     await self._changed.wait()
                     continue
-                delivery = MemoryDelivery(self._items.popleft(), consumer)
+                delivery = MemoryDelivery(source.popleft(), consumer)
                 consumer.unacked[delivery] = None
                 yield delivery
         finally:
-            # Like a broker: what a departed consumer held goes back to the head of the queue.
-            self._items.extendleft(reversed([d.items for d in consumer.unacked]))
-            consumer.unacked.clear()
-            if self._items:
-                self.wake()
+            consumer.leave()
 
     async def close(self) -> None:
         self._closed = True
@@ -111,6 +151,8 @@ class MemoryStopBus:
 
 
 class MemoryHeartbeats:
+    """One process: a beat is heard as it is given, with its own time."""
+
     def __init__(self) -> None:
         self._seen: dict[str, float] = {}
 
@@ -119,6 +161,9 @@ class MemoryHeartbeats:
 
     def last_seen(self) -> Mapping[str, float]:
         return self._seen
+
+    async def listen(self) -> None:
+        await asyncio.Event().wait()  # nothing to hear: beats are recorded as they are given
 
 
 class SoleLeader:

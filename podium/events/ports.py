@@ -1,15 +1,22 @@
-"""The ports every role talks to, with their contracts. Adapters: `filelog`, `memory`, `amqp`.
+"""The ports every role talks to, with their contracts. Adapters: `filelog`, `snapshots`
+(`FileSnapshots`), `memory`, and `amqp` for each.
 
-One contract suite per port (tests/integration/test_*_contract.py) runs against every adapter.
+One contract suite per port (tests/integration/test_*_contract*.py) runs against every adapter.
+A port whose adapter runs in the background (`Heartbeats.listen`, `Leadership.run`,
+`Mirror.run`) says so: whoever assembles the process runs it for as long as the port is used.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from podium.events.model import Event
+from podium.events.state import State
 from podium.events.work import StopNotice, WorkItem
+
+if TYPE_CHECKING:  # snapshots.py raises the errors declared here
+    from podium.events.snapshots import Snapshot
 
 
 class PortError(Exception):
@@ -110,6 +117,18 @@ class WorkQueue(Protocol):
     async def close(self) -> None: ...
 
 
+class ParkedWork(Protocol):
+    """Where a work queue puts the deliveries it gave up on."""
+
+    @property
+    def delivery_limit(self) -> int:
+        """How often a delivery may be released (or left unacked by a departing consumer)."""
+
+    def parked(self) -> AsyncGenerator[Delivery, None]:
+        """Deliveries released more than `delivery_limit` times, each once, for the scheduler
+        to settle; an acked one is gone, one released is parked again."""
+
+
 class StopBus(Protocol):
     async def publish(self, notice: StopNotice) -> None:
         """Tell every executor now listening. Raises QueueUnavailable."""
@@ -120,10 +139,15 @@ class StopBus(Protocol):
 
 class Heartbeats(Protocol):
     async def beat(self, executor: str, at: float) -> None:
-        """Say that `executor` was alive at `at` (seconds since the epoch)."""
+        """Say that `executor` was alive at `at` (seconds since the epoch). Raises
+        QueueUnavailable."""
 
     def last_seen(self) -> Mapping[str, float]:
-        """When each executor heard from so far was last alive."""
+        """When each executor heard from since `listen` started was last alive, by this
+        process's clock: at or after the `at` of its latest beat."""
+
+    async def listen(self) -> None:
+        """Hear beats until cancelled: a process that reads `last_seen` runs it."""
 
 
 class Leadership(Protocol):
@@ -139,4 +163,24 @@ class Leadership(Protocol):
         """Return once this process does not lead (at once if it does not now)."""
 
     async def run(self) -> None:
-        """Contend for leadership until cancelled."""
+        """Contend for leadership until cancelled; cancelled, this process does not lead."""
+
+
+class SnapshotStore(Protocol):
+    async def save(self, snapshot: Snapshot) -> None:
+        """Keep the snapshot; the newest saved is what `latest` returns. Raises PortError."""
+
+    async def latest(self) -> Snapshot | None:
+        """The newest snapshot saved, None when there is none or it cannot be read (the
+        caller folds the log instead). Raises PortError when the store does not answer."""
+
+
+class Mirror(Protocol):
+    """Job events, as clients see them, published for subscribers outside the API while this
+    process leads. A live feed: nothing is kept for a subscriber that is not there."""
+
+    def on_record(self, record: Record, state: State) -> None:
+        """A projector listener: note the job events folding `record` added to `state`."""
+
+    async def run(self) -> None:
+        """Publish what `on_record` noted, until cancelled."""

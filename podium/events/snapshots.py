@@ -11,12 +11,13 @@ import asyncio
 import os
 import zlib
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final
 
 import msgspec
 import structlog
 
 from podium.events.legacy import upcast_snapshot_job
+from podium.events.ports import PortError
 from podium.events.state import State
 
 log = structlog.get_logger(__name__)
@@ -52,13 +53,6 @@ def decode_snapshot(data: bytes) -> Snapshot:
     return msgspec.convert(old, Snapshot)
 
 
-class SnapshotStore(Protocol):
-    async def save(self, snapshot: Snapshot) -> None:
-        """Keep the snapshot; the newest saved is what `latest` returns. Raises PortError."""
-
-    async def latest(self) -> Snapshot | None: ...
-
-
 class FileSnapshots:
     """One file, replaced atomically."""
 
@@ -67,7 +61,10 @@ class FileSnapshots:
 
     async def save(self, snapshot: Snapshot) -> None:
         data = encode_snapshot(snapshot)
-        await asyncio.to_thread(self._write, data)
+        try:
+            await asyncio.to_thread(self._write, data)
+        except OSError as exc:
+            raise PortError(f"snapshot not written to {self.path}: {exc}") from exc
 
     def _write(self, data: bytes) -> None:
         temporary = self.path.with_suffix(".tmp")

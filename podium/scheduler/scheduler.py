@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 
-from podium.events.memory import SoleLeader
 from podium.events.model import (
     Event,
     JobFinished,
@@ -27,17 +25,18 @@ from podium.events.model import (
     WorkQueued,
 )
 from podium.events.ports import (
-    Delivery,
     Heartbeats,
     Leadership,
+    ParkedWork,
     PortError,
     Record,
+    SnapshotStore,
     StopBus,
     WorkQueue,
 )
 from podium.events.producer import Producer
 from podium.events.projector import Projector
-from podium.events.snapshots import Snapshot, SnapshotStore
+from podium.events.snapshots import Snapshot
 from podium.events.state import State
 from podium.events.work import StopNotice, WorkItem
 from podium.scheduler.decide import (
@@ -66,11 +65,6 @@ class SchedulerSettings:
     snapshot_min_events: int = 10_000
 
 
-class ParkedWork(Protocol):
-    def parked(self) -> AsyncGenerator[Delivery, None]:
-        """Work items the queue gave up delivering."""
-
-
 class Scheduler:
     def __init__(
         self,
@@ -81,7 +75,7 @@ class Scheduler:
         heartbeats: Heartbeats,
         settings: SchedulerSettings,
         *,
-        leadership: Leadership | None = None,
+        leadership: Leadership,
         snapshots: SnapshotStore | None = None,
         parked: ParkedWork | None = None,
         clock: Callable[[], float] = time.time,
@@ -92,7 +86,7 @@ class Scheduler:
         self._stop_bus = stop_bus
         self._heartbeats = heartbeats
         self._settings = settings
-        self._leadership: Leadership = leadership or SoleLeader()
+        self._leadership = leadership
         self._snapshots = snapshots
         self._parked = parked
         self._clock = clock
@@ -276,11 +270,17 @@ class Scheduler:
         async for delivery in self._parked.parked():
             now = self._clock()
             ended = [end for item in delivery.items if (end := parked_run(self.state, item, now))]
+            if ended:
+                try:
+                    stamped = await self._producer.emit(ended)
+                except PortError as exc:  # parked again, settled on a later try
+                    log.warning("parked work not settled yet", error=str(exc))
+                    await delivery.release()
+                    await asyncio.sleep(self._settings.retry_s)
+                    continue
+                await self._projector.wait_applied(stamped[-1])
             for end in ended:
                 log.error("work item parked; its run ends errored", job_id=end.job, node=end.node)
-            if ended:
-                stamped = await self._producer.emit(ended)
-                await self._projector.wait_applied(stamped[-1])
             await delivery.ack()
 
     def _on_record(self, record: Record, state: State) -> None:

@@ -1,5 +1,5 @@
-"""The RabbitMQ adapters beyond the port contracts: leadership, snapshots and retention,
-recovery from a killed connection, the topic mirror."""
+"""The RabbitMQ adapters beyond the port contracts: two contenders for leadership, snapshots
+and retention, recovery from a killed connection."""
 
 from __future__ import annotations
 
@@ -8,31 +8,24 @@ import json
 import subprocess
 from dataclasses import replace
 
-import aio_pika
 import pytest
 
 from podium.events.amqp.broker import Broker
 from podium.events.amqp.leader import AmqpLeadership
 from podium.events.amqp.log import AmqpEventLog
-from podium.events.amqp.mirror import TopicMirror
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.snapshots import PART_BYTES, AmqpSnapshots
 from podium.events.amqp.work import AmqpWorkQueue
-from podium.events.fold import fold, fold_all
+from podium.events.fold import fold_all
 from podium.events.jobspec import RunSpec
 from podium.events.model import (
-    Event,
     JobReady,
-    NodeRunDispatched,
-    NodeRunFinished,
-    NodeState,
     TokenIssued,
 )
 from podium.events.ports import LogTruncated, Record
 from podium.events.projector import Projector
 from podium.events.snapshots import Snapshot
 from podium.events.work import WorkItem
-from tests.builders import job_requested
 from tests.conftest import open_broker
 
 
@@ -191,53 +184,6 @@ async def test_retention_is_survived_by_starting_from_a_snapshot(
         assert restored.state == writer.state
         assert restored.state.position == 1200
         running.cancel()
-
-
-async def test_the_mirror_routes_job_events_by_job_and_type(broker: Broker) -> None:
-    mirror = await TopicMirror.open(broker)
-    mirror.active = lambda: True
-    publishing = asyncio.ensure_future(mirror.run())
-    channel = await broker.now().channel()
-    queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(broker.settings.topic, routing_key="job.1.#")
-    got: list[tuple[str, object]] = []
-
-    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        got.append((message.routing_key or "", json.loads(message.body)))
-
-    await queue.consume(on_message, no_ack=True)
-    history: list[Event] = [
-        job_requested(["a", "b"], request_id="r1"),
-        job_requested(["c"], request_id="r2"),
-        NodeRunDispatched(at=2.0, job="1", node="a", attempt=1),
-        NodeRunDispatched(at=2.0, job="2", node="c", attempt=1),
-        NodeRunFinished(
-            at=3.0, job="1", node="a", attempt=1, state=NodeState.FINISHED, result={"ok": True}
-        ),
-        NodeRunFinished(at=3.0, job="2", node="c", attempt=1, state=NodeState.FAILED),
-        NodeRunFinished(
-            at=3.0, job="1", node="b", attempt=0, state=NodeState.SKIPPED, message="stopped"
-        ),
-    ]
-    state = fold_all([])
-    for offset, event in enumerate(history):
-        fold(state, event)
-        mirror.on_record(Record(offset, [event]), state)
-    await until(lambda: len(got) == 2)
-    await asyncio.sleep(0.2)
-    assert [key for key, _ in got] == ["job.1.node_finished", "job.1.node_skipped"]
-    finished = got[0][1]
-    assert finished == [
-        {
-            "id": "5",
-            "type": "node_finished",
-            "timestamp": "1970-01-01T00:00:03Z",
-            "details": {"node": "a", "detail": {"ok": True}},
-            "message": "Finished task run on a",
-        }
-    ]
-    publishing.cancel()
-    await channel.close()
 
 
 async def test_a_consumer_the_broker_cancels_attaches_again(broker: Broker) -> None:

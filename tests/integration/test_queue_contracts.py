@@ -1,20 +1,23 @@
-"""One contract for every WorkQueue and StopBus adapter: in-process and RabbitMQ."""
+"""One contract for every WorkQueue (with its ParkedWork), StopBus and Heartbeats adapter:
+in-process and RabbitMQ."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import aclosing, asynccontextmanager
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import replace
+from typing import Protocol
 
 import pytest
 
-from podium.events.amqp.fanout import AmqpStopBus
+from podium.events.amqp.fanout import AmqpHeartbeats, AmqpStopBus
 from podium.events.amqp.work import AmqpWorkQueue
 from podium.events.jobspec import RunSpec
-from podium.events.memory import MemoryStopBus, MemoryWorkQueue
-from podium.events.ports import Delivery, StopBus, WorkQueue
+from podium.events.memory import MemoryHeartbeats, MemoryStopBus, MemoryWorkQueue
+from podium.events.ports import Delivery, Heartbeats, ParkedWork, StopBus, WorkQueue
 from podium.events.work import StopNotice, WorkItem
 from tests.conftest import open_broker
 
@@ -31,6 +34,41 @@ async def work_queue(request: pytest.FixtureRequest) -> AsyncIterator[WorkQueue]
         queue = await AmqpWorkQueue.open(broker)
         yield queue
         await queue.close()
+
+
+class ParkingQueue(WorkQueue, ParkedWork, Protocol):
+    """A work queue that parks what it gives up on (both adapters are)."""
+
+
+@pytest.fixture(params=["memory", "amqp"])
+async def parking_queue(request: pytest.FixtureRequest) -> AsyncIterator[ParkingQueue]:
+    """A work queue that parks a delivery released twice."""
+    if request.param == "memory":
+        memory = MemoryWorkQueue(batch=2, delivery_limit=1)
+        yield memory
+        await memory.close()
+        return
+    base = request.getfixturevalue("amqp_settings")
+    async with open_broker(replace(base, work_batch=2, delivery_limit=1)) as broker:
+        queue = await AmqpWorkQueue.open(broker)
+        yield queue
+        await queue.close()
+
+
+@pytest.fixture(params=["memory", "amqp"])
+async def heartbeats(request: pytest.FixtureRequest) -> AsyncIterator[Heartbeats]:
+    """Heartbeats with their listener running."""
+    if request.param == "memory":
+        beats: Heartbeats = MemoryHeartbeats()
+        listening = asyncio.ensure_future(beats.listen())
+        yield beats
+    else:
+        async with open_broker(request.getfixturevalue("amqp_settings")) as broker:
+            beats = await AmqpHeartbeats.open(broker)
+            listening = asyncio.ensure_future(beats.listen())
+            yield beats
+    listening.cancel()
+    await asyncio.gather(listening, return_exceptions=True)
 
 
 @pytest.fixture(params=["memory", "amqp"])
@@ -50,8 +88,8 @@ def item(node: str) -> WorkItem:
 class Consumer:
     """Pulls deliveries in the background, so a test can look without cancelling the pull."""
 
-    def __init__(self, queue: WorkQueue, prefetch: int) -> None:
-        self._deliveries = queue.consume(prefetch)
+    def __init__(self, deliveries: AsyncGenerator[Delivery, None]) -> None:
+        self._deliveries = deliveries
         self._inbox: asyncio.Queue[Delivery] = asyncio.Queue()
         self._pump = asyncio.ensure_future(self._run())
 
@@ -75,12 +113,16 @@ class Consumer:
 
 
 @asynccontextmanager
-async def consumer(queue: WorkQueue, prefetch: int) -> AsyncIterator[Consumer]:
-    pulling = Consumer(queue, prefetch)
+async def consumer_of(deliveries: AsyncGenerator[Delivery, None]) -> AsyncIterator[Consumer]:
+    pulling = Consumer(deliveries)
     try:
         yield pulling
     finally:
         await pulling.leave()
+
+
+def consumer(queue: WorkQueue, prefetch: int) -> AbstractAsyncContextManager[Consumer]:
+    return consumer_of(queue.consume(prefetch))
 
 
 def nodes(delivery: Delivery) -> list[str]:
@@ -154,3 +196,51 @@ async def test_every_subscriber_hears_every_notice(stop_bus: StopBus) -> None:
                 await stop_bus.publish(notice)
                 await asyncio.wait({first, second}, timeout=0.1)
         assert first.result() == second.result() == notice
+
+
+async def test_a_delivery_released_past_the_limit_is_parked_whole(
+    parking_queue: ParkingQueue,
+) -> None:
+    assert parking_queue.delivery_limit == 1
+    await parking_queue.put([item("a"), item("b"), item("c")])
+    async with consumer(parking_queue, prefetch=1) as pulling:
+        for _ in range(2):  # delivered, released; delivered again, released again: parked
+            (delivery,) = await pulling.take(1)
+            assert nodes(delivery) == ["a", "b"]
+            await delivery.release()
+        (rest,) = await pulling.take(1)
+        assert nodes(rest) == ["c"]
+        await rest.ack()
+        assert await pulling.nothing_more()
+    parked = parking_queue.parked()
+    try:
+        async with asyncio.timeout(10):
+            settled = await anext(parked)
+        assert nodes(settled) == ["a", "b"]
+        await settled.ack()
+    finally:
+        await parked.aclose()
+
+
+async def test_a_parked_delivery_released_is_parked_again(parking_queue: ParkingQueue) -> None:
+    await parking_queue.put([item("a")])
+    async with consumer(parking_queue, prefetch=1) as pulling:
+        for _ in range(2):
+            (delivery,) = await pulling.take(1)
+            await delivery.release()
+    async with consumer_of(parking_queue.parked()) as parked:
+        (first,) = await parked.take(1)
+        await first.release()
+        (again,) = await parked.take(1)
+        assert nodes(again) == ["a"]
+        await again.ack()
+        assert await parked.nothing_more()
+
+
+async def test_a_beat_is_seen_at_or_after_its_time(heartbeats: Heartbeats) -> None:
+    at = time.time()
+    async with asyncio.timeout(10):
+        while heartbeats.last_seen().get("e1", 0.0) < at:
+            await heartbeats.beat("e1", at)  # the listener hears beats from when it is bound
+            await asyncio.sleep(0.05)
+    assert "e2" not in heartbeats.last_seen()

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Final
 
 import aio_pika
@@ -21,7 +20,7 @@ import structlog
 
 from podium.events.amqp.broker import RECOVERABLE, Broker
 from podium.events.amqp.topology import declare_topic
-from podium.events.ports import Record
+from podium.events.ports import Leadership, Record
 from podium.events.render import job_event, new_job_events
 from podium.events.state import State
 from podium.jsontypes import Json
@@ -31,22 +30,24 @@ _MAX_PENDING: Final = 10_000  # messages kept while the broker is away; older on
 
 
 class TopicMirror:
-    def __init__(self, broker: Broker) -> None:
+    """Publishes only while `leadership` says this process leads: one mirror per cluster."""
+
+    def __init__(self, broker: Broker, leadership: Leadership) -> None:
         self._broker = broker
+        self._leadership = leadership
         self._position = 0
         self._pending: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(_MAX_PENDING)
-        self.active: Callable[[], bool] = lambda: False  # set to "this scheduler leads"
 
     @classmethod
-    async def open(cls, broker: Broker) -> TopicMirror:
+    async def open(cls, broker: Broker, leadership: Leadership) -> TopicMirror:
         async with broker.scoped_channel(wait=False) as channel:
             await declare_topic(channel, broker.settings)
-        return cls(broker)
+        return cls(broker, leadership)
 
     def on_record(self, record: Record, state: State) -> None:
         """A projector listener: queue what this record added to jobs' event lists."""
         first, self._position = self._position, state.position
-        if not self.active():
+        if not self._leadership.is_leader:
             return
         grouped: dict[str, list[Json]] = defaultdict(list)
         for job, event in new_job_events(record, state, first):

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import zlib
 from collections.abc import Mapping
 from typing import Final
 
+import msgspec
 import structlog
 from pamqp.common import FieldTable
 
@@ -60,7 +62,13 @@ class AmqpSnapshots:
         )
         async with asyncio.timeout(_READ_TIMEOUT_S):
             data = await self._newest_until(marker)
-        return None if data is None else decode_snapshot(data)
+        if data is None:
+            return None
+        try:
+            return decode_snapshot(data)
+        except (zlib.error, msgspec.DecodeError) as exc:
+            log.warning("snapshot unreadable; folding the log instead", error=repr(exc))
+            return None
 
     async def _newest_until(self, marker: str) -> bytes | None:
         async with self._broker.scoped_channel(streams=True) as channel:

@@ -59,6 +59,7 @@ class AmqpWorkQueue:
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
         self.batch = broker.settings.work_batch
+        self.delivery_limit = broker.settings.delivery_limit
         self.attaches = 0  # consumers set up so far (a consumer that lost its queue re-attaches)
         self._closed = asyncio.Event()
 
@@ -86,7 +87,7 @@ class AmqpWorkQueue:
         return self._deliveries(self._broker.settings.work, prefetch)
 
     def parked(self) -> AsyncGenerator[AmqpDelivery, None]:
-        """Items that could not be delivered (dead-lettered), for the scheduler to settle."""
+        """Deliveries the quorum queue dead-lettered (past `x-delivery-limit`)."""
         return self._deliveries(self._broker.settings.parked, 64)
 
     def _deliveries(self, queue_name: str, prefetch: int) -> AsyncGenerator[AmqpDelivery, None]:
