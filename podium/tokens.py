@@ -1,5 +1,5 @@
-"""The admin token: made on first start, kept in `<data-dir>/admin.token` (mode 0600), and on
-the log only as its SHA-256.
+"""The admin token: made on first start for the built-in `admin` user (it does not expire),
+kept in `<data-dir>/admin.token` (mode 0600), and on the log only as its SHA-256.
 
 Api replicas starting together on an empty log may each make one. Each writes its token to a
 pending file of its own, then appends it as the log's first-start token; the fold keeps only
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from pathlib import Path
 from typing import Final
 
@@ -23,9 +22,8 @@ from podium.auth import new_token, token_sha256
 from podium.events.model import TokenIssued
 from podium.events.producer import Producer
 from podium.events.projector import Projector
+from podium.rbac.builtin import ADMIN_ID, ADMIN_LOGIN, builtin_events
 
-ADMIN_LOGIN: Final = "admin"
-ADMIN_ID: Final = str(uuid.uuid5(uuid.NAMESPACE_URL, "podium:user/admin"))
 TOKEN_FILE: Final = "admin.token"
 PENDING: Final = f"{TOKEN_FILE}.*.pending"  # a token appended, not yet known to have won
 log = structlog.get_logger(__name__)
@@ -39,6 +37,7 @@ async def ensure_admin_token(
     Reuses the file's token if the log knows it; on an empty log, takes part in the first-start
     race; otherwise makes a new admin token (the file was lost), unless `only_if_none` (api
     replicas on a shared log: the first one's token is the admin's)."""
+    await ensure_builtin_identity(projector, producer)
     path = data_dir / TOKEN_FILE
     if _works(path, projector) or _promote_pending(data_dir, projector):
         return path
@@ -73,7 +72,8 @@ def _works(path: Path, projector: Projector) -> bool:
         token = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return False
-    return token_sha256(token) in projector.state.tokens
+    record = projector.state.tokens.get(token_sha256(token))
+    return record is not None and record.revoked_at is None
 
 
 def _keep(pending: Path, path: Path) -> None:
@@ -113,6 +113,15 @@ async def _issue(
     stamped = await producer.emit([issued])
     await projector.wait_applied(stamped[0])
     return token, pending
+
+
+async def ensure_builtin_identity(projector: Projector, producer: Producer) -> None:
+    """Append what the log lacks of the built-in admin user and role (a new log, or one
+    written before users and roles existed)."""
+    missing = builtin_events(projector.state, time.time())
+    if missing:
+        stamped = await producer.emit(missing)
+        await projector.wait_applied(stamped[-1])
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 ORCH = "puppetlabs.orchestrator"
+RBAC = "puppetlabs.rbac"
 
 
 class ApiError(Exception):
@@ -69,8 +70,43 @@ class InventoryInvalid(ApiError):
 
 
 class Unauthenticated(ApiError):
+    """Raised for a request without a token, or with one the log does not know."""
+
     status = 401
-    kind = "puppetlabs.rbac/user-unauthenticated"
+    kind = f"{RBAC}/user-unauthenticated"
+
+
+class TokenRevoked(Unauthenticated):
+    kind = f"{RBAC}/token-revoked"
+
+
+class TokenExpired(Unauthenticated):
+    kind = f"{RBAC}/token-expired"
+
+
+class UserRevoked(Unauthenticated):
+    """Raised for a token whose user is disabled (PE calls such a user revoked)."""
+
+    kind = f"{RBAC}/user-revoked"
+
+
+class Conflict(ApiError):
+    """Raised when a login or role name is taken already."""
+
+    status = 409
+    kind = f"{RBAC}/conflict"
+
+
+class UnknownIdentity(ApiError):
+    """Raised for a user, role or token id the log does not know (admin endpoints)."""
+
+    status = 404
+    kind = f"{RBAC}/not-found"
+
+
+class UnknownTaskTarget(ApiError):
+    status = 404
+    kind = f"{ORCH}/unknown-task-target"
 
 
 class NotPermitted(ApiError):

@@ -16,13 +16,19 @@ from podium.api.errors import (
     MethodNotAllowed,
     NotFound,
     RequestTimeout,
+    TokenExpired,
+    TokenRevoked,
     Unauthenticated,
     Unavailable,
+    UserRevoked,
     ValidationError,
 )
-from podium.api.keys import PROJECTOR, SETTINGS, USER
+from podium.api.keys import CLOCK, PROJECTOR, SETTINGS, USER
 from podium.auth import token_sha256
 from podium.events.ports import PortError
+from podium.events.state import User
+from podium.rbac import decide
+from podium.rbac.decide import Refusal
 
 log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -92,8 +98,18 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         raise ValidationError(
             "The X-Authentication header must be a token (ASCII text)", header="X-Authentication"
         )
-    user = request.app[PROJECTOR].state.tokens.get(token_sha256(token))
-    if user is None:
-        raise Unauthenticated("The token in X-Authentication is not valid")
-    request[USER] = user
+    state, now = request.app[PROJECTOR].state, request.app[CLOCK]()
+    found = decide.authenticate(state, token_sha256(token), now)
+    if not isinstance(found, User):
+        error, msg = _REFUSALS[found]
+        raise error(msg)
+    request[USER] = found.id
     return await handler(request)
+
+
+_REFUSALS: Final[dict[Refusal, tuple[type[Unauthenticated], str]]] = {
+    Refusal.UNKNOWN: (Unauthenticated, "The token in X-Authentication is not valid"),
+    Refusal.EXPIRED: (TokenExpired, "The token in X-Authentication has expired"),
+    Refusal.REVOKED: (TokenRevoked, "The token in X-Authentication has been revoked"),
+    Refusal.DISABLED: (UserRevoked, "The user of the token in X-Authentication is disabled"),
+}

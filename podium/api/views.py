@@ -10,6 +10,7 @@ from podium.events.model import NodeState
 from podium.events.render import REDACTED, WHAT, event_message, iso, redacted_result
 from podium.events.state import Job, JobEvent, NodeRun, State, User
 from podium.jsontypes import Json
+from podium.rbac.decide import is_superuser
 
 NODE_STATES: Final = tuple(NodeState)
 
@@ -21,17 +22,18 @@ def _duration(start: float | None, end: float | None, now: float) -> float | Non
 
 
 def owner(state: State, user_id: str) -> dict[str, Json]:
+    """The orchestrator's user object, from the user the log knows (its id alone when not)."""
     user = state.users.get(user_id) or User(user_id, user_id)
     return {
         "id": user.id,
         "login": user.login,
-        "display_name": user.login,
-        "email": "",
-        "is_revoked": False,
-        "is_superuser": True,
+        "display_name": user.display_name or user.login,
+        "email": user.email,
+        "is_revoked": user.disabled,
+        "is_superuser": is_superuser(state, user.id),
         "is_remote": False,
         "is_group": False,
-        "role_ids": [1],
+        "role_ids": [state.roles[name].id for name in user.roles if name in state.roles],
         "inherited_role_ids": [],
         "group_ids": [],
         "last_login": None,

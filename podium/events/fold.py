@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import assert_never
 
 from podium.events.components import component_progress, plan_components
+from podium.events.identity import fold_identity
 from podium.events.model import (
     JOB_TERMINAL,
     NODE_TERMINAL,
@@ -28,7 +29,15 @@ from podium.events.model import (
     NodeRunFinished,
     NodeRunStarted,
     NodeState,
+    PermissionGranted,
+    PermissionRevoked,
+    RoleCreated,
+    TaskTargetCreated,
     TokenIssued,
+    TokenRevoked,
+    UserAddedToRole,
+    UserCreated,
+    UserDisabled,
     WorkQueued,
 )
 from podium.events.state import (
@@ -39,7 +48,6 @@ from podium.events.state import (
     NodeRun,
     State,
     StatusEntry,
-    User,
     run_key,
 )
 
@@ -56,8 +64,20 @@ def fold(state: State, event: Event) -> State:
             _fold_run_event(state, event)
         case JobRequested() | JobReady() | JobStopRequested() | JobStopping():
             _fold_job_event(state, event)
-        case JobAborted() | JobFinished() | TokenIssued() | ExecutorLost() | WorkQueued():
+        case JobAborted() | JobFinished() | ExecutorLost() | WorkQueued():
             _fold_other_event(state, event)
+        case (
+            TokenIssued()
+            | TokenRevoked()
+            | UserCreated()
+            | UserDisabled()
+            | RoleCreated()
+            | PermissionGranted()
+            | PermissionRevoked()
+            | UserAddedToRole()
+            | TaskTargetCreated()
+        ):
+            fold_identity(state, event)
         case _:
             assert_never(event)
     return state
@@ -94,15 +114,13 @@ def _fold_job_event(
 
 
 def _fold_other_event(
-    state: State, event: JobAborted | JobFinished | TokenIssued | ExecutorLost | WorkQueued
+    state: State, event: JobAborted | JobFinished | ExecutorLost | WorkQueued
 ) -> None:
     match event:
         case JobAborted():
             _job_aborted(state, event)
         case JobFinished():
             _job_finished(state, event)
-        case TokenIssued():
-            _token_issued(state, event)
         case ExecutorLost():
             _executor_lost(state, event)
         case WorkQueued():
@@ -116,13 +134,6 @@ def fold_all(events: Iterable[Event], state: State | None = None) -> State:
     for event in events:
         fold(state, event)
     return state
-
-
-def _token_issued(state: State, event: TokenIssued) -> None:
-    if event.first_start and state.tokens:
-        return  # another api's first-start token reached the log first
-    state.tokens[event.token_sha256] = event.user_id
-    state.users.setdefault(event.user_id, User(event.user_id, event.login))
 
 
 def _job_requested(state: State, event: JobRequested) -> None:

@@ -9,6 +9,8 @@ This is the one place that reads an `options` dict; nothing here is used for new
   `kind`, `environment`, `concurrency` and `description`; now a typed `JobSpec`.
 - `NodeRunFinishedV1` (tag `node_run_finished`): whether the run reached its node was only in
   the result (`details.reached` of an execution failure); now the `reached` field.
+- Snapshots taken before users and roles: `tokens` mapped a token's SHA-256 to a user id; now
+  to a `TokenRecord`, and `logins` indexes the users.
 """
 
 from __future__ import annotations
@@ -155,3 +157,19 @@ def upcast_snapshot_job(job: dict[str, Json]) -> dict[str, Json]:
     job.pop("description", None)
     job["spec"] = msgspec.to_builtins(spec)
     return job
+
+
+def upcast_snapshot_identity(state: dict[str, Json]) -> dict[str, Json]:
+    """The state of an old snapshot, untyped, with its tokens as records and its logins
+    indexed (the users it has are the owners of the tokens)."""
+    tokens = state.get("tokens")
+    if isinstance(tokens, dict):
+        state["tokens"] = {
+            sha: [owner] if isinstance(owner, str) else owner for sha, owner in tokens.items()
+        }
+    users = state.get("users")
+    if isinstance(users, dict) and "logins" not in state:
+        state["logins"] = {
+            user[1]: user[0] for user in users.values() if isinstance(user, list) and len(user) > 1
+        }
+    return state

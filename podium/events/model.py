@@ -79,17 +79,99 @@ class EventBase(
     seq: int = 0
 
 
+class Permission(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A Puppet RBAC permission: what it applies to (`tasks`), the action (`run`) and the
+    instance (a task name, a task-target or node-group id, or `*` for every instance)."""
+
+    object_type: str
+    action: str
+    instance: str = "*"
+
+    def __str__(self) -> str:
+        return f"{self.object_type}:{self.action}:{self.instance}"
+
+
 class TokenIssued(EventBase, tag="token_issued", frozen=True, kw_only=True):
     """A bearer token now authenticates `login`. Only the SHA-256 of the token is kept.
 
     `first_start`: the admin token an api makes on an empty log. Only the first such token
     counts (the fold ignores one that comes when the log has a token already), so api replicas
-    starting together end with one admin token."""
+    starting together end with one admin token. `token_id` names the token in lists and
+    revocations (never the token itself); `expires_at` is when it stops working (None: never,
+    as for the first start's); `by` is the user who issued it ("" for the first start)."""
 
     token_sha256: str
     user_id: str
     login: str
     first_start: bool = False
+    token_id: str = ""
+    expires_at: float | None = None
+    label: str = ""
+    by: str = ""
+
+
+class TokenRevoked(EventBase, tag="token_revoked", frozen=True, kw_only=True):
+    """The token stops working at once, on every api replica, and for good."""
+
+    token_sha256: str
+    by: str = ""
+
+
+class UserCreated(EventBase, tag="user_created", frozen=True, kw_only=True):
+    """A user with a unique `login`; the first creation of a login wins over any later one."""
+
+    user_id: str
+    login: str
+    display_name: str = ""
+    email: str = ""
+    by: str = ""
+
+
+class UserDisabled(EventBase, tag="user_disabled", frozen=True, kw_only=True):
+    """Every token of the user stops working; the user's jobs stay readable."""
+
+    user_id: str
+    by: str = ""
+
+
+class RoleCreated(EventBase, tag="role_created", frozen=True, kw_only=True):
+    """A role with a unique `name`; the fold numbers roles by counting them."""
+
+    name: str
+    description: str = ""
+    by: str = ""
+
+
+class PermissionGranted(EventBase, tag="permission_granted", frozen=True, kw_only=True):
+    role: str
+    permission: Permission
+    by: str = ""
+
+
+class PermissionRevoked(EventBase, tag="permission_revoked", frozen=True, kw_only=True):
+    role: str
+    permission: Permission
+    by: str = ""
+
+
+class UserAddedToRole(EventBase, tag="user_added_to_role", frozen=True, kw_only=True):
+    user_id: str
+    role: str
+    by: str = ""
+
+
+class TaskTargetCreated(EventBase, tag="task_target_created", frozen=True, kw_only=True):
+    """A task-target: the tasks (or all, with `all_tasks`) a role may grant on the nodes named,
+    the members of the node groups and the results of the PQL query. Named by counting."""
+
+    request_id: str
+    display_name: str
+    tasks: list[str]
+    all_tasks: bool
+    nodes: list[str]
+    node_groups: list[str]
+    pql_query: str | None = None
+    by: str = ""
 
 
 class JobRequested(EventBase, tag="job_requested.v2", frozen=True, kw_only=True):
@@ -179,8 +261,21 @@ class WorkQueued(EventBase, tag="work_queued", frozen=True, kw_only=True):
     through: int
 
 
-Event = (
+IdentityEvent = (
     TokenIssued
+    | TokenRevoked
+    | UserCreated
+    | UserDisabled
+    | RoleCreated
+    | PermissionGranted
+    | PermissionRevoked
+    | UserAddedToRole
+    | TaskTargetCreated
+)
+"""Who may do what: users, roles, their permissions, tokens and task-targets."""
+
+Event = (
+    IdentityEvent
     | JobRequested
     | JobReady
     | NodeRunDispatched

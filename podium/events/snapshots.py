@@ -16,7 +16,7 @@ from typing import Final
 import msgspec
 import structlog
 
-from podium.events.legacy import upcast_snapshot_job
+from podium.events.legacy import upcast_snapshot_identity, upcast_snapshot_job
 from podium.events.ports import PortError
 from podium.events.state import State
 
@@ -39,7 +39,8 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
 
 def decode_snapshot(data: bytes) -> Snapshot:
     """Raises zlib.error or msgspec.DecodeError. A snapshot taken by an earlier version, whose
-    jobs carry the untyped options, is brought to the current shape (see `legacy`)."""
+    jobs carry the untyped options or whose tokens name only their user, is brought to the
+    current shape (see `legacy`)."""
     raw = zlib.decompress(data)
     try:
         return _decoder.decode(raw)
@@ -50,6 +51,7 @@ def decode_snapshot(data: bytes) -> Snapshot:
     jobs = old["state"].get("jobs") or {}
     for job in jobs.values():
         upcast_snapshot_job(job)
+    upcast_snapshot_identity(old["state"])
     return msgspec.convert(old, Snapshot)
 
 

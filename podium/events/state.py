@@ -1,4 +1,5 @@
-"""The state the fold builds: jobs, their node runs and job events, tokens, producer marks.
+"""The state the fold builds: jobs, their node runs and job events, who may do what (users,
+roles, tokens, task-targets), producer marks.
 
 These are msgspec Structs so that a snapshot is one `msgspec.msgpack.encode(state)`. They are
 mutable: the fold updates them in place (a long replay cannot afford a copy per event), and
@@ -12,7 +13,7 @@ from typing import Final
 import msgspec
 
 from podium.events.jobspec import JobKind, JobSpec
-from podium.events.model import JobState, NodeState, Target
+from podium.events.model import JobState, NodeState, Permission, Target
 from podium.jsontypes import Json
 
 
@@ -109,8 +110,47 @@ class Contact(msgspec.Struct, array_like=True, gc=False):
 
 
 class User(msgspec.Struct, array_like=True, gc=False):
+    """A user; `roles` names the roles it belongs to, in the order it joined them."""
+
     id: str
     login: str
+    display_name: str = ""
+    email: str = ""
+    created_at: float | None = None
+    disabled: bool = False
+    roles: list[str] = []
+
+
+class TokenRecord(msgspec.Struct, array_like=True, gc=False):
+    """What the log says of a token (never the token itself: it is known by its SHA-256)."""
+
+    user_id: str
+    issued_at: float = 0.0
+    token_id: str = ""
+    expires_at: float | None = None
+    label: str = ""
+    revoked_at: float | None = None
+
+
+class Role(msgspec.Struct, array_like=True, gc=False):
+    """A named set of permissions; `id` counts roles from 1 in the order they were made."""
+
+    id: int
+    name: str
+    description: str = ""
+    permissions: list[Permission] = []
+
+
+class TaskTarget(msgspec.Struct, array_like=True, gc=False):
+    name: str
+    display_name: str
+    tasks: list[str]
+    all_tasks: bool
+    nodes: list[str]
+    node_groups: list[str]
+    pql_query: str | None = None
+    created_at: float = 0.0
+    owner: str = ""
 
 
 class State(msgspec.Struct, gc=False):
@@ -121,8 +161,12 @@ class State(msgspec.Struct, gc=False):
     jobs: dict[str, Job] = {}
     active: dict[str, None] = {}  # jobs not yet ended, oldest first
     requests: dict[str, str] = {}  # request id -> job name
-    tokens: dict[str, str] = {}  # token sha256 -> user id
-    users: dict[str, User] = {}
+    tokens: dict[str, TokenRecord] = {}  # by the token's sha256
+    users: dict[str, User] = {}  # by id
+    logins: dict[str, str] = {}  # login -> user id
+    roles: dict[str, Role] = {}  # by name
+    task_targets: dict[str, TaskTarget] = {}  # by name ("1", "2", ...)
+    task_target_requests: dict[str, str] = {}  # request id -> task-target name
     inflight: int = 0  # runs dispatched and not ended, over all jobs
     running: dict[str, dict[str, None]] = {}  # executor -> run keys it has started
     lost_executors: dict[str, float] = {}

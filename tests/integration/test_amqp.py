@@ -95,7 +95,7 @@ async def test_a_snapshot_larger_than_a_part_comes_back_whole(broker: Broker) ->
     history = [
         TokenIssued(
             at=1.0,
-            token_sha256="x" * 64,
+            token_sha256=f"{i:064x}",  # one token per user
             user_id=f"user-{i}",
             login=f"login-{i}" * 40,
             origin="s",

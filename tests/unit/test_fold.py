@@ -23,7 +23,16 @@ from podium.events.model import (
     NodeRunFinished,
     NodeRunStarted,
     NodeState,
+    Permission,
+    PermissionGranted,
+    PermissionRevoked,
+    RoleCreated,
+    TaskTargetCreated,
     TokenIssued,
+    TokenRevoked,
+    UserAddedToRole,
+    UserCreated,
+    UserDisabled,
 )
 from podium.events.state import State
 from tests.builders import job_requested, stamp
@@ -175,7 +184,7 @@ def test_a_stop_of_an_ended_job_is_ignored() -> None:
 
 def test_tokens_map_to_users() -> None:
     state = run_through(TokenIssued(at=1.0, token_sha256="abc", user_id="u1", login="admin"))
-    assert state.tokens == {"abc": "u1"}
+    assert state.tokens["abc"].user_id == "u1"
     assert state.users["u1"].login == "admin"
 
 
@@ -187,7 +196,10 @@ def test_only_the_first_first_start_token_counts() -> None:
         TokenIssued(at=1.0, token_sha256="second", user_id="u1", login="admin", first_start=True),
         TokenIssued(at=2.0, token_sha256="later", user_id="u1", login="admin"),
     )
-    assert state.tokens == {"first": "u1", "later": "u1"}
+    assert {sha: token.user_id for sha, token in state.tokens.items()} == {
+        "first": "u1",
+        "later": "u1",
+    }
 
 
 # Hypothesis: any sequence of events over a small world of jobs, nodes and executors.
@@ -209,6 +221,10 @@ COMPONENTS = st.sampled_from(
     ]
 )
 REFUSED = st.sampled_from([{}, {"c": "in another environment"}])
+ROLES = st.sampled_from(["admin", "ops"])
+PERMISSIONS = st.sampled_from(
+    [Permission("tasks", "run", "*"), Permission("tasks", "run_with_constraints", "1")]
+)
 RESULTS = st.sampled_from(
     [
         execution_failure("a", "Could not connect to a: Connection refused"),
@@ -267,6 +283,29 @@ any_event: st.SearchStrategy[Event] = st.one_of(
         token_sha256=st.sampled_from(["t1", "t2"]),
         user_id=st.sampled_from(["u1", "u2"]),
         login=st.sampled_from(["a", "b"]),
+        expires_at=st.none() | AT,
+    ),
+    st.builds(TokenRevoked, at=AT, token_sha256=st.sampled_from(["t1", "t2"])),
+    st.builds(
+        UserCreated,
+        at=AT,
+        user_id=st.sampled_from(["u1", "u2", "u3"]),
+        login=st.sampled_from(["a", "b", "c"]),
+    ),
+    st.builds(UserDisabled, at=AT, user_id=st.sampled_from(["u1", "u2"])),
+    st.builds(RoleCreated, at=AT, name=ROLES),
+    st.builds(PermissionGranted, at=AT, role=ROLES, permission=PERMISSIONS),
+    st.builds(PermissionRevoked, at=AT, role=ROLES, permission=PERMISSIONS),
+    st.builds(UserAddedToRole, at=AT, user_id=st.sampled_from(["u1", "u2"]), role=ROLES),
+    st.builds(
+        TaskTargetCreated,
+        at=AT,
+        request_id=st.sampled_from(["r1", "r2"]),
+        display_name=st.just("tt"),
+        tasks=st.just(["mod::t"]),
+        all_tasks=st.booleans(),
+        nodes=st.just(["a"]),
+        node_groups=st.just([]),
     ),
 )
 

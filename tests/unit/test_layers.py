@@ -24,6 +24,7 @@ SHARED: Final = frozenset(
         "auth",
         "yamlfile",
         "jsontypes",
+        "rbac",
     }
 )
 ROLES: Final = frozenset({"api", "scheduler", "executor"})
