@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from podium.api import commands, inventory, jobs, status, streams, tasks
+from podium.api import commands, inventory, jobs, status, streams, task_targets, tasks
+from podium.api.admin import ADMIN_ROUTES
 from podium.api.environments import get_environment, list_environments
 from podium.api.keys import (
     CLOCK,
@@ -44,6 +45,9 @@ ROUTES = [
     web.post(f"{V1}/command/deploy", commands.deploy),
     web.post(f"{V1}/command/task", commands.task),
     web.post(f"{V1}/command/stop", commands.stop),
+    web.post(f"{V1}/command/task_target", task_targets.create_task_target),
+    web.get(f"{V1}/scopes/task_targets", task_targets.list_task_targets),
+    web.get(f"{V1}/scopes/task_targets/{{id}}", task_targets.get_task_target),
     web.get(f"{V1}/jobs", jobs.list_jobs),
     web.get(f"{V1}/jobs/{{id}}", jobs.get_job),
     web.get(f"{V1}/jobs/{{id}}/nodes", jobs.job_nodes),
@@ -58,6 +62,7 @@ ROUTES = [
     web.post(f"{V1}/inventory/reload", inventory.reload_inventory),
     web.get(f"{V1}/inventory/{{node:.+}}", inventory.get_node),
     web.get(f"{V1}/node_groups", inventory.list_node_groups),
+    *ADMIN_ROUTES,
 ]
 
 

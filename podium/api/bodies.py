@@ -122,6 +122,24 @@ class TaskCommand(_Command):
     userdata: dict[str, Json] | None = None
 
 
+class TaskTargetCommand(_Command):
+    """POST /command/task_target. Neither tasks nor nodes have to exist."""
+
+    display_name: str
+    tasks: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
+    all_tasks: bool | None = None
+    nodes: list[NodeName] = []
+    node_groups: list[Annotated[str, StringConstraints(min_length=1)]] = []
+    pql_query: str | None = None
+
+    def tasks_problem(self) -> str | None:
+        """Why the tasks and all_tasks cannot work together, if they cannot."""
+        if not self.all_tasks and not self.tasks:
+            given = "an empty tasks" if self.tasks is not None else "no tasks"
+            return f"all_tasks must be true when there are no tasks (got {given})"
+        return None
+
+
 class InventoryQuery(_Command):
     """POST /inventory"""
 
@@ -198,7 +216,13 @@ def openapi_schemas() -> dict[str, Json]:
     _, schemas = pydantic.json_schema.models_json_schema(
         [
             (model, "validation")
-            for model in (DeployCommand, TaskCommand, StopCommand, InventoryQuery)
+            for model in (
+                DeployCommand,
+                TaskCommand,
+                StopCommand,
+                TaskTargetCommand,
+                InventoryQuery,
+            )
         ],
         ref_template="#/components/schemas/{model}",
     )

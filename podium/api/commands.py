@@ -6,7 +6,6 @@ durable and this process's projector has folded it, so the job can be read at on
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 import msgspec
@@ -15,7 +14,7 @@ from aiohttp import web
 
 from podium.api.bodies import DeployCommand, StopCommand, TaskCommand, parse_body
 from podium.api.errors import (
-    Unavailable,
+    NotPermitted,
     UnknownEnvironment,
     UnknownJob,
     UnknownTask,
@@ -26,14 +25,13 @@ from podium.api.keys import (
     ENVIRONMENTS,
     INVENTORY,
     LOCAL_QUERIES,
-    PRODUCER,
     PROJECTOR,
     PUPPETDB,
     REQUEST_IDS,
-    SETTINGS,
     USER,
     base_url,
 )
+from podium.api.permits import check_deploy, check_scope_use, permit_task
 from podium.api.scopes import (
     ScopeContext,
     environment_mismatches,
@@ -42,6 +40,7 @@ from podium.api.scopes import (
     targets_for,
     whole_environment,
 )
+from podium.api.submit import submit
 from podium.api.views import job_url, node_counts
 from podium.applications import Applications, ApplicationsError, load_applications
 from podium.environments import Environment, Environments
@@ -50,13 +49,13 @@ from podium.events.jobspec import DeployJob, JobScope, JobSpec, TaskJob
 from podium.events.model import (
     JOB_TERMINAL,
     Component,
-    Event,
     JobRequested,
     JobStopRequested,
 )
-from podium.events.ports import LogUnavailable
 from podium.inventory import Inventory
 from podium.jsontypes import Json
+from podium.rbac.decide import NodePermit, may_stop_job, task_grant
+from podium.rbac.permissions import ORCHESTRATOR_STOP_OTHERS
 from podium.tasks.catalog import Task, TaskError
 from podium.tasks.names import InvalidTaskName, parse_task_name
 from podium.tasks.params import check_parameters, sensitive_names
@@ -67,6 +66,9 @@ log = structlog.get_logger(__name__)
 async def deploy(request: web.Request) -> web.Response:
     """POST /command/deploy"""
     command = parse_body(DeployCommand, await request.read())
+    state, user = request.app[PROJECTOR].state, request[USER]
+    permit = check_deploy(state, user)
+    check_scope_use(state, user, command.scope)
     sources = request.app[INVENTORY].sources  # one snapshot for the whole command
     applications = None
     if command.environment:
@@ -104,7 +106,7 @@ async def deploy(request: web.Request) -> web.Response:
         evaltrace=bool(command.evaltrace),
         target=command.target,
     )
-    job = Planned(resolved.nodes, sources.inventory, resolved.components, refused)
+    job = Planned(resolved.nodes, sources.inventory, resolved.components, refused, permit)
     return await _create_job(request, spec, job)
 
 
@@ -119,11 +121,16 @@ async def task(request: web.Request) -> web.Response:
     _check_encodable(params, "params")
     if command.scope.application is not None:
         raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
+    state, user = request.app[PROJECTOR].state, request[USER]
+    if not task_grant(state, user, found.name.full).anything:  # before resolving anything
+        raise NotPermitted(f"You are not permitted to run task {found.name.full}")
+    check_scope_use(state, user, command.scope)
     sources = request.app[INVENTORY].sources
     context = ScopeContext(
         sources, request.app[PUPPETDB], environment.name, queries=request.app[LOCAL_QUERIES]
     )
     resolved = await resolve_scope(command.scope, context)
+    permit = await permit_task(state, user, found.name.full, resolved.nodes, command.scope, context)
     spec = TaskJob(
         environment=environment.name,
         scope=command.scope.job_scope(),
@@ -136,7 +143,7 @@ async def task(request: web.Request) -> web.Response:
         sensitive=sensitive,
         timeout_s=command.timeout,
     )
-    job = Planned(resolved.nodes, sources.inventory)
+    job = Planned(permit.permitted, sources.inventory, permit=permit)
     return await _create_job(request, spec, job)
 
 
@@ -148,9 +155,15 @@ async def stop(request: web.Request) -> web.Response:
     job = projector.state.jobs.get(name)
     if job is None:
         raise UnknownJob(f"No job named {name}", job=name)
+    if not may_stop_job(projector.state, request[USER], job.owner):
+        raise NotPermitted(
+            f"You are not permitted to stop job {name}: it is another user's, and stopping "
+            f"others' jobs needs the permission {ORCHESTRATOR_STOP_OTHERS}",
+            job=name,
+        )
     if job.state not in JOB_TERMINAL:  # stopping an ended job changes nothing
         event = JobStopRequested(at=request.app[CLOCK](), job=name, force=bool(command.force))
-        await _submit(request, event)
+        await submit(request, event)
         log.info("job stop requested", job_id=name, force=event.force, user=request[USER])
     url = job_url(base_url(request), name)
     return web.json_response(
@@ -232,6 +245,7 @@ class Planned:
     inventory: Inventory
     components: list[Component] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)
+    permit: NodePermit = field(default_factory=lambda: NodePermit([], []))
 
 
 def _check_encodable(value: Json, field: str) -> None:
@@ -255,22 +269,11 @@ async def _create_job(request: web.Request, spec: JobSpec, job: Planned) -> web.
         targets=targets_for(job.nodes, job.inventory),
         components=job.components,
         refused=job.refused,
+        granted_by=job.permit.granted_by,
+        excluded=job.permit.refused,
     )
-    await _submit(request, event)
+    await submit(request, event)
     name = request.app[PROJECTOR].state.requests[event.request_id]
     log.info("job requested", job_id=name, kind=spec.kind, nodes=len(job.nodes), user=request[USER])
     url = job_url(base_url(request), name)
     return web.json_response({"job": {"id": url, "name": name}}, status=202)
-
-
-async def _submit(request: web.Request, event: Event) -> None:
-    """Append the event and wait until it is folded here. Raises Unavailable."""
-    timeout_s = request.app[SETTINGS].submit_timeout_s
-    try:
-        async with asyncio.timeout(timeout_s):
-            stamped = await request.app[PRODUCER].emit([event])
-            await request.app[PROJECTOR].wait_applied(stamped[0])
-    except LogUnavailable as exc:
-        raise Unavailable(f"The command was not recorded: {exc}") from exc
-    except TimeoutError as exc:
-        raise Unavailable(f"The command was not confirmed within {timeout_s:g} s") from exc

@@ -14,12 +14,14 @@ from aiohttp import web
 
 from podium.api.bodies import InventoryQuery, parse_body
 from podium.api.errors import InventoryInvalid
-from podium.api.keys import INVENTORY, PROJECTOR
+from podium.api.keys import INVENTORY, PROJECTOR, USER
+from podium.api.permits import require
 from podium.api.sources import SourceError, Sources
 from podium.events.render import iso
 from podium.events.state import State
 from podium.inventory import Inventory
 from podium.jsontypes import Json
+from podium.rbac.permissions import INVENTORY_RELOAD
 
 ALWAYS_CONNECTED: Final = frozenset({"local", "sim"})
 
@@ -47,8 +49,9 @@ async def query_inventory(request: web.Request) -> web.Response:
 
 
 async def reload_inventory(request: web.Request) -> web.Response:
-    """POST /inventory/reload: read the inventory and node-groups files again (an admin's
-    command; every token is an admin's until permissions land)."""
+    """POST /inventory/reload: read the inventory and node-groups files again (needs
+    `inventory:reload:*`)."""
+    require(request.app[PROJECTOR].state, request[USER], INVENTORY_RELOAD, "reload the inventory")
     holder = request.app[INVENTORY]
     try:
         sources = holder.reload()

@@ -8,8 +8,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from podium.api.errors import UnknownJob, ValidationError
-from podium.api.keys import CLOCK, PROJECTOR, base_url
+from podium.api.errors import NotPermitted, UnknownJob, ValidationError
+from podium.api.keys import CLOCK, PROJECTOR, USER, base_url
 from podium.api.params import choice_param, int_param, path_id, time_param
 from podium.api.streams import job_stream, wants_stream
 from podium.api.views import (
@@ -23,6 +23,8 @@ from podium.events.model import NodeState
 from podium.events.render import iso, job_event
 from podium.events.state import Job, JobEvent, NodeRun, State
 from podium.jsontypes import Json
+from podium.rbac.decide import holds, may_see_job
+from podium.rbac.permissions import ORCHESTRATOR_VIEW
 
 JOB_TYPES: Final = ("deploy", "task", "plan_task")
 ORDERS: Final = ("asc", "desc")
@@ -82,7 +84,9 @@ async def list_jobs(request: web.Request) -> web.Response:
                 return False
         return True
 
-    jobs = [job for job in state.jobs.values() if wanted(job)]
+    user = request[USER]
+    every_job = holds(state, user, ORCHESTRATOR_VIEW)  # else only the user's own jobs
+    jobs = [job for job in state.jobs.values() if (every_job or job.owner == user) and wanted(job)]
     sort = _JOB_SORT[order_by]
     jobs.sort(key=lambda job: sort(state, job), reverse=order == "desc")
     page = jobs[offset:] if limit is None else jobs[offset : offset + limit]
@@ -97,9 +101,16 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 def _job(request: web.Request) -> Job:
     name = path_id(request)
-    job = request.app[PROJECTOR].state.jobs.get(name)
+    state = request.app[PROJECTOR].state
+    job = state.jobs.get(name)
     if job is None:
         raise UnknownJob(f"No job named {name}", job=name)
+    if not may_see_job(state, request[USER], job.owner):
+        raise NotPermitted(
+            f"You are not permitted to see job {name}: it is another user's, and seeing "
+            f"others' jobs needs the permission {ORCHESTRATOR_VIEW}",
+            job=name,
+        )
     return job
 
 

@@ -32,6 +32,7 @@ from podium.api.sources import Sources
 from podium.applications import Applications, BadReference, plan
 from podium.applications import DependencyCycle as CycleFound
 from podium.events.model import Component, Target
+from podium.events.state import TaskTarget
 from podium.inventory import Inventory
 from podium.jsontypes import Json
 from podium.queries import QueryProblem, parse_query, select
@@ -209,3 +210,44 @@ def targets_for(nodes: Sequence[str], inventory: Inventory) -> list[Target]:
     return [
         Target(t, config, members, features) for t, config, members, features in groups.values()
     ]
+
+
+async def task_target_nodes(target: TaskTarget, context: ScopeContext) -> set[str]:
+    """The nodes a task-target covers: its nodes, the members of its node groups and the
+    results of its PQL query, from the same sources as scopes (PuppetDB for the query when one
+    is configured). A group the sources lack, or a query that fails locally, adds nothing;
+    PuppetDB failing raises PuppetDbError: no decision can be made without it."""
+    nodes = set(target.nodes)
+    sources = context.sources
+    if target.node_groups:
+        nodes.update(
+            await context.queries.run(lambda: _groups_members(target.node_groups, sources))
+        )
+    if target.pql_query is not None:
+        if context.puppetdb is not None:
+            nodes.update(await context.puppetdb.certnames(target.pql_query))
+        else:
+            query = target.pql_query
+            nodes.update(await context.queries.run(lambda: _query_nodes(query, sources)))
+    return nodes
+
+
+def _groups_members(group_ids: Sequence[str], sources: Sources) -> set[str]:
+    members: set[str] = set()
+    for group_id in group_ids:
+        group = sources.node_groups.get(group_id)
+        if group is not None:
+            try:
+                members.update(
+                    sources.node_groups.members(group, sources.inventory, sources.loaded_at)
+                )
+            except QueryProblem:
+                continue  # rules past their regex budget match nothing here
+    return members
+
+
+def _query_nodes(query: str, sources: Sources) -> list[str]:
+    try:
+        return select(parse_query(query), sources.inventory, sources.loaded_at)
+    except QueryProblem:
+        return []

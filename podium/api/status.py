@@ -15,7 +15,7 @@ from podium.jsontypes import Json
 
 SERVICE: Final = "orchestrator-service"
 VERSION: Final = "0.1.0"
-COMMANDS: Final = ("deploy", "task", "stop")
+COMMANDS: Final = ("deploy", "task", "stop", "task_target")
 COLLECTIONS: Final = ("jobs", "tasks", "environments", "inventory", "node_groups")
 
 

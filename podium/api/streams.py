@@ -16,11 +16,13 @@ from typing import Final
 from aiohttp import web
 
 from podium.api.errors import ValidationError
-from podium.api.keys import PROJECTOR
+from podium.api.keys import PROJECTOR, USER
 from podium.api.params import decimal_id, int_param, shortened
 from podium.events.ports import Record
 from podium.events.render import job_event, new_job_events
 from podium.events.state import Job, JobEvent, State
+from podium.rbac.decide import holds
+from podium.rbac.permissions import ORCHESTRATOR_VIEW
 
 KEEPALIVE_S: Final = 15.0
 MAX_BACKLOG: Final = 10_000  # events queued for one client before it is cut off
@@ -56,16 +58,21 @@ async def job_stream(request: web.Request, job: Job) -> web.StreamResponse:
 
 
 async def all_events(request: web.Request) -> web.StreamResponse:
-    """GET /events: every job's events from now (or from `Last-Event-ID` / `?start=`)."""
+    """GET /events: every job's events from now (or from `Last-Event-ID` / `?start=`): those of
+    the user's own jobs only, without `orchestrator:view:*`."""
     if not wants_stream(request):
         raise ValidationError("/events is a stream: send Accept: text/event-stream")
     state = request.app[PROJECTOR].state
     start = resume_from(request)
     only_job, only_type = request.query.get("job"), request.query.get("type")
+    user = request[USER]
+    every_job = holds(state, user, ORCHESTRATOR_VIEW)  # else only the user's own jobs
 
     def wanted(job: Job, event: JobEvent) -> bool:
-        return (only_job is None or job.name == only_job) and (
-            only_type is None or event.type == only_type
+        return (
+            (only_job is None or job.name == only_job)
+            and (only_type is None or event.type == only_type)
+            and (every_job or job.owner == user)
         )
 
     backlog = []

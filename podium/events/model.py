@@ -182,7 +182,9 @@ class JobRequested(EventBase, tag="job_requested.v2", frozen=True, kw_only=True)
     settings, so that the job can be run again from the log alone. `nodes` keeps the scope's
     order. `components` orders an application deploy (nodes in no component start at once).
     `refused` names nodes that end `errored` without running, with the reason (e.g. they are
-    in another environment). Logs written before the typed spec hold `JobRequestedV1`.
+    in another environment). `granted_by` names the permissions that let the owner run it on
+    `nodes`, and `excluded` the nodes of a node-group or query scope the owner may not run it
+    on (left out). Logs written before the typed spec hold `JobRequestedV1`.
     """
 
     request_id: str
@@ -192,6 +194,8 @@ class JobRequested(EventBase, tag="job_requested.v2", frozen=True, kw_only=True)
     targets: list[Target]
     components: list[Component] = []
     refused: dict[str, str] = {}
+    granted_by: list[str] = []
+    excluded: list[str] = []
 
 
 class JobReady(EventBase, tag="job_ready", frozen=True, kw_only=True):
