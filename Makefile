@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 SHELL := /bin/bash
 
 SSHD := /usr/sbin/sshd
+PUPPET_PARTS := /usr/bin/puppet /usr/share/puppetserver/puppetserver.jar \
+	/usr/share/puppetdb/puppetdb.jar /usr/lib/ruby/vendor_ruby/puppet/indirector/facts/puppetdb.rb
 
-.PHONY: run test lint broker sshd clean bench bench-quick wrk
+.PHONY: run test lint broker sshd puppet postgres clean bench bench-quick wrk
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(STAMP): pyproject.toml
@@ -46,7 +48,31 @@ sshd:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		openssh-server sudo >/dev/null; }
 
-test: $(STAMP) lint broker sshd
+# The Puppet tests run puppetserver and PuppetDB from Debian's packages (tests/puppet.py sets them
+# up in a temporary directory for each session), PuppetDB on the local PostgreSQL. Install what
+# is missing; dbconfig-common is told to leave PostgreSQL alone (the tests make their own
+# database), and the services the packages start (agent, server, PuppetDB) are stopped and
+# disabled: the tests run their own.
+puppet: postgres
+	@for part in $(PUPPET_PARTS); do test -e $$part || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "puppetdb puppetdb/dbconfig-install boolean false" | debconf-set-selections; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends puppet-agent puppetserver puppetdb puppet-terminus-puppetdb \
+	    >/dev/null && \
+	  { ! command -v systemctl >/dev/null || \
+	    systemctl disable --now puppet puppetserver puppetdb >/dev/null 2>&1 || true; }; \
+	fi
+
+# PostgreSQL on 127.0.0.1:5432 for PuppetDB: installed if missing and started if not running.
+postgres:
+	@command -v pg_lsclusters >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
+	  echo "starting PostgreSQL"; pg_ctlcluster $$(pg_lsclusters -h | awk 'NR == 1 {print $$1, $$2}') start; \
+	fi
+
+test: $(STAMP) lint broker sshd puppet
 	$(BIN)/pytest -q
 
 # Benchmarks report, they never fail CI, and are not part of `make test`. They need the broker,

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from podium.events.amqp.topology import delete_everything
 from podium.executor.transports.local import base_env
 from podium.jsontypes import Json
 from podium.settings import EXAMPLES, Settings
+from tests.puppet import Launch, PuppetServers, launch
 from tests.sshd import SshServer, free_port, missing, running_sshd
 
 DATA: Final = Path(__file__).parent / "data"
@@ -273,3 +275,37 @@ async def open_broker(settings: AmqpSettings, role: str = "test") -> AsyncIterat
 async def broker(amqp_settings: AmqpSettings) -> AsyncIterator[Broker]:
     async with open_broker(amqp_settings) as opened:
         yield opened
+
+
+# Puppet: puppetserver and PuppetDB (tests/puppet.py), once per session. They take a minute or more
+# to start, so they are launched as soon as collection shows a test needs them, and those tests
+# run last: the servers start while the others run.
+
+PUPPET_LAUNCH: Final = pytest.StashKey[Launch]()
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly has shuffled the order
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needing = {id(item) for item in items if "puppet_servers" in getattr(item, "fixturenames", ())}
+    if not needing or config.option.collectonly:
+        return
+    items[:] = [item for item in items if id(item) not in needing] + [
+        item for item in items if id(item) in needing
+    ]
+    config.stash[PUPPET_LAUNCH] = launch(Path(tempfile.mkdtemp(prefix="podium-puppet-")))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    launched = config.stash.get(PUPPET_LAUNCH, None)
+    if launched is not None:
+        launched.stop()
+
+
+@pytest.fixture(scope="session")
+def puppet_servers(pytestconfig: pytest.Config) -> PuppetServers:
+    """The running servers; skipped (or failed under CI) when this machine lacks them."""
+    launched = pytestconfig.stash.get(PUPPET_LAUNCH, None)
+    if launched is None:  # asked for by a test that collection did not see
+        launched = launch(Path(tempfile.mkdtemp(prefix="podium-puppet-")))
+        pytestconfig.stash[PUPPET_LAUNCH] = launched
+    return launched.servers()

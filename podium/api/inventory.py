@@ -14,14 +14,16 @@ from aiohttp import web
 
 from podium.api.bodies import InventoryQuery, parse_body
 from podium.api.errors import InventoryInvalid
-from podium.api.keys import INVENTORY, PROJECTOR, USER
+from podium.api.keys import INVENTORY, PROJECTOR, PUPPETDB, USER
 from podium.api.permits import require
+from podium.api.puppetdb import PuppetDb
 from podium.api.sources import SourceError, Sources
 from podium.events.render import iso
 from podium.events.state import State
 from podium.inventory import Inventory
 from podium.jsontypes import Json
-from podium.rbac.permissions import INVENTORY_RELOAD
+from podium.rbac.decide import holds
+from podium.rbac.permissions import INVENTORY_RELOAD, NODES_VIEW_DATA
 
 ALWAYS_CONNECTED: Final = frozenset({"local", "sim"})
 
@@ -34,10 +36,23 @@ async def list_inventory(request: web.Request) -> web.Response:
 
 
 async def get_node(request: web.Request) -> web.Response:
-    """GET /inventory/<node>; a node the inventory lacks is simply not connected."""
+    """GET /inventory/<node>; a node the inventory lacks is simply not connected. With its
+    `facts` (a Podium addition) for a user who may view node data."""
     node = request.match_info["node"]
     sources = request.app[INVENTORY].sources
-    return web.json_response(inventory_items([node], sources, request.app[PROJECTOR].state)[0])
+    state = request.app[PROJECTOR].state
+    item = inventory_items([node], sources, state)[0]
+    if holds(state, request[USER], NODES_VIEW_DATA):
+        item["facts"] = await _facts(node, sources, request.app[PUPPETDB])
+    return web.json_response(item)
+
+
+async def _facts(node: str, sources: Sources, puppetdb: PuppetDb | None) -> dict[str, Json]:
+    """PuppetDB's facts for the node when one is configured, else the inventory's."""
+    if puppetdb is not None:
+        return await puppetdb.facts(node) or {}
+    target = sources.inventory.targets.get(node)
+    return dict(target.facts) if target is not None else {}
 
 
 async def query_inventory(request: web.Request) -> web.Response:

@@ -1,6 +1,7 @@
-"""A real PuppetDB for `query` scopes, when one is configured (`--puppetdb-url`).
+"""A real PuppetDB, when one is configured (`--puppetdb-url`): it answers `query` scopes and node
+groups, and holds the facts `GET /inventory/<node>` shows.
 
-The query goes unchanged (AST or PQL) to PuppetDB's root query endpoint, `/pdb/query/v4`, and
+A query goes unchanged (AST or PQL) to PuppetDB's root query endpoint, `/pdb/query/v4`, and
 the certnames of the rows that come back are the targets. PuppetDB's own verdicts become the
 orchestrator's error kinds at this edge: a 4xx is the query's fault (`query-error`, carrying
 PuppetDB's message); no answer, a 5xx or an answer that is not rows of UTF-8 JSON, or is larger
@@ -55,6 +56,20 @@ class PuppetDb:
     async def certnames(self, query: Json) -> list[str]:
         """The certnames of the query's rows, first appearance first. Raises QueryError or
         PuppetDbError."""
+        rows = await self._rows(query)
+        if rows and not all(isinstance(row.get("certname"), str) for row in rows):
+            raise QueryError("The query must return certname", url=self.settings.url)
+        return list(dict.fromkeys(row["certname"] for row in rows))
+
+    async def facts(self, certname: str) -> dict[str, Json] | None:
+        """The node's facts as PuppetDB holds them, None when it holds none. Raises QueryError
+        or PuppetDbError."""
+        query = ["from", "inventory", ["extract", ["facts"], ["=", "certname", certname]]]
+        rows = await self._rows(query)
+        facts = rows[0].get("facts") if rows else None
+        return facts if isinstance(facts, dict) else None
+
+    async def _rows(self, query: Json) -> list[dict[str, Json]]:
         if self._session is None:
             raise PuppetDbError("The PuppetDB client is not running")
         url = self.settings.url.rstrip("/") + QUERY_PATH
@@ -68,7 +83,7 @@ class PuppetDb:
                 f"PuppetDB at {self.settings.url} could not be reached: {reason}",
                 url=self.settings.url,
             ) from exc
-        return _certnames(status, body, self.settings.url)
+        return _rows(status, body, self.settings.url)
 
 
 async def _read(answer: aiohttp.ClientResponse, max_bytes: int, url: str) -> bytes:
@@ -83,7 +98,7 @@ async def _read(answer: aiohttp.ClientResponse, max_bytes: int, url: str) -> byt
     return bytes(body)
 
 
-def _certnames(status: int, body: bytes, url: str) -> list[str]:
+def _rows(status: int, body: bytes, url: str) -> list[dict[str, Json]]:
     message = (
         body[: MAX_MESSAGE_CHARS * 4].decode("utf-8", errors="replace").strip()[:MAX_MESSAGE_CHARS]
     )
@@ -99,9 +114,7 @@ def _certnames(status: int, body: bytes, url: str) -> list[str]:
         raise PuppetDbError("PuppetDB's answer is not JSON", url=url) from exc
     if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
         raise PuppetDbError("PuppetDB's answer is not a list of rows", url=url)
-    if rows and not all(isinstance(row.get("certname"), str) for row in rows):
-        raise QueryError("The query must return certname", url=url)
-    return list(dict.fromkeys(row["certname"] for row in rows))
+    return rows
 
 
 def _ssl_context(settings: PuppetDbSettings) -> ssl.SSLContext | bool:

@@ -2,9 +2,10 @@
 
 `nodes` are taken as given; `query` is evaluated against the inventory (or sent to PuppetDB when
 one is configured); `node_group` is the group's rules, inherited ones included, against the
-inventory; `application` is the environment's instances, with their dependency order as job
-components. Everything resolves from one snapshot of the sources, taken once per command, so a
-reload in the middle cannot mix two inventories. Only the PuppetDB call does I/O; local queries
+inventory (or translated to a PuppetDB query and evaluated there, when one is configured);
+`application` is the environment's instances, with their dependency order as job components.
+Everything resolves from one snapshot of the sources, taken once per command, so a reload in the
+middle cannot mix two inventories. Only the PuppetDB call does I/O; local queries
 and node groups are worked out by `LocalQueries`, off the event loop.
 """
 
@@ -35,7 +36,8 @@ from podium.events.model import Component, Target
 from podium.events.state import TaskTarget
 from podium.inventory import Inventory
 from podium.jsontypes import Json
-from podium.queries import QueryProblem, parse_query, select
+from podium.node_groups import NodeGroup
+from podium.queries import QueryProblem, parse_query, rule_query, select
 from podium.queries.model import entities
 
 _encode = msgspec.json.Encoder(order="sorted").encode
@@ -83,6 +85,8 @@ async def resolve_scope(scope: Scope, context: ScopeContext) -> Resolved:
     """Raises EmptyTarget, QueryError, PuppetDbError, ValidationError or DependencyCycle."""
     if scope.query is not None:
         nodes = await _query(scope.query, context)
+    elif scope.node_group is not None and context.puppetdb is not None:
+        nodes = await _puppetdb_node_group(scope.node_group, context, context.puppetdb)
     elif scope.node_group is not None:
         sources = context.sources
         nodes = await context.queries.run(lambda: _node_group(scope.node_group or "", sources))
@@ -118,6 +122,35 @@ def _local_query(query: Json, sources: Sources) -> list[str]:
 
 
 def _node_group(group_id: str, sources: Sources) -> list[str]:
+    group = _group(group_id, sources)
+    try:
+        nodes = sources.node_groups.members(group, sources.inventory, sources.loaded_at)
+    except QueryProblem as problem:
+        raise QueryError(problem.msg, node_group=group_id, **problem.details) from problem
+    if not nodes:
+        raise EmptyTarget(f"Node group {group.name} has no nodes", node_group=group_id)
+    return nodes
+
+
+async def _puppetdb_node_group(
+    group_id: str, context: ScopeContext, puppetdb: PuppetDb
+) -> list[str]:
+    """The group's rules, inherited ones included, as PuppetDB evaluates them."""
+    group = _group(group_id, context.sources)
+    try:
+        query = rule_query(group.rule_with_inherited)
+    except QueryProblem as problem:  # refused when the file loaded; kept for safety's sake
+        raise QueryError(problem.msg, node_group=group_id, **problem.details) from problem
+    nodes = await puppetdb.certnames(query)
+    if not nodes:
+        raise EmptyTarget(
+            f"Node group {group.name} has no nodes in PuppetDB", node_group=group_id, query=query
+        )
+    return nodes
+
+
+def _group(group_id: str, sources: Sources) -> NodeGroup:
+    """A group that can be a scope: known, with a rule of its own."""
     group = sources.node_groups.get(group_id)
     if group is None:
         raise ValidationError(
@@ -130,13 +163,7 @@ def _node_group(group_id: str, sources: Sources) -> list[str]:
             node_group=group_id,
             reason="no rule of its own",
         )
-    try:
-        nodes = sources.node_groups.members(group, sources.inventory, sources.loaded_at)
-    except QueryProblem as problem:
-        raise QueryError(problem.msg, node_group=group_id, **problem.details) from problem
-    if not nodes:
-        raise EmptyTarget(f"Node group {group.name} has no nodes", node_group=group_id)
-    return nodes
+    return group
 
 
 def resolve_application(name: str, context: ScopeContext) -> Resolved:

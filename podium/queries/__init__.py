@@ -1,5 +1,5 @@
 """Target queries: PuppetDB AST, PQL and classifier rules, lowered to one model and evaluated
-against the inventory.
+against the inventory, and classifier rules translated to PuppetDB queries.
 
 Owns parsing (lark), validation, the query model and its evaluation, all pure. Must not touch
 HTTP or a real PuppetDB: the api forwards queries there itself.
@@ -16,6 +16,7 @@ from podium.queries.entities import Tables
 from podium.queries.evaluate import certnames
 from podium.queries.model import Expr, From, QueryProblem
 from podium.queries.pql import pql_to_ast
+from podium.queries.rule_query import rule_query
 from podium.queries.rules import ALL_NODES_RULE, lower_rule
 from podium.queries.validate import lower_ast
 
@@ -30,6 +31,7 @@ __all__ = [
     "certnames",
     "lower_rule",
     "parse_query",
+    "rule_query",
     "select",
 ]
 

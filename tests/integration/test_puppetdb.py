@@ -1,7 +1,8 @@
-"""A configured PuppetDB answers `query` scopes: queries go there unchanged, its certnames are
-the targets, and its failures become the orchestrator's error kinds. PuppetDB is outside this
-machine, so the test serves a small fake one on loopback (plain HTTP, and TLS with client
-certificates made by openssl)."""
+"""A configured PuppetDB answers `query` scopes (sent unchanged) and node groups (their rules
+translated), and holds the facts `GET /inventory/<node>` shows; its failures become the
+orchestrator's error kinds. test_puppet runs all of it against a real PuppetDB; here a small
+fake one on loopback checks what is sent and stands in for the faults a real one cannot be made
+to produce (500s, answers that are not rows, TLS refusals)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ from aiohttp.test_utils import TestServer
 from podium.api.errors import PuppetDbError
 from podium.api.puppetdb import PuppetDb, PuppetDbSettings
 from podium.jsontypes import Json
+from podium.node_groups import load_node_groups
+from podium.queries import rule_query
 from tests.conftest import FLEET, Api, running
 from tests.integration.test_api_commands import expect_error, job_count
 
 WEB_01: Final = "web-01.example.com"
+GROUPS: Final = load_node_groups(FLEET / "node_groups.yaml")
 
 
 @dataclass
@@ -176,16 +180,44 @@ async def test_an_unreachable_puppetdb_is_a_puppetdb_error(tmp_path: Path) -> No
         assert "could not be reached" in answer["msg"]
 
 
-async def test_node_groups_still_resolve_against_the_inventory(api: Api) -> None:
-    status, answer = await api.post(
-        "/command/task",
-        {
-            "task": "testmod::echo",
-            "params": {},
-            "scope": {"node_group": "00000000-0000-4000-8000-000000000000"},
-        },
-    )
+async def test_a_node_group_goes_to_puppetdb_as_its_translated_rules(
+    api: Api, puppetdb: tuple[FakePuppetDb, str]
+) -> None:
+    """test_puppet has a real PuppetDB evaluate them; here, what is sent and its failures."""
+    fake, _ = puppetdb
+    group = "6f1c4f0e-1b1a-4c3e-9d7e-000000000002"  # Web servers, below Linux
+    body = {"task": "testmod::echo", "params": {}, "scope": {"node_group": group}}
+    fake.rows = [{"certname": "only-in-puppetdb"}]
+    status, answer = await api.post("/command/task", body)
     assert status == 202, answer
+    rules = GROUPS.get(group)
+    assert rules is not None
+    assert fake.queries == [rule_query(rules.rule_with_inherited)]
+    job = await api.wait_job(answer["job"]["name"])
+    nodes = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
+    assert [node["name"] for node in nodes] == ["only-in-puppetdb"]
+    fake.rows = []
+    answer = await expect_error(api, "/command/task", body, 400, "empty-target")
+    assert answer["msg"] == "Node group Web servers has no nodes in PuppetDB"
+    fake.status, fake.text = 503, "database is down"
+    await expect_error(api, "/command/task", body, 400, "puppetdb-error")
+
+
+async def test_facts_of_a_node_come_from_puppetdb(
+    api: Api, puppetdb: tuple[FakePuppetDb, str]
+) -> None:
+    fake, _ = puppetdb
+    fake.rows = [{"facts": {"kernel": "Linux", "role": "db"}}]
+    item = await api.ok(f"/inventory/{WEB_01}")
+    assert item["facts"] == {"kernel": "Linux", "role": "db"}  # PuppetDB's, not the inventory's
+    assert fake.queries == [
+        ["from", "inventory", ["extract", ["facts"], ["=", "certname", WEB_01]]]
+    ]
+    fake.rows = []
+    assert (await api.ok("/inventory/ghost"))["facts"] == {}
+    fake.status = 500
+    status, answer = await api.get(f"/inventory/{WEB_01}")
+    assert (status, answer["kind"]) == (400, "puppetlabs.orchestrator/puppetdb-error")
 
 
 # TLS: PuppetDB's usual set-up, a private CA and client certificates.

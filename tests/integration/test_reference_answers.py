@@ -36,6 +36,9 @@ NOT_BUILT_YET: Final = {
 PODIUM_ADDS: Final[dict[str, set[str]]] = {
     # A task's own concurrency and timeout (the request's; README, "Walkthrough").
     "GET /jobs.items[].options": {"concurrency", "timeout"},
+    # The node's facts, from PuppetDB when one is configured (README, "The inventory endpoints").
+    "GET /inventory/<node>": {"facts"},
+    "GET /inventory/<unknown node>": {"facts"},
 }
 
 

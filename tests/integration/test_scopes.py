@@ -221,10 +221,14 @@ async def test_the_inventory_lists_every_target_as_connected(fleet: Api) -> None
 
 
 async def test_one_node_of_the_inventory_or_an_unknown_one(fleet: Api) -> None:
-    assert (await fleet.ok("/inventory/lab-01"))["connected"] is True
+    lab = await fleet.ok("/inventory/lab-03")
+    assert lab["connected"] is True
+    assert lab["facts"]["x.y"] == {"z": 1}  # the inventory's facts, merged as queries see them
+    assert lab["facts"]["role"] == "lab"
     assert await fleet.ok("/inventory/nowhere.example.com") == {
         "name": "nowhere.example.com",
         "connected": False,
+        "facts": {},
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import uuid
 import zlib
 from dataclasses import dataclass
 from typing import Final
@@ -84,13 +85,17 @@ def _task(item: WorkItem, fails: bool) -> Outcome:
 
 def _deploy(item: WorkItem, rng: random.Random, fails: bool) -> Outcome:
     spec, node = item.spec, item.node
+    digest = hashlib.sha1(f"{item.job}/{node}".encode()).hexdigest()
     changed = 0 if spec.noop else rng.randrange(0, 4)
+    pending = int(digest[:2], 16) % 4 if spec.noop else 0  # what a noop run would change
     total = 50 + rng.randrange(0, 200)
     failures = 1 + rng.randrange(0, 3) if fails else 0
     status = "failed" if fails else ("changed" if changed else "unchanged")
     report = {
-        "hash": hashlib.sha1(f"{item.job}/{node}".encode()).hexdigest(),
+        "hash": digest,
         "noop": {"noop": spec.noop, "no_noop": spec.no_noop},
+        "noop_pending": pending > 0,
+        "transaction_uuid": str(uuid.UUID(digest[:32])),
         "status": status,
         "metrics": {
             "total": total,
@@ -100,7 +105,7 @@ def _deploy(item: WorkItem, rng: random.Random, fails: bool) -> Outcome:
             "restarted": 0,
             "failed_to_restart": 0,
             "scheduled": 0,
-            "out_of_sync": changed + failures,
+            "out_of_sync": changed + pending + failures,
             "corrective_change": 0,
         },
         "environment": spec.environment or "production",
