@@ -322,3 +322,18 @@ async def test_a_query_nested_deeper_than_json_allows_is_a_clear_400(fleet: Api)
     status, answer = await fleet.post_raw("/command/task", body.encode())
     assert status == 400, answer
     assert answer["kind"] in (f"{ORCH}/validation-error", f"{ORCH}/query-error")
+
+
+async def test_a_nodes_facts_are_shown_only_to_who_may_view_node_data(fleet: Api) -> None:
+    async def admin(path: str, body: Json) -> Json:
+        response = await fleet.client.post(f"/podium/v1{path}", json=body, headers=fleet.headers)
+        assert response.status in (200, 201), await response.text()
+        return await response.json()
+
+    await admin("/users", {"login": "viewer"})
+    await admin("/roles", {"name": "readers", "permissions": []})
+    await admin("/roles/readers/assign", {"users": ["viewer"]})
+    viewer = Api(fleet.client, (await admin("/tokens", {"user": "viewer"}))["token"])
+    assert "facts" not in await viewer.ok("/inventory/lab-03")
+    await admin("/roles/readers/grant", {"permissions": ["nodes:view_data:*"]})
+    assert (await viewer.ok("/inventory/lab-03"))["facts"]["role"] == "lab"
