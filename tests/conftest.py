@@ -98,6 +98,20 @@ class Api:
         assert status == 200, body
         return body
 
+    async def admin(self, path: str, body: Json) -> Json:
+        """POST to the admin endpoints (/podium/v1); the change must succeed."""
+        response = await self.client.post(f"/podium/v1{path}", json=body, headers=self.headers)
+        assert response.status in (200, 201), await response.text()
+        return await response.json()
+
+    async def as_new_user(self, login: str, permissions: list[str]) -> Api:
+        """A client for a new user whose one role (named after it) holds `permissions`."""
+        await self.admin("/users", {"login": login})
+        await self.admin("/roles", {"name": login, "permissions": permissions})
+        await self.admin(f"/roles/{login}/assign", {"users": [login]})
+        token = (await self.admin("/tokens", {"user": login}))["token"]
+        return Api(self.client, token)
+
     async def run_task(self, nodes: list[str], task: str = "testmod::echo", **extra: Json) -> str:
         body = {"task": task, "params": {}, "scope": {"nodes": nodes}, **extra}
         status, answer = await self.post("/command/task", body)

@@ -241,12 +241,18 @@ def targets_for(nodes: Sequence[str], inventory: Inventory) -> list[Target]:
 
 async def task_target_nodes(target: TaskTarget, context: ScopeContext) -> set[str]:
     """The nodes a task-target covers: its nodes, the members of its node groups and the
-    results of its PQL query, from the same sources as scopes (PuppetDB for the query when one
-    is configured). A group the sources lack, or a query that fails locally, adds nothing;
-    PuppetDB failing raises PuppetDbError: no decision can be made without it."""
+    results of its PQL query, from the same sources as scopes (PuppetDB for the groups and the
+    query when one is configured). A group the sources lack, or a query that fails locally, adds
+    nothing; PuppetDB failing raises PuppetDbError: no decision can be made without it."""
     nodes = set(target.nodes)
     sources = context.sources
-    if target.node_groups:
+    if target.node_groups and context.puppetdb is not None:
+        for group_id in target.node_groups:
+            group = sources.node_groups.get(group_id)
+            if group is not None and group.rule is not None:
+                rules = rule_query(group.rule_with_inherited)
+                nodes.update(await context.puppetdb.certnames(rules))
+    elif target.node_groups:
         nodes.update(
             await context.queries.run(lambda: _groups_members(target.node_groups, sources))
         )

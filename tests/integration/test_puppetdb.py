@@ -203,6 +203,29 @@ async def test_a_node_group_goes_to_puppetdb_as_its_translated_rules(
     await expect_error(api, "/command/task", body, 400, "puppetdb-error")
 
 
+async def test_a_task_targets_node_groups_are_evaluated_by_puppetdb(
+    api: Api, puppetdb: tuple[FakePuppetDb, str]
+) -> None:
+    """A user allowed a task on a node group's members only: PuppetDB says who they are."""
+    fake, _ = puppetdb
+    group = "6f1c4f0e-1b1a-4c3e-9d7e-000000000002"
+    target = {"display_name": "web", "tasks": ["testmod::echo"], "node_groups": [group]}
+    status, answer = await api.post("/command/task_target", target)
+    assert status == 200, answer
+    task_target = answer["task_target"]["name"]
+    runner = await api.as_new_user("runner", [f"tasks:run_with_constraints:{task_target}"])
+    fake.rows = [{"certname": "only-in-puppetdb"}]
+    body = {"task": "testmod::echo", "params": {}, "scope": {"nodes": ["only-in-puppetdb"]}}
+    status, answer = await runner.post("/command/task", body)
+    assert status == 202, answer
+    rules = GROUPS.get(group)
+    assert rules is not None
+    assert fake.queries == [rule_query(rules.rule_with_inherited)]
+    fake.rows = [{"certname": "someone-else"}]
+    status, answer = await runner.post("/command/task", body)
+    assert (status, answer["kind"]) == (403, "puppetlabs.orchestrator/not-permitted")
+
+
 async def test_facts_of_a_node_come_from_puppetdb(
     api: Api, puppetdb: tuple[FakePuppetDb, str]
 ) -> None:

@@ -325,15 +325,7 @@ async def test_a_query_nested_deeper_than_json_allows_is_a_clear_400(fleet: Api)
 
 
 async def test_a_nodes_facts_are_shown_only_to_who_may_view_node_data(fleet: Api) -> None:
-    async def admin(path: str, body: Json) -> Json:
-        response = await fleet.client.post(f"/podium/v1{path}", json=body, headers=fleet.headers)
-        assert response.status in (200, 201), await response.text()
-        return await response.json()
-
-    await admin("/users", {"login": "viewer"})
-    await admin("/roles", {"name": "readers", "permissions": []})
-    await admin("/roles/readers/assign", {"users": ["viewer"]})
-    viewer = Api(fleet.client, (await admin("/tokens", {"user": "viewer"}))["token"])
+    viewer = await fleet.as_new_user("viewer", [])
     assert "facts" not in await viewer.ok("/inventory/lab-03")
-    await admin("/roles/readers/grant", {"permissions": ["nodes:view_data:*"]})
+    await fleet.admin("/roles/viewer/grant", {"permissions": ["nodes:view_data:*"]})
     assert (await viewer.ok("/inventory/lab-03"))["facts"]["role"] == "lab"
