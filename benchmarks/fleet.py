@@ -101,10 +101,7 @@ async def deployment(
         ) as podium:
             yield podium
     else:
-        serve_flags = dict(flags)
-        if "slots" in serve_flags:
-            serve_flags["executor_slots"] = serve_flags.pop("slots")
-        async with embedded(directory, inventory, **serve_flags) as podium:
+        async with embedded(directory, inventory, **flags) as podium:
             yield podium
 
 

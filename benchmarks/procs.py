@@ -109,7 +109,11 @@ async def start(role: str, argv: Sequence[str], log: Path, env: dict[str, str]) 
 def podium_argv(command: str, flags: dict[str, object]) -> list[str]:
     argv = [sys.executable, "-m", "podium.cli", command]
     for key, value in flags.items():
-        argv += [f"--{key.replace('_', '-')}", str(value)]
+        flag = key.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            argv += [f"--{flag}", str(value)]
     return argv
 
 

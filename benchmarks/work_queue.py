@@ -17,14 +17,14 @@ from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.topology import delete_everything
 from podium.events.amqp.work import AmqpWorkQueue
 from podium.events.jobspec import RunSpec
-from podium.events.work import WorkItem
+from podium.events.work import WorkItem, WorkQueueSettings
 
 
 async def measure(count: int) -> dict[str, float]:
     settings = AmqpSettings(url=AMQP_URL, prefix=f"bench-work-{uuid.uuid4().hex[:8]}")
     broker = await Broker.open(settings, "bench-work")
     try:
-        queue = await AmqpWorkQueue.open(broker)
+        queue = await AmqpWorkQueue.open(broker, WorkQueueSettings())
         spec = RunSpec(kind="task", environment="production", task="demo::echo")
         items = [
             WorkItem(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
@@ -19,8 +19,7 @@ import structlog
 from aiohttp import web
 
 from podium.api.app import build_app
-from podium.api.keys import ApiSettings
-from podium.api.puppetdb import PuppetDb, PuppetDbSettings
+from podium.api.puppetdb import PuppetDb
 from podium.api.sources import InventoryHolder, SourceError, SourceFiles
 from podium.api.status import Health, projector_health
 from podium.environments import BadEnvironment, Environments
@@ -46,19 +45,18 @@ from podium.events.ports import (
 from podium.events.producer import Producer
 from podium.events.projector import Projector
 from podium.events.snapshots import FileSnapshots
-from podium.executor.executor import Executor, ExecutorSettings
+from podium.executor.executor import Executor
 from podium.executor.transports.base import Transport
 from podium.executor.transports.local import LocalSettings, LocalTransport
 from podium.executor.transports.sim import SimTransport
 from podium.executor.transports.ssh import SshSettings, SshTransport
-from podium.scheduler.scheduler import Scheduler, SchedulerSettings
+from podium.scheduler.scheduler import Scheduler
 from podium.settings import Settings
 from podium.tokens import ensure_admin_token
 
 log = structlog.get_logger(__name__)
 LOG_FILE: Final = "events.log"
 SNAPSHOT_FILE: Final = "snapshot.bin"
-WORK_BATCH: Final = 16  # work items per delivery in one process, as on RabbitMQ by default
 
 
 class ConfigurationError(ValueError):
@@ -104,7 +102,9 @@ async def embedded_adapters(settings: Settings) -> Adapters:
             f"{settings.data_dir}: cannot make the data dir: {exc.strerror or exc}"
         ) from exc
     event_log = await FileEventLog.open(settings.data_dir / LOG_FILE, fsync=settings.fsync)
-    work_queue = MemoryWorkQueue(batch=min(WORK_BATCH, settings.executor_slots))
+    # One process: deliveries no larger than its executor can start at once.
+    work = replace(settings.work, batch=min(settings.work.batch, settings.executor.slots))
+    work_queue = MemoryWorkQueue(work)
     heartbeats, leadership = MemoryHeartbeats(), SoleLeader()
     return Adapters(
         event_log=event_log,
@@ -123,7 +123,7 @@ async def amqp_adapters(settings: Settings, roles: frozenset[Role]) -> Adapters:
     name = "-".join(sorted(roles)) if roles != ALL_ROLES else "serve"
     broker = await Broker.open(settings.amqp, name)
     heartbeats = await AmqpHeartbeats.open(broker)
-    work_queue = await AmqpWorkQueue.open(broker)
+    work_queue = await AmqpWorkQueue.open(broker, settings.work)
     adapters = Adapters(
         event_log=await AmqpEventLog.open(broker),
         work_queue=work_queue,
@@ -165,7 +165,7 @@ class Engine:
         """One for the process: the api and the executor share what they have read."""
         if self._environments is None:
             self._environments = Environments(
-                self.settings.environments, refresh_s=self.settings.code_refresh_s
+                self.settings.sources.environments, refresh_s=self.settings.code_refresh_s
             )
         return self._environments
 
@@ -236,7 +236,7 @@ class Engine:
         )
         try:
             self.sources = InventoryHolder.load(
-                SourceFiles(settings.inventory, settings.node_groups)
+                SourceFiles(settings.sources.inventory, settings.sources.node_groups)
             )
         except SourceError as exc:
             raise ConfigurationError(str(exc)) from exc
@@ -245,17 +245,12 @@ class Engine:
             self.producer,
             self.environments,
             self.sources,
-            ApiSettings(
-                settings.public_url,
-                submit_timeout_s=settings.submit_timeout_s,
-                request_timeout_s=settings.request_timeout_s,
-                allowed_hosts=settings.allowed_hosts,
-            ),
+            settings.api,
             puppetdb=_puppetdb(settings),
             health=self.health,
         )
-        if settings.watch_s > 0:
-            self._spawn(self.sources.watch(settings.watch_s), "inventory watcher")
+        if settings.api.watch_s > 0:
+            self._spawn(self.sources.watch(settings.api.watch_s), "inventory watcher")
 
     def _start_scheduler(self) -> None:
         settings, projector, adapters = self.settings, self.projector, self.adapters
@@ -267,14 +262,8 @@ class Engine:
             adapters.work_queue,
             adapters.stop_bus,
             adapters.heartbeats,
-            SchedulerSettings(
-                max_inflight=settings.max_inflight,
-                lease_s=settings.lease_s,
-                # One process: an executor not heard from since start-up belonged to a dead one.
-                startup_grace_s=0.0 if embedded else settings.lease_s,
-                snapshot_interval_s=settings.snapshot_interval_s,
-                snapshot_min_events=settings.snapshot_min_events,
-            ),
+            # One process: an executor not heard from since start-up belonged to a dead one.
+            replace(settings.scheduler, startup_grace_s=0.0) if embedded else settings.scheduler,
             leadership=adapters.leadership,
             snapshots=adapters.snapshots,
             parked=adapters.parked,
@@ -283,7 +272,7 @@ class Engine:
         self._spawn(scheduler.run(), "scheduler")
 
     def _check_executor_settings(self) -> None:
-        slots, batch = self.settings.executor_slots, self.adapters.work_queue.batch
+        slots, batch = self.settings.executor.slots, self.adapters.work_queue.batch
         if slots < batch:
             raise ConfigurationError(
                 f"an executor needs at least as many slots ({slots}) as work items one message "
@@ -296,9 +285,10 @@ class Engine:
         transports: dict[str, Transport] = {
             "sim": SimTransport(),
             "local": LocalTransport(
-                environments, LocalSettings(settings.max_output_bytes, settings.base_env)
+                environments,
+                LocalSettings(settings.executor.max_output_bytes, settings.executor.base_env),
             ),
-            "ssh": SshTransport(environments, SshSettings(settings.max_output_bytes)),
+            "ssh": SshTransport(environments, SshSettings(settings.executor.max_output_bytes)),
         }
         self.executor = Executor(
             f"executor-{uuid.uuid4().hex[:12]}",
@@ -307,12 +297,7 @@ class Engine:
             self.producer,
             adapters.heartbeats,
             transports,
-            ExecutorSettings(
-                slots=settings.executor_slots,
-                prefetch=max(1, settings.executor_slots // adapters.work_queue.batch),
-                heartbeat_s=settings.heartbeat_s,
-                shutdown_grace_s=settings.shutdown_grace_s,
-            ),
+            settings.executor,
         )
         self._spawn(self.executor.run(), "executor")
 
@@ -353,17 +338,7 @@ class Engine:
 
 
 def _puppetdb(settings: Settings) -> PuppetDb | None:
-    if not settings.puppetdb_url:
-        return None
-    return PuppetDb(
-        PuppetDbSettings(
-            settings.puppetdb_url,
-            settings.puppetdb_cert,
-            settings.puppetdb_key,
-            settings.puppetdb_ca,
-            settings.puppetdb_timeout_s,
-        )
-    )
+    return None if settings.puppetdb is None else PuppetDb(settings.puppetdb)
 
 
 async def first_of(awaitable: Awaitable[object], tasks: list[asyncio.Task[None]]) -> None:

@@ -41,12 +41,12 @@ async def _listen(
     runner = None
     if engine.app is not None:
         runner = await _site(
-            api_runner(engine.app, settings.request_timeout_s),
+            api_runner(engine.app, settings.api.request_timeout_s),
             settings.host,
-            settings.port,
+            settings.api.port,
             "--port or PODIUM_PORT",
         )
-        url = f"http://{settings.host}:{settings.port}/orchestrator/v1"
+        url = f"http://{settings.host}:{settings.api.port}/orchestrator/v1"
         token = engine.token_path.resolve() if engine.token_path else None
         log.info("podium is serving", url=url, admin_token_file=str(token), roles=sorted(roles))
         print(f"Podium is serving {url}", flush=True)
@@ -55,7 +55,7 @@ async def _listen(
     else:
         if settings.status_port is not None:
             runner = await _site(
-                api_runner(status_app(engine.health), settings.request_timeout_s),
+                api_runner(status_app(engine.health), settings.api.request_timeout_s),
                 settings.host,
                 settings.status_port,
                 "--status-port or PODIUM_STATUS_PORT",

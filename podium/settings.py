@@ -1,12 +1,18 @@
-"""One frozen settings object per process, built once by the CLI and passed down."""
+"""One frozen settings tree per process, built once by the CLI (from `podium.options`) and passed
+down: each role gets its own part, declared by the role with its defaults."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from podium.api.keys import ApiSettings
+from podium.api.puppetdb import PuppetDbSettings
 from podium.events.amqp.settings import AmqpSettings
+from podium.events.work import WorkQueueSettings
+from podium.executor.executor import ExecutorSettings
+from podium.scheduler.scheduler import SchedulerSettings
 
 EXAMPLES: Final = Path(__file__).resolve().parent / "examples"
 # Where Puppet keeps its environments (its `environmentpath`): the code an orchestrator runs.
@@ -45,37 +51,22 @@ EXAMPLE: Final = SourcePaths(
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything a podium process may run; each role reads the part it needs."""
+    """Everything a podium process may run with: what the process itself needs, then one part
+    per role. `amqp` None: the embedded adapters (one process, a file log); `puppetdb` None:
+    query scopes are answered from the inventory."""
 
-    host: str = "127.0.0.1"
-    port: int = 8143
     data_dir: Path = Path("data")
-    environments: Path = EXAMPLE.environments
-    inventory: Path = EXAMPLE.inventory
-    node_groups: Path | None = EXAMPLE.node_groups  # None: only All Nodes
-    watch_s: float = 2.0  # how often the inventory and node-groups files are checked; 0: never
-    puppetdb_url: str | None = None  # query scopes go to this PuppetDB instead of the inventory
-    puppetdb_cert: Path | None = None
-    puppetdb_key: Path | None = None
-    puppetdb_ca: Path | None = None
-    puppetdb_timeout_s: float = 10.0
-    executor_slots: int = 64
-    max_inflight: int = 250
-    public_url: str | None = None
-    allowed_hosts: tuple[str, ...] = ()  # Host headers trusted for links without --public-url
-    request_timeout_s: float = 30.0  # a request's head or body not all there by then: cut off
-    fsync: bool = True
-    shutdown_grace_s: float = 30.0
-    log_level: str = "info"
-    amqp: AmqpSettings | None = None  # None: the embedded adapters (one process, a file log)
-    lease_s: float = 15.0
-    heartbeat_s: float = 3.0
-    snapshot_interval_s: float = 60.0
-    snapshot_min_events: int = 10_000
-    submit_timeout_s: float = 10.0
+    sources: SourcePaths = EXAMPLE
     code_refresh_s: float = 1.0  # environments and tasks read less than this ago are not re-read
+    host: str = "127.0.0.1"  # where the api, or a role's health endpoints, listen
     status_port: int | None = None  # health endpoints of a role that serves no API
-    max_output_bytes: int = 1024 * 1024  # a task's stdout kept per node; the rest is dropped
-    base_env: tuple[tuple[str, str], ...] = ()  # the environment local runs start from
+    fsync: bool = True  # the embedded log
+    log_level: str = "info"
     max_batch: int = 5_000  # events per log append at most; 1 turns batching off (benchmarks)
     uvloop: bool = False  # run on uvloop (the `uvloop` extra) instead of asyncio's own loop
+    work: WorkQueueSettings = field(default_factory=WorkQueueSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    puppetdb: PuppetDbSettings | None = None
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    amqp: AmqpSettings | None = None

@@ -10,6 +10,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,6 +23,7 @@ from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.topology import delete_everything
 from podium.executor.transports.local import base_env
 from podium.jsontypes import Json
+from podium.options import OPTIONS, build_settings
 from podium.settings import EXAMPLES, Settings
 from tests.puppet import Launch, PuppetServers, launch
 from tests.sshd import SshServer, free_port, missing, running_sshd
@@ -33,7 +35,9 @@ FLEET: Final = DATA / "fleet"  # 52 nodes with nested facts, and node groups ove
 TERMINAL: Final = frozenset({"finished", "failed", "stopped"})
 
 
-def settings_for(data_dir: Path, **overrides: Any) -> Settings:
+def settings_for(data_dir: Path, amqp: AmqpSettings | None = None, **given: Any) -> Settings:
+    """Settings as the CLI would build them, from values by option (`inventory=...`, named as
+    the flags are), on the test data; `amqp` runs on RabbitMQ."""
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "environments": ENVIRONMENTS,
@@ -43,10 +47,12 @@ def settings_for(data_dir: Path, **overrides: Any) -> Settings:
         "fsync": False,
         "code_refresh_s": 0.0,  # tests change task files and expect the next request to see it
         "shutdown_grace_s": 5.0,
-        "base_env": base_env(os.environ),  # as the CLI takes it
+        **given,
     }
-    values.update(overrides)
-    return Settings(**values)
+    unknown = set(values) - {option.dest for option in OPTIONS}
+    assert not unknown, f"no such options: {sorted(unknown)}"
+    settings = build_settings(values, base_env(os.environ))  # the environment as the CLI takes it
+    return replace(settings, amqp=amqp)
 
 
 NODE_ENDS: Final = frozenset({"node_finished", "node_failed", "node_errored", "node_skipped"})

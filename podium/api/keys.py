@@ -19,6 +19,8 @@ from podium.events.projector import Projector
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
+    port: int = 8143
+    watch_s: float = 2.0  # how often the inventory and node-groups files are checked; 0: never
     public_url: str | None = None  # e.g. https://orch.example.com:8143; else from the request
     submit_timeout_s: float = 10.0
     max_body_bytes: int = 1024 * 1024

@@ -11,13 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from typing import Final
 
 from podium.events.ports import QueueUnavailable
 from podium.events.signal import Signal
-from podium.events.work import StopNotice, WorkItem
-
-DELIVERY_LIMIT: Final = 10  # as the RabbitMQ work queue's default
+from podium.events.work import StopNotice, WorkItem, WorkQueueSettings
 
 
 class _Held:
@@ -73,9 +70,9 @@ class _Consumer:
 class MemoryWorkQueue:
     durable = False
 
-    def __init__(self, batch: int = 16, delivery_limit: int = DELIVERY_LIMIT) -> None:
-        self.batch = batch
-        self.delivery_limit = delivery_limit
+    def __init__(self, settings: WorkQueueSettings) -> None:
+        self.batch = settings.batch
+        self.delivery_limit = settings.delivery_limit
         self._queued: deque[_Held] = deque()
         self._parked: deque[_Held] = deque()
         self._changed = Signal()

@@ -6,10 +6,20 @@ executors what to do now, so they carry everything an executor needs and nothing
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 
 from podium.events.jobspec import RunSpec
 from podium.jsontypes import Json
+
+
+@dataclass(frozen=True, slots=True)
+class WorkQueueSettings:
+    """How work travels, the same for every adapter and every process of an installation."""
+
+    batch: int = 16  # work items per delivery: an executor starts them together
+    delivery_limit: int = 10  # a delivery given back more often than this is parked
 
 
 class WorkItem(msgspec.Struct, frozen=True, array_like=True, kw_only=True):

@@ -25,6 +25,7 @@ from podium.events.ports import Delivery, Heartbeats, PortError, StopBus, WorkQu
 from podium.events.producer import Producer
 from podium.events.work import StopNotice, WorkItem
 from podium.executor.slots import Slots
+from podium.executor.taskrun import DEFAULT_MAX_OUTPUT_BYTES
 from podium.executor.transports.base import RunError, Transport
 
 log = structlog.get_logger(__name__)
@@ -38,10 +39,15 @@ _RETRY_MAX_S: Final = 10.0
 
 @dataclass(frozen=True, slots=True)
 class ExecutorSettings:
-    slots: int = 64
-    prefetch: int = 4  # deliveries taken ahead of free slots
-    heartbeat_s: float = 5.0
-    shutdown_grace_s: float = 30.0
+    slots: int = 64  # node runs at once
+    heartbeat_s: float = 3.0
+    shutdown_grace_s: float = 30.0  # how long runs in progress may finish at shutdown
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES  # a task's stdout kept per node
+    base_env: tuple[tuple[str, str], ...] = ()  # the environment local runs start from
+
+    def prefetch(self, batch: int) -> int:
+        """Deliveries of `batch` items taken ahead: as many as the slots can start."""
+        return max(1, self.slots // batch)
 
 
 class Executor:
@@ -106,7 +112,8 @@ class Executor:
             await transport.close()  # e.g. ssh connections kept for reuse
 
     async def _consume(self) -> None:
-        async for delivery in self._work_queue.consume(self._settings.prefetch):
+        prefetch = self._settings.prefetch(self._work_queue.batch)
+        async for delivery in self._work_queue.consume(prefetch):
             self._spawn(self._take(delivery))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:

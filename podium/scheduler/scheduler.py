@@ -56,7 +56,8 @@ class SchedulerSettings:
     max_inflight: int = 250
     max_dispatch: int = 500  # runs dispatched per step: each step's work is queued before the next
     lease_s: float = 15.0  # an executor silent this long is lost
-    startup_grace_s: float = 15.0  # how long an executor never heard from still counts as alive
+    # How long an executor never heard from still counts as alive; None: a lease.
+    startup_grace_s: float | None = None
     tick_s: float = 1.0  # how often leases are checked when nothing else happens
     retry_s: float = 1.0
     sync_timeout_s: float = 30.0  # to fold the log up to now, on taking the lead
@@ -146,7 +147,8 @@ class Scheduler:
     async def _steps(self) -> None:
         await self._caught_up()
         settings = self._settings
-        self._since = self._clock() - settings.lease_s + settings.startup_grace_s
+        grace_s = settings.lease_s if settings.startup_grace_s is None else settings.startup_grace_s
+        self._since = self._clock() - settings.lease_s + grace_s
         await self._recover()
         log.info("scheduling", position=self.state.position, active_jobs=len(self.state.active))
         while self.leading:

@@ -25,7 +25,7 @@ from podium.events.model import (
 from podium.events.ports import LogTruncated, Record
 from podium.events.projector import Projector
 from podium.events.snapshots import Snapshot
-from podium.events.work import WorkItem
+from podium.events.work import WorkItem, WorkQueueSettings
 from tests.conftest import open_broker
 
 
@@ -189,7 +189,7 @@ async def test_retention_is_survived_by_starting_from_a_snapshot(
 async def test_a_consumer_the_broker_cancels_attaches_again(broker: Broker) -> None:
     """Deleting a queue makes RabbitMQ cancel its consumers (as a restarting queue leader does)
     while the channel stays open: the consumer must notice and attach again."""
-    queue = await AmqpWorkQueue.open(broker)
+    queue = await AmqpWorkQueue.open(broker, WorkQueueSettings())
     got: list[str] = []
 
     async def pull() -> None:
@@ -204,7 +204,7 @@ async def test_a_consumer_the_broker_cancels_attaches_again(broker: Broker) -> N
     async with broker.scoped_channel() as channel:
         await channel.queue_delete(broker.settings.work)
     await until(lambda: queue.attaches > 1)  # it saw the cancel and tries to attach again
-    await AmqpWorkQueue.open(broker)  # the queue comes back, empty
+    await AmqpWorkQueue.open(broker, WorkQueueSettings())  # the queue comes back, empty
     await queue.put([work_item("after")])
     await until(lambda: got == ["before", "after"])
     pulling.cancel()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from podium.cli import build_parser, settings_from
+from podium.cli import settings_from
 from podium.engine import Engine
 from podium.settings import Settings
 from tests.conftest import ENVIRONMENTS, INVENTORY, serving
@@ -16,8 +15,8 @@ ALL_NODES = "00000000-0000-4000-8000-000000000000"
 
 
 def served_settings(data_dir: Path, *flags: str) -> Settings:
-    args = build_parser().parse_args(["serve", "--data-dir", str(data_dir), *flags])
-    return replace(settings_from(args, {}), watch_s=0.0, fsync=False)
+    argv = ["serve", "--data-dir", str(data_dir), "--watch-s", "0", "--no-fsync", *flags]
+    return settings_from(argv, {})
 
 
 @pytest.fixture(autouse=True)

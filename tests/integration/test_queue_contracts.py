@@ -8,7 +8,6 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
-from dataclasses import replace
 from typing import Protocol
 
 import pytest
@@ -18,22 +17,24 @@ from podium.events.amqp.work import AmqpWorkQueue
 from podium.events.jobspec import RunSpec
 from podium.events.memory import MemoryHeartbeats, MemoryStopBus, MemoryWorkQueue
 from podium.events.ports import Delivery, Heartbeats, ParkedWork, StopBus, WorkQueue
-from podium.events.work import StopNotice, WorkItem
+from podium.events.work import StopNotice, WorkItem, WorkQueueSettings
 from tests.conftest import open_broker
 
 
 @pytest.fixture(params=["memory", "amqp"])
 async def work_queue(request: pytest.FixtureRequest) -> AsyncIterator[WorkQueue]:
     if request.param == "memory":
-        memory = MemoryWorkQueue(batch=2)
+        memory = MemoryWorkQueue(WorkQueueSettings(batch=2))
         yield memory
         await memory.close()
         return
-    settings = replace(request.getfixturevalue("amqp_settings"), work_batch=2)
-    async with open_broker(settings) as broker:
-        queue = await AmqpWorkQueue.open(broker)
+    async with open_broker(request.getfixturevalue("amqp_settings")) as broker:
+        queue = await AmqpWorkQueue.open(broker, WorkQueueSettings(batch=2))
         yield queue
         await queue.close()
+
+
+WORK_PARKED_AT_TWO = WorkQueueSettings(batch=2, delivery_limit=1)
 
 
 class ParkingQueue(WorkQueue, ParkedWork, Protocol):
@@ -44,13 +45,12 @@ class ParkingQueue(WorkQueue, ParkedWork, Protocol):
 async def parking_queue(request: pytest.FixtureRequest) -> AsyncIterator[ParkingQueue]:
     """A work queue that parks a delivery released twice."""
     if request.param == "memory":
-        memory = MemoryWorkQueue(batch=2, delivery_limit=1)
+        memory = MemoryWorkQueue(WORK_PARKED_AT_TWO)
         yield memory
         await memory.close()
         return
-    base = request.getfixturevalue("amqp_settings")
-    async with open_broker(replace(base, work_batch=2, delivery_limit=1)) as broker:
-        queue = await AmqpWorkQueue.open(broker)
+    async with open_broker(request.getfixturevalue("amqp_settings")) as broker:
+        queue = await AmqpWorkQueue.open(broker, WORK_PARKED_AT_TWO)
         yield queue
         await queue.close()
 

@@ -3,7 +3,7 @@ by the CLI into the settings."""
 
 from __future__ import annotations
 
-from podium.cli import build_parser, settings_from
+from podium.cli import settings_from
 from podium.executor.transports.local import base_env
 
 ENVIRON = {
@@ -34,7 +34,6 @@ def test_only_the_allowed_variables_are_kept() -> None:
 
 
 def test_the_cli_puts_the_allowed_variables_in_the_settings() -> None:
-    args = build_parser().parse_args(["serve"])
-    settings = settings_from(args, ENVIRON)
-    assert settings.base_env == base_env(ENVIRON)
-    assert "PODIUM_AMQP_URL" not in dict(settings.base_env)
+    settings = settings_from(["serve"], ENVIRON)
+    assert settings.executor.base_env == base_env(ENVIRON)
+    assert "PODIUM_AMQP_URL" not in dict(settings.executor.base_env)

@@ -3,12 +3,13 @@ defaults only when no inventory is given."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from podium.cli import build_parser, settings_from
-from podium.settings import EXAMPLE, PUPPET_ENVIRONMENTS, Settings
+from podium.cli import settings_from
+from podium.settings import EXAMPLE, PUPPET_ENVIRONMENTS, SourcePaths
 
 MINE = Path("/srv/fleet/inventory.yaml")
 
@@ -19,8 +20,8 @@ def no_podium_variables(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def settings(*argv: str) -> Settings:
-    return settings_from(build_parser().parse_args(list(argv)), {})
+def settings(*argv: str) -> SourcePaths:
+    return settings_from(list(argv), os.environ).sources
 
 
 @pytest.mark.parametrize("role", ["serve", "api"])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class AmqpSettings:
-    url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    url: str  # e.g. amqp://guest:guest@127.0.0.1:5672/
     prefix: str = "podium"  # every queue and exchange name starts with it
     log_max_age: str = "30D"  # stream retention (x-max-age)
     log_max_bytes: int = 20_000_000_000  # stream retention (x-max-length-bytes)
@@ -17,8 +17,6 @@ class AmqpSettings:
     confirm_timeout_s: float = 10.0
     connect_timeout_s: float = 30.0
     heartbeat_s: int = 10  # AMQP connection heartbeat: how soon a dead peer is noticed
-    delivery_limit: int = 10  # a work message delivered more often than this is parked
-    work_batch: int = 16  # work items per message
     stream_prefetch: int = 64
 
     @property

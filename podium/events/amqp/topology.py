@@ -28,11 +28,11 @@ def _stream_arguments(max_age: str, max_bytes: int, segment_bytes: int) -> Field
     }
 
 
-def work_arguments(settings: AmqpSettings) -> FieldTable:
+def work_arguments(settings: AmqpSettings, delivery_limit: int) -> FieldTable:
     """A quorum queue whose messages delivered too often go to the parking queue."""
     return {
         "x-queue-type": "quorum",
-        "x-delivery-limit": settings.delivery_limit,
+        "x-delivery-limit": delivery_limit,
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": settings.parked,
     }
@@ -62,10 +62,12 @@ async def declare_snapshots(channel: AbstractChannel, settings: AmqpSettings) ->
     await _declare_queue(channel, settings.snapshots, arguments)
 
 
-async def declare_work(channel: AbstractChannel, settings: AmqpSettings) -> None:
+async def declare_work(
+    channel: AbstractChannel, settings: AmqpSettings, delivery_limit: int
+) -> None:
     """Node-run work, and the parking queue it dead-letters to (declared first)."""
     await _declare_queue(channel, settings.parked, {"x-queue-type": "quorum"})
-    await _declare_queue(channel, settings.work, work_arguments(settings))
+    await _declare_queue(channel, settings.work, work_arguments(settings, delivery_limit))
 
 
 async def declare_lock(channel: AbstractChannel, settings: AmqpSettings) -> AbstractQueue:

@@ -1,4 +1,4 @@
-"""Node-run work on a quorum queue: up to `work_batch` items per message, competing
+"""Node-run work on a quorum queue: up to `batch` items per message, competing
 consumers, manual acks.
 
 An executor takes a message when it has a slot for every item in it, appends all their starts
@@ -29,7 +29,7 @@ from podium.events.amqp.broker import (
 from podium.events.amqp.topology import declare_work
 from podium.events.codec import DecodeError, decode_work, encode_work
 from podium.events.ports import QueueUnavailable
-from podium.events.work import WorkItem
+from podium.events.work import WorkItem, WorkQueueSettings
 
 log = structlog.get_logger(__name__)
 _PUBLISH_WINDOW: Final = 500  # concurrent confirmed publishes
@@ -56,18 +56,18 @@ class AmqpDelivery:
 class AmqpWorkQueue:
     durable = True
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, settings: WorkQueueSettings) -> None:
         self._broker = broker
-        self.batch = broker.settings.work_batch
-        self.delivery_limit = broker.settings.delivery_limit
+        self.batch = settings.batch
+        self.delivery_limit = settings.delivery_limit
         self.attaches = 0  # consumers set up so far (a consumer that lost its queue re-attaches)
         self._closed = asyncio.Event()
 
     @classmethod
-    async def open(cls, broker: Broker) -> AmqpWorkQueue:
+    async def open(cls, broker: Broker, settings: WorkQueueSettings) -> AmqpWorkQueue:
         async with broker.scoped_channel(wait=False) as channel:
-            await declare_work(channel, broker.settings)
-        return cls(broker)
+            await declare_work(channel, broker.settings, settings.delivery_limit)
+        return cls(broker, settings)
 
     async def put(self, items: Sequence[WorkItem]) -> None:
         name = self._broker.settings.work
