@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any, Final
 
 from aiohttp import web
 
+from podium.api.chunked import STREAM_FROM, LoopShare, items_answer
 from podium.api.errors import NotPermitted, UnknownJob, ValidationError
 from podium.api.keys import CLOCK, PROJECTOR, USER, base_url
 from podium.api.params import choice_param, int_param, path_id, time_param
@@ -121,7 +123,7 @@ async def get_job(request: web.Request) -> web.Response:
     return web.json_response(job_item(state, job, base_url(request), request.app[CLOCK]()))
 
 
-async def job_nodes(request: web.Request) -> web.Response:
+async def job_nodes(request: web.Request) -> web.StreamResponse:
     """GET /jobs/<id>/nodes"""
     job = _job(request)
     limit = int_param(request, "limit")
@@ -130,35 +132,50 @@ async def job_nodes(request: web.Request) -> web.Response:
     order_by = choice_param(request, "order_by", _NODE_SORT, "name")
     wanted = choice_param(request, "state", tuple(s.value for s in NodeState), "")
     runs = [run for run in job.nodes.values() if not wanted or run.state.value == wanted]
-    runs.sort(key=_NODE_SORT[order_by], reverse=order == "desc")
+    if len(runs) >= STREAM_FROM:  # a sort of 100,000 runs is long enough to hold the loop
+        runs = await asyncio.to_thread(
+            sorted, runs, key=_NODE_SORT[order_by], reverse=order == "desc"
+        )
+    else:
+        runs.sort(key=_NODE_SORT[order_by], reverse=order == "desc")
     page = runs[offset:] if limit is None else runs[offset : offset + limit]
     now, base = request.app[CLOCK](), base_url(request)
-    return web.json_response(
-        {
-            "next-events": next_events(job, base, (), None),
-            "items": [node_item(job, run, now) for run in page],
-            "pagination": pagination(limit, offset, order, order_by, len(runs)),
-        }
+    return await items_answer(
+        request,
+        page,
+        lambda run: node_item(job, run, now),
+        head={"next-events": next_events(job, base, (), None)},
+        tail={"pagination": pagination(limit, offset, order, order_by, len(runs))},
     )
 
 
-async def job_report(request: web.Request) -> web.Response:
+async def job_report(request: web.Request) -> web.StreamResponse:
     """GET /jobs/<id>/report: per node, its state and its job events."""
     job = _job(request)
-    by_node: dict[str, list[Json]] = {name: [] for name in job.nodes}
-    for event in job.events:
-        if event.node is not None:
-            by_node[event.node].append(job_event(job, event))
-    items = [
-        {
+    by_node = await _events_by_node(job)
+
+    def report(run: NodeRun) -> Json:
+        return {
             "node": run.name,
             "state": run.state.value,
             "timestamp": _iso_activity(job, run),
-            "events": by_node[run.name],
+            "events": [job_event(job, event) for event in by_node.get(run.name, ())],
         }
-        for run in job.nodes.values()
-    ]
-    return web.json_response({"items": items})
+
+    return await items_answer(request, list(job.nodes.values()), report)
+
+
+async def _events_by_node(job: Job) -> dict[str, list[JobEvent]]:
+    """The job's node events so far, by node, gathered a slice at a time."""
+    by_node: dict[str, list[JobEvent]] = {}
+    events = job.events[:]  # references; events folded meanwhile are not this answer's
+    share = LoopShare()
+    for index, event in enumerate(events):
+        if event.node is not None:
+            by_node.setdefault(event.node, []).append(event)
+        if index % 1024 == 1023 and share.due():
+            await share.give()
+    return by_node
 
 
 def _iso_activity(job: Job, run: NodeRun) -> str | None:
@@ -172,12 +189,8 @@ async def job_events(request: web.Request) -> web.StreamResponse:
         return await job_stream(request, job)
     start = int_param(request, "start", minimum=1)
     events = events_from(job, start)
-    return web.json_response(
-        {
-            "next-events": next_events(job, base_url(request), events, start),
-            "items": [job_event(job, event) for event in events],
-        }
-    )
+    head = {"next-events": next_events(job, base_url(request), events, start)}
+    return await items_answer(request, events, lambda event: job_event(job, event), head=head)
 
 
 def events_from(job: Job, start: int | None) -> list[JobEvent]:

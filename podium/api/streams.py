@@ -9,14 +9,17 @@ until the client leaves. A client too slow to keep up is cut off and resumes whe
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from typing import Final
 
+import structlog
 from aiohttp import web
 
 from podium.api.errors import ValidationError
-from podium.api.keys import PROJECTOR, USER
+from podium.api.keys import PROJECTOR, SETTINGS, USER
 from podium.api.params import decimal_id, int_param, shortened
 from podium.events.ports import Record
 from podium.events.render import job_event, new_job_events
@@ -24,7 +27,9 @@ from podium.events.state import Job, JobEvent, State
 from podium.rbac.decide import holds
 from podium.rbac.permissions import ORCHESTRATOR_VIEW
 
+log = structlog.get_logger(__name__)
 KEEPALIVE_S: Final = 15.0
+LEFT_CHECK_S: Final = 1.0  # how often an idle stream looks whether its client is still there
 MAX_BACKLOG: Final = 10_000  # events queued for one client before it is cut off
 
 
@@ -46,12 +51,14 @@ def resume_from(request: web.Request) -> int | None:
 async def job_stream(request: web.Request, job: Job) -> web.StreamResponse:
     """GET /jobs/<id>/events as a stream, ending after the job's `job_finished`."""
     start = resume_from(request) or 1
-    backlog = [(job, e) for e in job.events if e.id >= start]
-    if job.finished_at is not None and not backlog:
-        return await _stream(request, [], lambda _job, _event: False, lambda _: True, done=True)
+    through = request.app[PROJECTOR].state.position
+    if job.finished_at is not None and (not job.events or job.events[-1].id < start):
+        return await _stream(
+            request, iter(()), lambda _job, _event: False, lambda _: True, done=True
+        )
     return await _stream(
         request,
-        backlog,
+        ((job, event) for event in _events_between(job, start, through)),
         wanted=lambda candidate, _event: candidate.name == job.name,
         ends=lambda event: event.type == "job_finished",
     )
@@ -75,27 +82,54 @@ async def all_events(request: web.Request) -> web.StreamResponse:
             and (every_job or job.owner == user)
         )
 
-    backlog = []
+    backlog: Iterator[tuple[Job, JobEvent]] = iter(())
     if start is not None:
-        backlog = sorted(
-            ((job, e) for job in state.jobs.values() for e in job.events if e.id >= start),
-            key=lambda pair: pair[1].id,
-        )
-    return await _stream(request, [p for p in backlog if wanted(*p)], wanted, lambda _: False)
+        if only_job is None:
+            jobs = list(state.jobs.values())  # references: the events stay where they are
+        else:
+            jobs = [state.jobs[only_job]] if only_job in state.jobs else []
+        backlog = _replay(jobs, start, state.position)
+    return await _stream(request, (p for p in backlog if wanted(*p)), wanted, lambda _: False)
+
+
+def _replay(jobs: list[Job], start: int, through: int) -> Iterator[tuple[Job, JobEvent]]:
+    """The events of `jobs` with ids from `start` through `through`, in id order, merged lazily
+    from each job's own (ordered) events: nothing is copied or sorted per subscriber."""
+    streams = [((job, event) for event in _events_between(job, start, through)) for job in jobs]
+    return heapq.merge(*streams, key=lambda pair: pair[1].id)
+
+
+def _events_between(job: Job, start: int, through: int) -> Iterator[JobEvent]:
+    """The job's events with ids from `start` through `through`, read in place: events folded
+    later (appended while a slow client reads) are the live part's, not the backlog's."""
+    index = bisect_left(job.events, start, key=lambda event: event.id)
+    events = job.events
+    while index < len(events) and events[index].id <= through:
+        yield events[index]
+        index += 1
 
 
 async def _stream(
     request: web.Request,
-    backlog: list[tuple[Job, JobEvent]],
+    backlog: Iterator[tuple[Job, JobEvent]],
     wanted: Callable[[Job, JobEvent], bool],
     ends: Callable[[JobEvent], bool],
     *,
     done: bool = False,
 ) -> web.StreamResponse:
-    """Send the backlog, then what comes, until `ends` says so (at once if `done`)."""
+    """Send the backlog, then what comes, until `ends` says so (at once if `done`). A client
+    that falls MAX_BACKLOG events behind, or takes longer than the request timeout to take one
+    write, is cut off; it resumes with Last-Event-ID. A client that leaves is no error."""
     projector = request.app[PROJECTOR]
-    inbox: asyncio.Queue[tuple[Job, JobEvent] | None] = asyncio.Queue(MAX_BACKLOG)
+    inbox: asyncio.Queue[tuple[Job, JobEvent]] = asyncio.Queue(MAX_BACKLOG)
     sent = projector.state.position  # the backlog covers everything folded so far
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
 
     def listen(record: Record, state: State) -> None:
         nonlocal sent
@@ -104,51 +138,76 @@ async def _stream(
                 try:
                     inbox.put_nowait((job, event))
                 except asyncio.QueueFull:
-                    inbox.get_nowait()
-                    inbox.put_nowait(None)  # too slow: cut off; it resumes with Last-Event-ID
+                    _cut_off(request, "fell too far behind")
+                    break
         sent = state.position
 
     projector.add_listener(listen)  # before the first await: nothing can slip between
+    writer = _Writer(response, request.app[SETTINGS].request_timeout_s)
     try:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            }
-        )
         await response.prepare(request)
         if done:
             return response
         for job, event in backlog:
-            await _send(response, job, event)
+            await writer.send(job, event)
             if ends(event):
                 return response
-        await _follow(response, inbox, ends)
-        return response
+        await _follow(writer, inbox, ends, request)
+    except (ConnectionResetError, _TooSlow) as exc:  # the client left, or was cut off
+        log.debug("event stream ended", path=request.path, reason=str(exc) or type(exc).__name__)
+        _cut_off(request, "too slow")
     finally:
         projector.remove_listener(listen)
+    return response
+
+
+class _TooSlow(Exception):
+    """Raised when a client does not take a write within the request timeout."""
+
+
+class _Writer:
+    def __init__(self, response: web.StreamResponse, timeout_s: float) -> None:
+        self._response = response
+        self._timeout_s = timeout_s
+
+    async def write(self, data: bytes) -> None:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await self._response.write(data)
+        except TimeoutError as exc:
+            raise _TooSlow(f"no write taken in {self._timeout_s:g} s") from exc
+
+    async def send(self, job: Job, event: JobEvent) -> None:
+        data = json.dumps(job_event(job, event))
+        await self.write(f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode())
+
+
+def _cut_off(request: web.Request, why: str) -> None:
+    """Close the connection now: whatever it still holds queued is let go with it."""
+    transport = request.transport
+    if transport is not None and not transport.is_closing():
+        log.debug("event stream client cut off", path=request.path, reason=why)
+        transport.abort()  # close() would wait to flush what the client does not read
 
 
 async def _follow(
-    response: web.StreamResponse,
-    inbox: asyncio.Queue[tuple[Job, JobEvent] | None],
+    writer: _Writer,
+    inbox: asyncio.Queue[tuple[Job, JobEvent]],
     ends: Callable[[JobEvent], bool],
+    request: web.Request,
 ) -> None:
-    while True:
-        try:
-            item = await asyncio.wait_for(inbox.get(), KEEPALIVE_S)
+    quiet_s = 0.0
+    while request.transport is not None and not request.transport.is_closing():
+        try:  # wake up every second: a client that has left is let go of then
+            job, event = await asyncio.wait_for(inbox.get(), LEFT_CHECK_S)
         except TimeoutError:
-            await response.write(b": keep-alive\n\n")
+            quiet_s += LEFT_CHECK_S
+            if quiet_s >= KEEPALIVE_S:
+                await writer.write(b": keep-alive\n\n")
+                quiet_s = 0.0
             continue
-        if item is None:
-            return
-        job, event = item
-        await _send(response, job, event)
+        quiet_s = 0.0
+        await writer.send(job, event)
         if ends(event):
             return
-
-
-async def _send(response: web.StreamResponse, job: Job, event: JobEvent) -> None:
-    data = json.dumps(job_event(job, event))
-    await response.write(f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode())
+    raise ConnectionResetError("the client left")

@@ -36,11 +36,11 @@ class Listening:
 
 
 async def listening(tmp_path: Path, **overrides: Any) -> AsyncIterator[Listening]:
-    settings = settings_for(tmp_path / "data", request_timeout_s=TIMEOUT_S, **overrides)
+    settings = settings_for(tmp_path / "data", **{"request_timeout_s": TIMEOUT_S, **overrides})
     engine = await Engine.start(settings)
     assert engine.app is not None
     assert engine.token_path is not None
-    runner = api_runner(engine.app, TIMEOUT_S)
+    runner = api_runner(engine.app, settings.request_timeout_s)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
