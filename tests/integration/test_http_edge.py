@@ -40,7 +40,7 @@ async def listening(tmp_path: Path, **overrides: Any) -> AsyncIterator[Listening
     engine = await Engine.start(settings)
     assert engine.app is not None
     assert engine.token_path is not None
-    runner = api_runner(engine.app, settings.request_timeout_s)
+    runner = api_runner(engine.app, settings.api.request_timeout_s)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
