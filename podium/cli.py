@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Final
 
 from podium.engine import ALL_ROLES, ConfigurationError, Role
-from podium.executor.transports.local import base_env
+from podium.executor.settings import base_env
 from podium.logs import configure_logging
 from podium.options import COMMANDS, Option, OptionError, build_settings, options_of
 from podium.settings import Settings

@@ -1,8 +1,14 @@
-"""Assembling one process: the adapters (embedded or RabbitMQ) and the roles it runs.
+"""Assembling one process: its adapters (`podium.adapters`) and the roles it runs.
 
 `podium serve` runs all three roles, over the embedded adapters or, with `--amqp-url`, over
 RabbitMQ; `podium api`, `podium scheduler` and `podium executor` run one role each on RabbitMQ.
 The roles are the same code either way; only the adapters differ.
+
+Everything a process starts goes on one `AsyncExitStack`, in order: the adapters, the projector,
+the producer, then the executor, the api and the scheduler. Closing unwinds it: the scheduler
+stops deciding, the api's watcher stops, the executor lets its runs finish, the producer flushes
+the log, and the adapters close last. A role's code is imported only by a process that runs it:
+a scheduler or an executor never loads the HTTP API.
 """
 
 from __future__ import annotations
@@ -10,158 +16,130 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import structlog
-from aiohttp import web
 
-from podium.api.app import build_app
-from podium.api.puppetdb import PuppetDb
-from podium.api.sources import InventoryHolder, SourceError, SourceFiles
-from podium.api.status import Health, projector_health
+from podium.adapters import ALL_ROLES, Adapters, ConfigurationError, Role, open_adapters
 from podium.environments import BadEnvironment, Environments
-from podium.events.amqp.broker import Broker
-from podium.events.amqp.fanout import AmqpHeartbeats, AmqpStopBus
-from podium.events.amqp.leader import AmqpLeadership
-from podium.events.amqp.log import AmqpEventLog
-from podium.events.amqp.mirror import TopicMirror
-from podium.events.amqp.snapshots import AmqpSnapshots
-from podium.events.amqp.work import AmqpWorkQueue
-from podium.events.filelog import FileEventLog
-from podium.events.memory import MemoryHeartbeats, MemoryStopBus, MemoryWorkQueue, SoleLeader
-from podium.events.ports import (
-    EventLog,
-    Heartbeats,
-    Leadership,
-    Mirror,
-    ParkedWork,
-    SnapshotStore,
-    StopBus,
-    WorkQueue,
-)
 from podium.events.producer import Producer
 from podium.events.projector import Projector
-from podium.events.snapshots import FileSnapshots
-from podium.executor.executor import Executor
-from podium.executor.transports.base import Transport
-from podium.executor.transports.local import LocalSettings, LocalTransport
-from podium.executor.transports.sim import SimTransport
-from podium.executor.transports.ssh import SshSettings, SshTransport
-from podium.scheduler.scheduler import Scheduler
+from podium.health import Health, combined, projector_health
 from podium.settings import Settings
-from podium.tokens import ensure_admin_token
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from podium.api.sources import InventoryHolder
+    from podium.executor.executor import Executor
+    from podium.scheduler.scheduler import Scheduler
+
+__all__ = ["ALL_ROLES", "ConfigurationError", "Engine", "Role", "first_of"]
 log = structlog.get_logger(__name__)
-LOG_FILE: Final = "events.log"
-SNAPSHOT_FILE: Final = "snapshot.bin"
+FOLLOWS_THE_LOG: Final = frozenset({Role.API, Role.SCHEDULER})
+READS_CODE: Final = frozenset({Role.API, Role.EXECUTOR})
+R = TypeVar("R")
 
 
-class ConfigurationError(ValueError):
-    """Raised at start-up for settings that cannot work together; the message says which."""
+class RoleNotRunning(LookupError):
+    """Raised when asking a process for a role it does not run."""
 
 
-class Role(StrEnum):
-    API = "api"
-    SCHEDULER = "scheduler"
-    EXECUTOR = "executor"
+@dataclass(frozen=True, slots=True)
+class ApiRole:
+    """The api of a process: the app to serve, its inventory and node groups, and the admin
+    token's file (None: another api replica made the token)."""
+
+    app: web.Application
+    sources: InventoryHolder
+    token_path: Path | None
 
 
-ALL_ROLES: Final = frozenset(Role)
+class Engine:
+    """One process, as `async with Engine(settings, roles) as engine:` (or `start`/`close`)."""
 
+    def __init__(self, settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> None:
+        self.settings = settings
+        self.roles = roles
+        self.tasks: list[asyncio.Task[None]] = []  # what runs in the background; none may end
+        self._stack = AsyncExitStack()
+        self._health: list[Callable[[], Health]] = []
+        self._environments: Environments | None = None
+        self._adapters: Adapters | None = None
+        self._projector: Projector | None = None
+        self._api: ApiRole | None = None
+        self._scheduler: Scheduler | None = None
+        self._executor: Executor | None = None
 
-@dataclass
-class Adapters:
-    """The ports one process talks through, and what must run or close with them."""
-
-    event_log: EventLog
-    work_queue: WorkQueue
-    stop_bus: StopBus
-    heartbeats: Heartbeats
-    leadership: Leadership
-    snapshots: SnapshotStore
-    parked: ParkedWork | None = None
-    mirror: Mirror | None = None
-    broker: Broker | None = None
-    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    @classmethod
+    async def start(cls, settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> Engine:
+        return await cls(settings, roles).__aenter__()
 
     async def close(self) -> None:
-        await self.event_log.close()
-        await self.work_queue.close()
-        if self.broker is not None:
-            await self.broker.close()
+        """Stop deciding, drain runs, flush the log, then let go of everything."""
+        await self._stack.aclose()
 
+    async def __aenter__(self) -> Engine:
+        try:
+            await self._start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
 
-async def embedded_adapters(settings: Settings) -> Adapters:
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigurationError(
-            f"{settings.data_dir}: cannot make the data dir: {exc.strerror or exc}"
-        ) from exc
-    event_log = await FileEventLog.open(settings.data_dir / LOG_FILE, fsync=settings.fsync)
-    # One process: deliveries no larger than its executor can start at once.
-    work = replace(settings.work, batch=min(settings.work.batch, settings.executor.slots))
-    work_queue = MemoryWorkQueue(work)
-    heartbeats, leadership = MemoryHeartbeats(), SoleLeader()
-    return Adapters(
-        event_log=event_log,
-        work_queue=work_queue,
-        stop_bus=MemoryStopBus(),
-        heartbeats=heartbeats,
-        leadership=leadership,
-        snapshots=FileSnapshots(settings.data_dir / SNAPSHOT_FILE),
-        parked=work_queue,
-        background=[leadership.run, heartbeats.listen],
-    )
-
-
-async def amqp_adapters(settings: Settings, roles: frozenset[Role]) -> Adapters:
-    assert settings.amqp is not None
-    name = "-".join(sorted(roles)) if roles != ALL_ROLES else "serve"
-    broker = await Broker.open(settings.amqp, name)
-    heartbeats = await AmqpHeartbeats.open(broker)
-    work_queue = await AmqpWorkQueue.open(broker, settings.work)
-    adapters = Adapters(
-        event_log=await AmqpEventLog.open(broker),
-        work_queue=work_queue,
-        stop_bus=await AmqpStopBus.open(broker),
-        heartbeats=heartbeats,
-        leadership=SoleLeader(),
-        snapshots=await AmqpSnapshots.open(broker),
-        broker=broker,
-    )
-    if Role.SCHEDULER in roles:
-        leadership = AmqpLeadership(broker)
-        mirror = await TopicMirror.open(broker, leadership)
-        adapters.leadership = leadership
-        adapters.parked = work_queue
-        adapters.mirror = mirror
-        adapters.background += [leadership.run, heartbeats.listen, mirror.run]
-    return adapters
-
-
-@dataclass
-class Engine:
-    """The parts of one process, started and closed in the right order."""
-
-    settings: Settings
-    roles: frozenset[Role]
-    adapters: Adapters
-    producer: Producer
-    projector: Projector | None = None
-    scheduler: Scheduler | None = None
-    executor: Executor | None = None
-    app: web.Application | None = None
-    token_path: Path | None = None
-    sources: InventoryHolder | None = None  # the api's inventory and node groups
-    _environments: Environments | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     @property
-    def environments(self) -> Environments:
+    def adapters(self) -> Adapters:
+        return _running(self._adapters, "its adapters yet")
+
+    @property
+    def projector(self) -> Projector:
+        return _running(self._projector, "a projector")
+
+    @property
+    def api(self) -> ApiRole:
+        return _running(self._api, "the api")
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return _running(self._scheduler, "a scheduler")
+
+    @property
+    def executor(self) -> Executor:
+        return _running(self._executor, "an executor")
+
+    def health(self) -> Health:
+        """Error while the broker is away, starting while the log is being folded."""
+        return combined(part() for part in self._health)
+
+    async def _start(self) -> None:
+        roles = self.roles
+        self._health.append(lambda: Health("running", {"roles": sorted(roles)}))
+        adapters = await self._stack.enter_async_context(open_adapters(self.settings, roles))
+        self._adapters = adapters
+        self._health.append(adapters.health)
+        self._check(adapters)
+        projector = await self._follow_log(adapters) if roles & FOLLOWS_THE_LOG else None
+        producer = self._start_producer(adapters)
+        if Role.EXECUTOR in roles:
+            self._executor = self._start_executor(adapters, producer)
+        if projector is not None and Role.API in roles:
+            self._api = await self._start_api(projector, producer)
+        if projector is not None and Role.SCHEDULER in roles:
+            self._scheduler = self._start_scheduler(adapters, projector, producer)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        """Run in the background until the stack unwinds to here."""
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self.tasks.append(task)
+        self._stack.push_async_callback(_stopped, task)
+
+    def _code(self) -> Environments:
         """One for the process: the api and the executor share what they have read."""
         if self._environments is None:
             self._environments = Environments(
@@ -169,176 +147,156 @@ class Engine:
             )
         return self._environments
 
-    @classmethod
-    async def start(cls, settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> Engine:
-        if settings.amqp is None:
-            adapters = await embedded_adapters(settings)
-        else:
-            adapters = await amqp_adapters(settings, roles)
-        origin = f"{'-'.join(sorted(roles))}-{uuid.uuid4().hex[:12]}"
-        producer = Producer(adapters.event_log, origin=origin, max_batch=settings.max_batch)
-        engine = cls(settings, roles, adapters, producer)
-        try:
-            await engine._start_roles()
-        except BaseException:
-            await engine.close()
-            raise
-        return engine
-
-    async def _start_roles(self) -> None:
-        if Role.EXECUTOR in self.roles:
-            self._check_executor_settings()
-        if self.roles & {Role.API, Role.EXECUTOR}:
+    def _check(self, adapters: Adapters) -> None:
+        """Raises ConfigurationError for settings that cannot work together."""
+        slots, batch = self.settings.executor.slots, adapters.work_queue.batch
+        if Role.EXECUTOR in self.roles and slots < batch:
+            raise ConfigurationError(
+                f"an executor needs at least as many slots ({slots}) as work items one message "
+                f"carries ({batch}): it starts them together; raise --slots or lower --work-batch"
+            )
+        if self.roles & READS_CODE:
             try:
-                self.environments.check_root()
+                self._code().check_root()
             except BadEnvironment as exc:
                 hint = "use --environments or PODIUM_ENVIRONMENTS"
                 raise ConfigurationError(f"{exc} ({hint})") from exc
-        for job in self.adapters.background:
-            self._spawn(job(), job.__qualname__)
-        if self.roles & {Role.API, Role.SCHEDULER}:
-            await self._follow_log()
-        self.producer.start()
-        if Role.API in self.roles:
-            await self._start_api()
-        if Role.SCHEDULER in self.roles:
-            self._start_scheduler()
-        if Role.EXECUTOR in self.roles:
-            self._start_executor()
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        self.tasks.append(asyncio.get_running_loop().create_task(coroutine, name=name))
-
-    async def _follow_log(self) -> None:
-        snapshot = await self.adapters.snapshots.latest()
+    async def _follow_log(self, adapters: Adapters) -> Projector:
+        snapshot = await adapters.snapshots.latest()
         if snapshot is None:
-            projector = Projector(self.adapters.event_log)
+            projector = Projector(adapters.event_log)
         else:
             log.info(
                 "starting from a snapshot",
                 next_offset=snapshot.next_offset,
                 events=snapshot.state.position,
             )
-            projector = Projector(self.adapters.event_log, snapshot.state, snapshot.next_offset)
-        if self.adapters.mirror is not None:
-            projector.add_listener(self.adapters.mirror.on_record)
-        self.projector = projector
+            projector = Projector(adapters.event_log, snapshot.state, snapshot.next_offset)
+        if adapters.mirror is not None:
+            projector.add_listener(adapters.mirror.on_record)
+        self._projector = projector
+        self._health.append(lambda: projector_health(projector))
         self._spawn(projector.run(), "projector")
         await first_of(projector.caught_up.wait(), self.tasks)
         log.info("log folded", events=projector.state.position, jobs=len(projector.state.jobs))
+        return projector
 
-    async def _start_api(self) -> None:
-        settings, projector = self.settings, self.projector
-        assert projector is not None
+    def _start_producer(self, adapters: Adapters) -> Producer:
+        origin = f"{'-'.join(sorted(self.roles))}-{uuid.uuid4().hex[:12]}"
+        producer = Producer(adapters.event_log, origin=origin, max_batch=self.settings.max_batch)
+        producer.start()
+        self._stack.push_async_callback(producer.close)
+        return producer
+
+    async def _start_api(self, projector: Projector, producer: Producer) -> ApiRole:
+        # Imported here: only a process serving the api loads it.
+        from podium.api.app import build_app
+        from podium.api.puppetdb import PuppetDb
+        from podium.api.sources import InventoryHolder, SourceError, SourceFiles
+        from podium.tokens import ensure_admin_token
+
+        settings = self.settings
         first_api_only = settings.amqp is not None  # replicas share tokens through the log
-        self.token_path = await ensure_admin_token(
-            settings.data_dir, projector, self.producer, only_if_none=first_api_only
+        token_path = await ensure_admin_token(
+            settings.data_dir, projector, producer, only_if_none=first_api_only
         )
+        files = SourceFiles(settings.sources.inventory, settings.sources.node_groups)
         try:
-            self.sources = InventoryHolder.load(
-                SourceFiles(settings.sources.inventory, settings.sources.node_groups)
-            )
+            sources = InventoryHolder.load(files)
         except SourceError as exc:
             raise ConfigurationError(str(exc)) from exc
-        self.app = build_app(
+        puppetdb = None if settings.puppetdb is None else PuppetDb(settings.puppetdb)
+        app = build_app(
             projector,
-            self.producer,
-            self.environments,
-            self.sources,
+            producer,
+            self._code(),
+            sources,
             settings.api,
-            puppetdb=_puppetdb(settings),
+            puppetdb=puppetdb,
             health=self.health,
         )
         if settings.api.watch_s > 0:
-            self._spawn(self.sources.watch(settings.api.watch_s), "inventory watcher")
+            self._spawn(sources.watch(settings.api.watch_s), "inventory watcher")
+        return ApiRole(app, sources, token_path)
 
-    def _start_scheduler(self) -> None:
-        settings, projector, adapters = self.settings, self.projector, self.adapters
-        assert projector is not None
-        embedded = settings.amqp is None
+    def _start_scheduler(
+        self, adapters: Adapters, projector: Projector, producer: Producer
+    ) -> Scheduler:
+        from podium.scheduler.scheduler import Scheduler
+
+        settings = self.settings.scheduler
+        if self.settings.amqp is None:
+            # One process: an executor not heard from since start-up belonged to a dead one.
+            settings = replace(settings, startup_grace_s=0.0)
         scheduler = Scheduler(
             projector,
-            self.producer,
+            producer,
             adapters.work_queue,
             adapters.stop_bus,
             adapters.heartbeats,
-            # One process: an executor not heard from since start-up belonged to a dead one.
-            replace(settings.scheduler, startup_grace_s=0.0) if embedded else settings.scheduler,
+            settings,
             leadership=adapters.leadership,
             snapshots=adapters.snapshots,
             parked=adapters.parked,
         )
-        self.scheduler = scheduler
+        self._spawn(adapters.leadership.run(), "leadership")
+        self._spawn(adapters.heartbeats.listen(), "heartbeats")
+        if adapters.mirror is not None:
+            self._spawn(adapters.mirror.run(), "mirror")
         self._spawn(scheduler.run(), "scheduler")
+        self._stack.push_async_callback(scheduler.close)
+        self._health.append(
+            lambda: Health("running", {"scheduler": "leader" if scheduler.leading else "standby"})
+        )
+        return scheduler
 
-    def _check_executor_settings(self) -> None:
-        slots, batch = self.settings.executor.slots, self.adapters.work_queue.batch
-        if slots < batch:
-            raise ConfigurationError(
-                f"an executor needs at least as many slots ({slots}) as work items one message "
-                f"carries ({batch}): it starts them together; raise --slots or lower --work-batch"
-            )
+    def _start_executor(self, adapters: Adapters, producer: Producer) -> Executor:
+        from podium.executor.executor import Executor
+        from podium.executor.transports.base import Transport
+        from podium.executor.transports.local import LocalSettings, LocalTransport
+        from podium.executor.transports.sim import SimTransport
+        from podium.executor.transports.ssh import SshSettings, SshTransport
 
-    def _start_executor(self) -> None:
-        settings, adapters = self.settings, self.adapters
-        environments = self.environments
+        settings, code = self.settings.executor, self._code()
         transports: dict[str, Transport] = {
             "sim": SimTransport(),
             "local": LocalTransport(
-                environments,
-                LocalSettings(settings.executor.max_output_bytes, settings.executor.base_env),
+                code, LocalSettings(settings.max_output_bytes, settings.base_env)
             ),
-            "ssh": SshTransport(environments, SshSettings(settings.executor.max_output_bytes)),
+            "ssh": SshTransport(code, SshSettings(settings.max_output_bytes)),
         }
-        self.executor = Executor(
+        executor = Executor(
             f"executor-{uuid.uuid4().hex[:12]}",
             adapters.work_queue,
             adapters.stop_bus,
-            self.producer,
+            producer,
             adapters.heartbeats,
             transports,
-            settings.executor,
+            settings,
         )
-        self._spawn(self.executor.run(), "executor")
-
-    def health(self) -> Health:
-        """Error while the broker is away, starting while the log is being folded."""
-        status: dict[str, object] = {"roles": sorted(self.roles)}
-        state = "running"
-        broker = self.adapters.broker
-        if broker is not None:
-            status["broker"] = "connected" if broker.is_up else "disconnected"
-            state = "running" if broker.is_up else "error"
-        if self.projector is not None:
-            folded = projector_health(self.projector)
-            status.update(folded.status)
-            if state == "running":
-                state = folded.state
-        if self.scheduler is not None:
-            status["scheduler"] = "leader" if self.scheduler.leading else "standby"
-        if self.executor is not None:
-            status["executor"] = self.executor.id
-            status["runs_in_progress"] = self.executor.in_progress
-        return Health(state, status)
-
-    async def close(self) -> None:
-        """Stop deciding, drain runs, flush the log, then let go of everything."""
-        if self.scheduler is not None:
-            await self.scheduler.close()
-        if self.executor is not None:
-            await self.executor.close()
-        await self.producer.close()
-        await self.adapters.close()
-        for task in self.tasks:
-            task.cancel()
-        results = await asyncio.gather(*self.tasks, return_exceptions=True)
-        for task, result in zip(self.tasks, results, strict=True):
-            if isinstance(result, Exception):
-                log.error("role failed", role=task.get_name(), error=repr(result))
+        self._spawn(executor.run(), "executor")
+        self._stack.push_async_callback(executor.close)
+        self._health.append(
+            lambda: Health(
+                "running", {"executor": executor.id, "runs_in_progress": executor.in_progress}
+            )
+        )
+        return executor
 
 
-def _puppetdb(settings: Settings) -> PuppetDb | None:
-    return None if settings.puppetdb is None else PuppetDb(settings.puppetdb)
+def _running(role: R | None, what: str) -> R:
+    if role is None:
+        raise RoleNotRunning(f"this process does not run {what}")
+    return role
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    """Cancel a background task and wait for it; one that had failed is logged."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled() and task.exception() is not None:
+        log.error("role failed", role=task.get_name(), error=repr(task.exception()))
 
 
 async def first_of(awaitable: Awaitable[object], tasks: list[asyncio.Task[None]]) -> None:

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from podium.api.keys import ApiSettings
-from podium.api.puppetdb import PuppetDbSettings
+from podium.api.settings import ApiSettings, PuppetDbSettings
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.work import WorkQueueSettings
-from podium.executor.executor import ExecutorSettings
-from podium.scheduler.scheduler import SchedulerSettings
+from podium.executor.settings import ExecutorSettings
+from podium.scheduler.settings import SchedulerSettings
 from podium.settings import PUPPET_ENVIRONMENTS, Settings, SourcePaths
 
 Command = Literal["serve", "api", "scheduler", "executor"]

@@ -11,57 +11,70 @@ from __future__ import annotations
 import asyncio
 import errno
 import signal
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
+from pathlib import Path
 
 import structlog
 from aiohttp import web
 
-from podium.api.runner import api_runner
-from podium.api.status import status_app
 from podium.engine import ALL_ROLES, ConfigurationError, Engine, Role, first_of
+from podium.health import status_app
 from podium.settings import Settings
+from podium.webserver import app_runner
 
 log = structlog.get_logger(__name__)
 
 
 async def serve(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> None:
-    """Raises ConfigurationError when the process cannot start (a port in use, a bad file)."""
-    engine = await Engine.start(settings, roles)
-    try:
-        runner = await _listen(engine, settings, roles)
-    except BaseException:
-        await engine.close()
-        raise
-    await _serve_until_signalled(engine, runner)
+    """Run until SIGTERM or SIGINT. Raises ConfigurationError when the process cannot start (a
+    port in use, a bad file). Stops taking requests first, then closes the engine."""
+    async with AsyncExitStack() as stack:
+        engine = await stack.enter_async_context(Engine(settings, roles))
+        if Role.API in roles:
+            api = engine.api
+            runner = await _site(
+                app_runner(api.app, settings.api.request_timeout_s),
+                settings.host,
+                settings.api.port,
+                "--port or PODIUM_PORT",
+            )
+            stack.push_async_callback(runner.cleanup)
+            _say_serving(settings, roles, api.token_path)
+            stack.enter_context(_reloading_on_sighup(api.sources.try_reload))
+        else:
+            if settings.status_port is not None:
+                runner = await _site(
+                    app_runner(status_app(engine.health), settings.api.request_timeout_s),
+                    settings.host,
+                    settings.status_port,
+                    "--status-port or PODIUM_STATUS_PORT",
+                )
+                stack.push_async_callback(runner.cleanup)
+            log.info("podium is running", roles=sorted(roles), status_port=settings.status_port)
+        await first_of(_signalled(), engine.tasks)
+        log.info("shutting down")
     log.info("stopped")
 
 
-async def _listen(
-    engine: Engine, settings: Settings, roles: frozenset[Role]
-) -> web.AppRunner | None:
-    runner = None
-    if engine.app is not None:
-        runner = await _site(
-            api_runner(engine.app, settings.api.request_timeout_s),
-            settings.host,
-            settings.api.port,
-            "--port or PODIUM_PORT",
-        )
-        url = f"http://{settings.host}:{settings.api.port}/orchestrator/v1"
-        token = engine.token_path.resolve() if engine.token_path else None
-        log.info("podium is serving", url=url, admin_token_file=str(token), roles=sorted(roles))
-        print(f"Podium is serving {url}", flush=True)
-        where = token if token is not None else "in the data dir of the api replica that made it"
-        print(f"Admin token: {where}", flush=True)
-    else:
-        if settings.status_port is not None:
-            runner = await _site(
-                api_runner(status_app(engine.health), settings.api.request_timeout_s),
-                settings.host,
-                settings.status_port,
-                "--status-port or PODIUM_STATUS_PORT",
-            )
-        log.info("podium is running", roles=sorted(roles), status_port=settings.status_port)
-    return runner
+def _say_serving(settings: Settings, roles: frozenset[Role], token: Path | None) -> None:
+    url = f"http://{settings.host}:{settings.api.port}/orchestrator/v1"
+    where = token.resolve() if token is not None else None
+    log.info("podium is serving", url=url, admin_token_file=str(where), roles=sorted(roles))
+    print(f"Podium is serving {url}", flush=True)
+    shown = where if where is not None else "in the data dir of the api replica that made it"
+    print(f"Admin token: {shown}", flush=True)
+
+
+@contextmanager
+def _reloading_on_sighup(reload: Callable[[], object]) -> Iterator[None]:
+    """SIGHUP reloads the inventory and node groups while the api serves."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
 
 
 async def _site(runner: web.AppRunner, host: str, port: int, hint: str) -> web.AppRunner:
@@ -74,21 +87,6 @@ async def _site(runner: web.AppRunner, host: str, port: int, hint: str) -> web.A
         reason = "address in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
         raise ConfigurationError(f"cannot listen on {host}:{port}: {reason} (use {hint})") from exc
     return runner
-
-
-async def _serve_until_signalled(engine: Engine, runner: web.AppRunner | None) -> None:
-    loop = asyncio.get_running_loop()
-    if engine.sources is not None:
-        loop.add_signal_handler(signal.SIGHUP, engine.sources.try_reload)
-    try:
-        await first_of(_signalled(), engine.tasks)
-        log.info("shutting down")
-    finally:
-        if engine.sources is not None:
-            loop.remove_signal_handler(signal.SIGHUP)
-        if runner is not None:
-            await runner.cleanup()
-        await engine.close()
 
 
 async def _signalled() -> None:

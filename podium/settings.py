@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from podium.api.keys import ApiSettings
-from podium.api.puppetdb import PuppetDbSettings
+from podium.api.settings import ApiSettings, PuppetDbSettings
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.work import WorkQueueSettings
-from podium.executor.executor import ExecutorSettings
-from podium.scheduler.scheduler import SchedulerSettings
+from podium.executor.settings import ExecutorSettings
+from podium.scheduler.settings import SchedulerSettings
 
 EXAMPLES: Final = Path(__file__).resolve().parent / "examples"
 # Where Puppet keeps its environments (its `environmentpath`): the code an orchestrator runs.

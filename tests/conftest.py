@@ -21,7 +21,7 @@ from podium.engine import Engine
 from podium.events.amqp.broker import Broker
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.topology import delete_everything
-from podium.executor.transports.local import base_env
+from podium.executor.settings import base_env
 from podium.jsontypes import Json
 from podium.options import OPTIONS, build_settings
 from podium.settings import EXAMPLES, Settings
@@ -147,11 +147,10 @@ class Api:
 @asynccontextmanager
 async def serving(engine: Engine, token: str | None = None) -> AsyncIterator[Api]:
     """An HTTP client for the engine's api, with its admin token (or the one given)."""
-    assert engine.app is not None
     if token is None:
-        assert engine.token_path is not None
-        token = engine.token_path.read_text().strip()
-    async with TestClient(TestServer(engine.app)) as client:
+        assert engine.api.token_path is not None, "another replica made the admin token"
+        token = engine.api.token_path.read_text().strip()
+    async with TestClient(TestServer(engine.api.app)) as client:
         yield Api(client, token)
 
 

@@ -21,25 +21,25 @@ from podium.api.keys import (
     PUPPETDB,
     REQUEST_IDS,
     SETTINGS,
-    ApiSettings,
     request_ids,
 )
 from podium.api.metrics import REQUESTS, count_requests, metrics
 from podium.api.middleware import authenticate, errors, read_body_in_time
 from podium.api.puppetdb import PuppetDb
 from podium.api.scopes import LocalQueries
+from podium.api.settings import ApiSettings
 from podium.api.sources import InventoryHolder
-from podium.api.status import HEALTH, Health, projector_health
 from podium.environments import Environments
 from podium.events.producer import Producer
 from podium.events.projector import Projector
+from podium.health import HEALTH, STATUS_ROUTES, Health, orchestrator_status, projector_health
 
 V1 = "/orchestrator/v1"
 ROUTES = [
-    *status.STATUS_ROUTES,
+    *STATUS_ROUTES,
     web.get(V1, status.root),
     web.get(f"{V1}/openapi.json", status.openapi),
-    web.get(f"{V1}/status", status.orchestrator_status),
+    web.get(f"{V1}/status", orchestrator_status),
     web.get(f"{V1}/environments", list_environments),
     web.get(f"{V1}/environments/{{name}}", get_environment),
     web.post(f"{V1}/command/deploy", commands.deploy),

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-ORCH = "puppetlabs.orchestrator"
+from podium.webserver import ORCH, error_body
+
 RBAC = "puppetlabs.rbac"
 
 
@@ -25,7 +26,7 @@ class ApiError(Exception):
             self.status = status
 
     def body(self) -> dict[str, Any]:
-        return {"kind": self.kind, "msg": self.msg, "details": self.details}
+        return error_body(self.kind, self.msg, self.details)
 
 
 class ValidationError(ApiError):

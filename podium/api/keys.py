@@ -5,28 +5,16 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from podium.api.puppetdb import PuppetDb
 from podium.api.scopes import LocalQueries
+from podium.api.settings import ApiSettings
 from podium.api.sources import InventoryHolder
 from podium.environments import Environments
 from podium.events.producer import Producer
 from podium.events.projector import Projector
-
-
-@dataclass(frozen=True, slots=True)
-class ApiSettings:
-    port: int = 8143
-    watch_s: float = 2.0  # how often the inventory and node-groups files are checked; 0: never
-    public_url: str | None = None  # e.g. https://orch.example.com:8143; else from the request
-    submit_timeout_s: float = 10.0
-    max_body_bytes: int = 1024 * 1024
-    request_timeout_s: float = 30.0  # a body (or headers) not all there by then: cut off
-    allowed_hosts: tuple[str, ...] = ()  # Host headers trusted for links, beside our address
-
 
 PROJECTOR = web.AppKey("projector", Projector)
 PRODUCER = web.AppKey("producer", Producer)

@@ -13,28 +13,17 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 import aiohttp
 from aiohttp import web
 
 from podium.api.errors import PuppetDbError, QueryError
+from podium.api.settings import PuppetDbSettings
 from podium.jsontypes import Json
 
 QUERY_PATH: Final = "/pdb/query/v4"
 MAX_MESSAGE_CHARS: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class PuppetDbSettings:
-    url: str  # e.g. https://puppetdb.example.com:8081
-    cert: Path | None = None  # client certificate and key, for PuppetDB's certificate auth
-    key: Path | None = None
-    ca: Path | None = None  # the CA that signed PuppetDB's certificate
-    timeout_s: float = 10.0
-    max_answer_bytes: int = 64 * 1024 * 1024  # read no more of an answer than this
 
 
 class PuppetDb:

@@ -14,7 +14,6 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
@@ -24,8 +23,8 @@ from podium.events.model import Event, NodeRunStarted
 from podium.events.ports import Delivery, Heartbeats, PortError, StopBus, WorkQueue
 from podium.events.producer import Producer
 from podium.events.work import StopNotice, WorkItem
+from podium.executor.settings import ExecutorSettings
 from podium.executor.slots import Slots
-from podium.executor.taskrun import DEFAULT_MAX_OUTPUT_BYTES
 from podium.executor.transports.base import RunError, Transport
 
 log = structlog.get_logger(__name__)
@@ -35,19 +34,6 @@ KILLED_BY_SHUTDOWN: Final = "The executor shut down before the run finished"
 _REMEMBERED_STOPS: Final = 10_000
 _RETRY_FIRST_S: Final = 0.5
 _RETRY_MAX_S: Final = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutorSettings:
-    slots: int = 64  # node runs at once
-    heartbeat_s: float = 3.0
-    shutdown_grace_s: float = 30.0  # how long runs in progress may finish at shutdown
-    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES  # a task's stdout kept per node
-    base_env: tuple[tuple[str, str], ...] = ()  # the environment local runs start from
-
-    def prefetch(self, batch: int) -> int:
-        """Deliveries of `batch` items taken ahead: as many as the slots can start."""
-        return max(1, self.slots // batch)
 
 
 class Executor:

@@ -26,8 +26,6 @@ from podium.tasks.params import RUN_AS
 log = structlog.get_logger(__name__)
 INPUT_METHODS: Final = frozenset({"stdin", "environment", "both"})
 STDERR_LOGGED_BYTES: Final = 4096
-MIB: Final = 1024 * 1024
-DEFAULT_MAX_OUTPUT_BYTES: Final = MIB  # a node's stdout kept by default; the rest is dropped
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,10 +52,9 @@ async def test_two_replicas_started_at_once_make_one_admin_token_that_both_accep
         assert len(files) == 1  # the loser wrote none
         token = files[0].read_text().strip()
         for engine in engines:
-            assert engine.projector is not None
             assert list(engine.projector.state.tokens) == [token_sha256(token)]
             assert await accepts(engine, token)
-        assert [engine.token_path for engine in engines].count(None) == 1
+        assert [engine.api.token_path for engine in engines].count(None) == 1
     assert [p for d in dirs for p in d.glob(PENDING)] == []
 
 
@@ -66,7 +65,7 @@ async def test_replicas_sharing_a_data_dir_both_point_at_the_one_token(
     async with replicas(amqp_settings, shared, shared) as engines:
         token = (shared / TOKEN_FILE).read_text().strip()
         for engine in engines:
-            assert engine.token_path == shared / TOKEN_FILE
+            assert engine.api.token_path == shared / TOKEN_FILE
             assert await accepts(engine, token)
     assert list(shared.glob(PENDING)) == []
 

@@ -116,20 +116,21 @@ async def test_a_reader_resumes_after_its_connection_is_killed(amqp_settings: Am
     settings = amqp_settings
     async with open_broker(settings, "resume-writer") as writer:
         log = await AmqpEventLog.open(writer)
-        reader_broker = await Broker.open(settings, "resume-reader")
+        reader = f"resume-reader-{settings.prefix}"  # no other test run's connection has it
+        reader_broker = await Broker.open(settings, reader)
         try:
-            reader = await AmqpEventLog.open(reader_broker)
+            reader_log = await AmqpEventLog.open(reader_broker)
             seen: list[Record] = []
 
             async def read() -> None:
-                async for record in reader.subscribe(0):
+                async for record in reader_log.subscribe(0):
                     seen.append(record)
 
             reading = asyncio.ensure_future(read())
             for seq in range(1, 51):
                 await log.append([JobReady(at=1.0, job=str(seq), origin="w", seq=seq)])
             await until(lambda: len(seen) == 50)
-            assert close_connections("resume-reader-streams") == 1
+            assert close_connections(f"podium-{reader}-streams") == 1
             for seq in range(51, 101):
                 await log.append([JobReady(at=1.0, job=str(seq), origin="w", seq=seq)])
             await until(lambda: len(seen) == 100)

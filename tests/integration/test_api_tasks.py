@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from podium.executor.transports.local import BASE_ENV_NAMES
+from podium.executor.settings import BASE_ENV_NAMES
 from podium.jsontypes import Json
 from tests.conftest import ENVIRONMENTS, Api, running
 

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from podium.api.runner import api_runner
 from podium.engine import Engine
+from podium.webserver import app_runner
 from tests.conftest import settings_for
 from tests.sshd import free_port
 
@@ -38,14 +38,13 @@ class Listening:
 async def listening(tmp_path: Path, **overrides: Any) -> AsyncIterator[Listening]:
     settings = settings_for(tmp_path / "data", **{"request_timeout_s": TIMEOUT_S, **overrides})
     engine = await Engine.start(settings)
-    assert engine.app is not None
-    assert engine.token_path is not None
-    runner = api_runner(engine.app, settings.api.request_timeout_s)
+    assert engine.api.token_path is not None
+    runner = app_runner(engine.api.app, settings.api.request_timeout_s)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield Listening(engine, port, engine.token_path.read_text().strip())
+        yield Listening(engine, port, engine.api.token_path.read_text().strip())
     finally:
         await runner.cleanup()
         await engine.close()

@@ -20,7 +20,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from podium.api.errors import PuppetDbError
-from podium.api.puppetdb import PuppetDb, PuppetDbSettings
+from podium.api.puppetdb import PuppetDb
+from podium.api.settings import PuppetDbSettings
 from podium.jsontypes import Json
 from podium.node_groups import load_node_groups
 from podium.queries import rule_query

@@ -92,7 +92,7 @@ async def test_a_failed_reload_keeps_what_is_in_force_and_says_why(
 async def test_a_changed_file_is_reloaded_by_the_watcher_and_a_bad_one_is_not(
     served: Served,
 ) -> None:
-    sources = served.engine.sources
+    sources = served.engine.api.sources
     assert sources is not None
     assert sources.reload_if_changed() is False  # nothing changed
     served.inventory.write_text(INVENTORY + targets("web-9"))

@@ -28,7 +28,6 @@ async def test_an_embedded_restart_from_a_snapshot_matches_a_full_fold(tmp_path:
     engine = await Engine.start(settings_for(data))
     async with serving(engine) as api:
         names = await run_jobs(api, 5)
-        assert engine.scheduler is not None
         assert await engine.scheduler.snapshot_if_due(min_events=1)
         names += await run_jobs(api, 2)  # some of the log comes after the snapshot
         before = await api_view(api, names)
@@ -37,7 +36,6 @@ async def test_an_embedded_restart_from_a_snapshot_matches_a_full_fold(tmp_path:
 
     engine = await Engine.start(settings_for(data))
     try:
-        assert engine.projector is not None
         assert engine.projector.next_offset > 0
         async with serving(engine) as api:
             assert await api_view(api, names) == before
@@ -60,7 +58,6 @@ async def test_an_api_started_after_retention_rebuilds_the_state_from_a_snapshot
         first = await Engine.start(settings_for(tmp_path / "one", amqp=tiny))
         async with serving(first) as api:
             names = await run_jobs(api, 40)  # more than retention keeps
-            assert first.scheduler is not None
             assert await first.scheduler.snapshot_if_due(min_events=1)
             names += await run_jobs(api, 3)  # after the snapshot, within retention
             expected = await api_view(api, names)
@@ -72,7 +69,6 @@ async def test_an_api_started_after_retention_rebuilds_the_state_from_a_snapshot
             settings_for(tmp_path / "two", amqp=tiny), frozenset({Role.API})
         )
         try:
-            assert second.projector is not None
             assert second.projector.next_offset > 0  # it started from the snapshot
             async with serving(second, token=token) as replica:
                 await replica.wait_job(names[-1])

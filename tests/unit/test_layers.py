@@ -24,6 +24,8 @@ SHARED: Final = frozenset(
         "auth",
         "yamlfile",
         "jsontypes",
+        "webserver",
+        "health",
         "rbac",
     }
 )

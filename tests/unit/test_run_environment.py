@@ -4,7 +4,7 @@ by the CLI into the settings."""
 from __future__ import annotations
 
 from podium.cli import settings_from
-from podium.executor.transports.local import base_env
+from podium.executor.settings import base_env
 
 ENVIRON = {
     "PATH": "/usr/bin:/bin",

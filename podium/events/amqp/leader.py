@@ -98,13 +98,19 @@ class AmqpLeadership:
                     await channel.close()
                 return
 
+    def _stopping(self) -> bool:
+        """Whether this process is letting go on purpose: its run cancelled, or its broker
+        connections closing."""
+        task = asyncio.current_task()
+        return self._broker.closing or (task is not None and task.cancelling() > 0)
+
     async def _put_token(self, error: type[PortError] = QueueUnavailable) -> None:
         await publish_confirmed(
             self._broker, uuid.uuid4().hex.encode(), self._broker.settings.lock, error=error
         )
 
     def _step_down(self) -> None:
-        if self._held is not None and self._broker.closing:
+        if self._held is not None and self._stopping():
             log.info("leadership released")  # the process stops; a standby takes the token
         elif self._held is not None:
             log.warning("leadership lost")

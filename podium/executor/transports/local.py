@@ -15,11 +15,10 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
 
 from podium.environments import DEFAULT_AGENT_COMMAND, Environments
 from podium.events.endings import Outcome
@@ -28,8 +27,8 @@ from podium.executor.deploy import REPORT_FILE, agent_argv, agent_error, deploy_
 from podium.executor.outcome import task_outcome
 from podium.executor.process import interpreter_for, run_process
 from podium.executor.report import MAX_REPORT_BYTES, RunReport, read_report
+from podium.executor.settings import DEFAULT_MAX_OUTPUT_BYTES, Environ
 from podium.executor.taskrun import (
-    DEFAULT_MAX_OUTPUT_BYTES,
     TaskRun,
     environment_for,
     install_path,
@@ -39,27 +38,11 @@ from podium.executor.taskrun import (
 )
 from podium.executor.transports.base import RunError
 
-BASE_ENV_NAMES: Final = frozenset(
-    {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL"}
-)  # and every LC_*
-Environ = tuple[tuple[str, str], ...]
-
 
 @dataclass(frozen=True, slots=True)
 class LocalSettings:
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     base_env: Environ = ()  # every run's environment, before its PT_* variables
-
-
-def base_env(environ: Mapping[str, str]) -> Environ:
-    """The variables of `environ` a run may see: BASE_ENV_NAMES and LC_*, sorted by name."""
-    return tuple(
-        sorted(
-            (name, value)
-            for name, value in environ.items()
-            if name in BASE_ENV_NAMES or name.startswith("LC_")
-        )
-    )
 
 
 class LocalTransport:

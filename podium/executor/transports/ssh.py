@@ -22,8 +22,8 @@ from podium.events.work import WorkItem
 from podium.executor.deploy import agent_argv, agent_error, deploy_outcome
 from podium.executor.outcome import task_outcome
 from podium.executor.report import read_report
+from podium.executor.settings import DEFAULT_MAX_OUTPUT_BYTES
 from podium.executor.taskrun import (
-    DEFAULT_MAX_OUTPUT_BYTES,
     environment_for,
     log_stderr,
     prepare_task,

@@ -1,4 +1,5 @@
-"""The HTTP server under the app: what aiohttp answers before any handler runs.
+"""How podium serves HTTP: the server under every app (the api's, and the health endpoints of a
+role that serves no api), and the error format every answer shares.
 
 A request aiohttp cannot parse (headers over its limits, a bad request line) never reaches the
 middlewares; aiohttp answers it in plain text. `ApiRunner` serves the app with a protocol that
@@ -9,13 +10,20 @@ clock when the connection opens and stops it only when a request's headers are c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from podium.api.errors import ApiError, InternalError
+from podium.jsontypes import Json
+
+ORCH: Final = "puppetlabs.orchestrator"  # the prefix of every error kind
+
+
+def error_body(kind: str, msg: str, details: dict[str, Json]) -> dict[str, Json]:
+    """`{kind, msg, details}`: how every podium endpoint answers an error."""
+    return {"kind": kind, "msg": msg, "details": details}
 
 
 class _JsonErrorProtocol(RequestHandler):
@@ -30,12 +38,13 @@ class _JsonErrorProtocol(RequestHandler):
     ) -> web.StreamResponse:
         plain = super().handle_error(request, status, exc, message)  # logs, refuses if sent
         if status >= 500:
-            error: ApiError = InternalError("Internal error; see the server log")
+            body = error_body(f"{ORCH}/internal-error", "Internal error; see the server log", {})
         else:
             reason = message or getattr(exc, "message", None) or str(exc or "Bad request")
-            error = ApiError(f"The request could not be read: {reason}", status=status)
+            msg = f"The request could not be read: {reason}"
+            body = error_body(f"{ORCH}/validation-error", msg, {})
         del plain
-        response = web.json_response(error.body(), status=error.status)
+        response = web.json_response(body, status=status)
         response.force_close()
         return response
 
@@ -59,7 +68,7 @@ class ApiRunner(web.AppRunner):
         )
 
 
-def api_runner(app: web.Application, request_timeout_s: float) -> ApiRunner:
+def app_runner(app: web.Application, request_timeout_s: float) -> ApiRunner:
     """How podium serves an app: no access log, no signal handling of aiohttp's own, and a
     connection that sends no complete request head within `request_timeout_s` is closed."""
     return ApiRunner(
