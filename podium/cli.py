@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Final
 
+from podium.client import admin as admin_commands
 from podium.engine import ALL_ROLES, ConfigurationError, Role
 from podium.executor.settings import base_env
 from podium.logs import configure_logging
@@ -102,6 +103,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         sub = commands.add_parser(command, help=description, description=description)
         for option in options_of(command):
             _add(sub, option, environ)
+    admin_commands.add_commands(commands, environ)
     return parser
 
 
@@ -120,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"podium: {exc}", file=sys.stderr)
         return 2
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command in admin_commands.COMMANDS:
+        return admin_commands.run(args)
     if args.command != "serve" and not args.amqp_url:
         parser.error(f"podium {args.command} needs --amqp-url (or PODIUM_AMQP_URL)")
     settings = build_settings(vars(args), base_env(environ))

@@ -1,0 +1,287 @@
+"""Who may do what, over real HTTP: a matrix of users (admin, deployer, a task runner limited
+to a task-target, viewer, a disabled user, an expired token, a revoked token, no known token)
+against every command, read and admin endpoint, each cell an expected status and kind.
+
+One engine serves the whole module: its users, roles and tokens are made through the admin
+endpoints, as an operator would, and the admin's job is made before any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import pytest
+import pytest_asyncio
+
+from podium.jsontypes import Json
+from tests.conftest import Api, running
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+ORCH: Final = "puppetlabs.orchestrator"
+RBAC: Final = "puppetlabs.rbac"
+ADMIN: Final = "/podium/v1"
+ALL_NODES: Final = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass
+class World:
+    api: Api  # the admin's
+    tokens: dict[str, str]  # who -> token
+    admin_job: str
+
+    def as_(self, who: str) -> Api:
+        return Api(self.api.client, self.tokens[who])
+
+
+async def admin_post(api: Api, path: str, body: Json, status: int = 200) -> Json:
+    response = await api.client.post(path, json=body, headers=api.headers)
+    answer = await response.json()
+    assert response.status == status, answer
+    return answer
+
+
+async def issue(api: Api, user: str, lifetime: str = "1h") -> str:
+    answer = await admin_post(
+        api, f"{ADMIN}/tokens", {"user": user, "lifetime": lifetime}, status=201
+    )
+    return str(answer["token"])
+
+
+async def make_user(api: Api, login: str, *permissions: str) -> None:
+    await admin_post(api, f"{ADMIN}/users", {"login": login}, status=201)
+    role = {"name": f"{login}-role", "permissions": list(permissions)}
+    await admin_post(api, f"{ADMIN}/roles", role, status=201)
+    await admin_post(api, f"{ADMIN}/roles/{login}-role/assign", {"users": [login]})
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    async with running(tmp_path_factory.mktemp("permissions") / "data") as (_, api):
+        admin_job = await api.run_task(["n-01"])
+        await api.wait_job(admin_job)
+        target = {"display_name": "echo on n-01", "tasks": ["testmod::echo"], "nodes": ["n-01"]}
+        tt = (await admin_post(api, "/orchestrator/v1/command/task_target", target))["task_target"]
+        await make_user(api, "deployer", "puppet_agent:run:*", "nodes:view_data:*")
+        await make_user(api, "runner", f"tasks:run_with_constraints:{tt['name']}")
+        await make_user(api, "viewer", "orchestrator:view:*")
+        await make_user(api, "gone", "puppet_agent:run:*", "tasks:run:*")
+        tokens = {"admin": api.token}
+        for who in ("deployer", "runner", "viewer", "gone"):
+            tokens[who] = await issue(api, who)
+        await admin_post(api, f"{ADMIN}/users/gone/disable", {})
+        tokens["expired"] = await issue(api, "deployer", lifetime="1s")
+        expired_by = time.time() + 1.0  # its expiry is 1 s after it was issued, before now
+        revoked = await admin_post(
+            api, f"{ADMIN}/tokens", {"user": "deployer", "lifetime": "1h"}, status=201
+        )
+        await admin_post(api, f"{ADMIN}/tokens/{revoked['id']}/revoke", {})
+        tokens["revoked"] = revoked["token"]
+        tokens["nobody"] = "not-a-token-anyone-was-given"
+        await asyncio.sleep(max(0.0, expired_by + 0.05 - time.time()))
+        yield World(api, tokens, admin_job)
+
+
+# The matrix. A cell is the status and kind each user gets; the users whose token does not
+# authenticate get the same answer everywhere.
+WHO: Final = ("admin", "deployer", "runner", "viewer", "gone", "expired", "revoked", "nobody")
+UNAUTHENTICATED: Final = {
+    "gone": (401, f"{RBAC}/user-revoked"),
+    "expired": (401, f"{RBAC}/token-expired"),
+    "revoked": (401, f"{RBAC}/token-revoked"),
+    "nobody": (401, f"{RBAC}/user-unauthenticated"),
+}
+OK, ACCEPTED, CREATED = (200, None), (202, None), (201, None)
+DENIED = (403, f"{ORCH}/not-permitted")
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    method: str
+    path: str  # {job} is the admin's job
+    body: Json = None
+    # admin, deployer, runner, viewer (the others: UNAUTHENTICATED)
+    expected: tuple[tuple[int, str | None], ...] = (OK, OK, OK, OK)
+
+
+def task_on(nodes: list[str]) -> Json:
+    return {"task": "testmod::echo", "params": {}, "scope": {"nodes": nodes}}
+
+
+V1 = "/orchestrator/v1"
+CALLS: Final = [
+    Call(
+        "deploy",
+        "POST",
+        f"{V1}/command/deploy",
+        {"environment": "production", "scope": {"nodes": ["n-02"]}},
+        (ACCEPTED, ACCEPTED, DENIED, DENIED),
+    ),
+    Call(
+        "task on a permitted node",
+        "POST",
+        f"{V1}/command/task",
+        task_on(["n-01"]),
+        (ACCEPTED, DENIED, ACCEPTED, DENIED),
+    ),
+    Call(
+        "task on a node outside the task-target",
+        "POST",
+        f"{V1}/command/task",
+        task_on(["n-01", "n-03"]),
+        (ACCEPTED, DENIED, DENIED, DENIED),
+    ),
+    Call(
+        "task on a query",
+        "POST",
+        f"{V1}/command/task",
+        {**task_on([]), "scope": {"query": 'nodes[certname] { certname ~ "^n-0" }'}},
+        (ACCEPTED, DENIED, (400, f"{ORCH}/query-error"), DENIED),
+    ),
+    Call(
+        "task on a node group",
+        "POST",
+        f"{V1}/command/task",
+        {**task_on([]), "scope": {"node_group": ALL_NODES}},
+        (ACCEPTED, DENIED, DENIED, DENIED),
+    ),
+    Call(
+        "stop the admin's job",
+        "POST",
+        f"{V1}/command/stop",
+        {"job": "{job}"},
+        (ACCEPTED, DENIED, DENIED, DENIED),
+    ),
+    Call(
+        "task_target",
+        "POST",
+        f"{V1}/command/task_target",
+        {"display_name": "x", "all_tasks": True, "nodes": ["n-05"]},
+        (OK, DENIED, DENIED, DENIED),
+    ),
+    Call("jobs", "GET", f"{V1}/jobs"),
+    Call("the admin's job", "GET", f"{V1}/jobs/{{job}}", expected=(OK, DENIED, DENIED, OK)),
+    Call("its nodes", "GET", f"{V1}/jobs/{{job}}/nodes", expected=(OK, DENIED, DENIED, OK)),
+    Call("its report", "GET", f"{V1}/jobs/{{job}}/report", expected=(OK, DENIED, DENIED, OK)),
+    Call("its events", "GET", f"{V1}/jobs/{{job}}/events", expected=(OK, DENIED, DENIED, OK)),
+    Call("task_targets", "GET", f"{V1}/scopes/task_targets"),
+    Call("a task_target", "GET", f"{V1}/scopes/task_targets/1"),
+    Call("inventory", "GET", f"{V1}/inventory"),
+    Call("a node", "GET", f"{V1}/inventory/n-01"),
+    Call("inventory query", "POST", f"{V1}/inventory", {"nodes": ["n-01"]}),
+    Call("inventory reload", "POST", f"{V1}/inventory/reload", {}, (OK, DENIED, DENIED, DENIED)),
+    Call("tasks", "GET", f"{V1}/tasks"),
+    Call("a task", "GET", f"{V1}/tasks/testmod/echo"),
+    Call("environments", "GET", f"{V1}/environments"),
+    Call("an environment", "GET", f"{V1}/environments/production"),
+    Call("node_groups", "GET", f"{V1}/node_groups"),
+    Call("root", "GET", V1),
+    Call("status", "GET", f"{V1}/status"),
+    Call("metrics", "GET", "/metrics"),
+    Call("users", "GET", f"{ADMIN}/users", expected=(OK, DENIED, DENIED, DENIED)),
+    Call(
+        "add a user",
+        "POST",
+        f"{ADMIN}/users",
+        {"login": "new-{who}"},
+        (CREATED, DENIED, DENIED, DENIED),
+    ),
+    Call("roles", "GET", f"{ADMIN}/roles", expected=(OK, DENIED, DENIED, DENIED)),
+    Call(
+        "grant",
+        "POST",
+        f"{ADMIN}/roles/viewer-role/grant",
+        {"permissions": ["orchestrator:view:*"]},
+        (OK, DENIED, DENIED, DENIED),
+    ),
+    Call("tokens", "GET", f"{ADMIN}/tokens", expected=(OK, DENIED, DENIED, DENIED)),
+    Call(
+        "issue a token",
+        "POST",
+        f"{ADMIN}/tokens",
+        {"user": "viewer", "lifetime": "1h"},
+        (CREATED, DENIED, DENIED, DENIED),
+    ),
+]
+CELLS: Final = [(call, who) for call in CALLS for who in WHO]
+
+
+def expected(call: Call, who: str) -> tuple[int, str | None]:
+    if who in UNAUTHENTICATED:
+        return UNAUTHENTICATED[who]
+    return call.expected[("admin", "deployer", "runner", "viewer").index(who)]
+
+
+def _filled(value: Json, world: World, who: str) -> Json:
+    if isinstance(value, str):
+        return value.replace("{job}", world.admin_job).replace("{who}", who)
+    if isinstance(value, dict):
+        return {k: _filled(v, world, who) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, world, who) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(("call", "who"), CELLS, ids=[f"{call.name}-{who}" for call, who in CELLS])
+async def test_each_user_gets_the_expected_answer(world: World, call: Call, who: str) -> None:
+    api = world.as_(who)
+    path = str(_filled(call.path, world, who))
+    body = _filled(call.body, world, who)
+    response = await api.client.request(
+        call.method, path, json=body if call.method == "POST" else None, headers=api.headers
+    )
+    status, kind = expected(call, who)
+    text = await response.text()
+    assert response.status == status, text
+    if kind is not None:
+        # What the orchestrator_client gem reads of an error: a JSON body whose `kind` picks
+        # the error class and whose `msg` is its message (`details` beside them).
+        assert response.content_type == "application/json"
+        answer = await response.json()
+        assert (answer["kind"], set(answer)) == (kind, {"kind", "msg", "details"}), answer
+        assert isinstance(answer["msg"], str) and answer["msg"], answer
+        assert isinstance(answer["details"], dict), answer
+
+
+async def test_each_user_lists_only_the_jobs_they_may_see(world: World) -> None:
+    runner_job = await world.as_("runner").run_task(["n-01"])
+    listed = {}
+    for who in ("admin", "runner", "viewer", "deployer"):
+        items = (await world.as_(who).ok("/jobs"))["items"]
+        listed[who] = {item["name"] for item in items}
+        if who in ("runner", "deployer"):
+            assert {item["owner"]["login"] for item in items} <= {who}
+    assert {world.admin_job, runner_job} <= listed["admin"]
+    assert listed["viewer"] == listed["admin"]
+    assert runner_job in listed["runner"] and world.admin_job not in listed["runner"]
+    assert not listed["deployer"] & {world.admin_job, runner_job}
+
+
+async def test_a_job_names_its_owner_with_the_full_user_object(world: World) -> None:
+    name = await world.as_("runner").run_task(["n-01"])
+    owner = (await world.api.ok(f"/jobs/{name}"))["owner"]
+    assert (owner["login"], owner["is_superuser"], owner["is_revoked"]) == ("runner", False, False)
+    admin = (await world.api.ok(f"/jobs/{world.admin_job}"))["owner"]
+    assert (admin["login"], admin["is_superuser"], admin["role_ids"]) == ("admin", True, [1])
+
+
+async def test_a_user_can_always_stop_their_own_job(world: World) -> None:
+    runner = world.as_("runner")
+    name = await runner.run_task(["n-01"])
+    status, answer = await runner.post("/command/stop", {"job": name})
+    assert status == 202, answer
+
+
+async def test_a_refused_nodes_scope_names_the_nodes_and_creates_nothing(world: World) -> None:
+    before = len((await world.api.ok("/jobs"))["items"])
+    status, answer = await world.as_("runner").post(
+        "/command/task", task_on(["n-01", "n-03", "n-04"])
+    )
+    assert (status, answer["kind"]) == (403, f"{ORCH}/not-permitted"), answer
+    assert answer["details"]["nodes"] == ["n-03", "n-04"]
+    assert len((await world.api.ok("/jobs"))["items"]) == before
