@@ -12,7 +12,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 import pytest
@@ -244,7 +243,8 @@ async def test_each_user_gets_the_expected_answer(world: World, call: Call, who:
         assert response.content_type == "application/json"
         answer = await response.json()
         assert (answer["kind"], set(answer)) == (kind, {"kind", "msg", "details"}), answer
-        assert isinstance(answer["msg"], str) and answer["msg"], answer
+        assert isinstance(answer["msg"], str), answer
+        assert answer["msg"], answer
         assert isinstance(answer["details"], dict), answer
 
 
@@ -258,7 +258,8 @@ async def test_each_user_lists_only_the_jobs_they_may_see(world: World) -> None:
             assert {item["owner"]["login"] for item in items} <= {who}
     assert {world.admin_job, runner_job} <= listed["admin"]
     assert listed["viewer"] == listed["admin"]
-    assert runner_job in listed["runner"] and world.admin_job not in listed["runner"]
+    assert runner_job in listed["runner"]
+    assert world.admin_job not in listed["runner"]
     assert not listed["deployer"] & {world.admin_job, runner_job}
 
 
