@@ -19,7 +19,7 @@ ADMIN: Final = "/podium/v1"
 COMMANDS: Final = ("user", "role", "token")
 DEFAULT_URL: Final = "http://127.0.0.1:8143"
 DEFAULT_TOKEN_FILE: Final = Path("data/admin.token")
-Action = Callable[[ApiClient, argparse.Namespace, TextIO], Awaitable[None]]
+Action = Callable[[ApiClient, argparse.Namespace, TextIO, TextIO], Awaitable[None]]
 
 
 def add_commands(
@@ -100,51 +100,60 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         print(f"{where}: cannot read the token file {args.token_file}: {exc.strerror}", file=err)
         return 2
     try:
-        asyncio.run(_call(args, token, err))
+        asyncio.run(_call(args, token, out, err))
     except ClientError as exc:
         print(f"{where}: {exc}", file=err)
         return 1 if isinstance(exc, ApiError) else 2
     return 0
 
 
-async def _call(args: argparse.Namespace, token: str, err: TextIO) -> None:
+async def _call(args: argparse.Namespace, token: str, out: TextIO, err: TextIO) -> None:
     async with ApiClient.open(args.url, token) as client:
-        await args.run(client, args, err)
+        await args.run(client, args, out, err)
 
 
-async def _user_add(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _user_add(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     body = {"login": args.login, "display_name": args.display_name, "email": args.email}
     user = await client.post(f"{ADMIN}/users", body)
     print(f"user {user['login']} added (id {user['id']})", file=err)
 
 
-async def _user_list(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _user_list(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     for user in (await client.get(f"{ADMIN}/users"))["items"]:
         state = "disabled" if user["is_revoked"] else "active"
-        print(f"{user['login']}\t{state}\t{','.join(user['roles']) or '-'}\t{user['id']}")
+        print(f"{user['login']}\t{state}\t{','.join(user['roles']) or '-'}\t{user['id']}", file=out)
 
 
-async def _user_disable(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _user_disable(
+    client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> None:
     user = await client.post(f"{ADMIN}/users/{args.login}/disable", {})
     print(f"user {user['login']} disabled: its tokens no longer work", file=err)
 
 
-async def _role_add(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _role_add(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     role = await client.post(f"{ADMIN}/roles", {"name": args.name, "description": args.description})
     print(f"role {role['name']} added (id {role['id']})", file=err)
 
 
-async def _role_list(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _role_list(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     for role in (await client.get(f"{ADMIN}/roles"))["items"]:
-        print(f"{role['name']}\t{' '.join(role['permissions']) or '-'}\t{','.join(role['users'])}")
+        print(
+            f"{role['name']}\t{' '.join(role['permissions']) or '-'}\t{','.join(role['users'])}",
+            file=out,
+        )
 
 
-async def _role_grant(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _role_grant(
+    client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> None:
     role = await client.post(f"{ADMIN}/roles/{args.name}/grant", {"permissions": args.permissions})
     _said_permissions(role, err)
 
 
-async def _role_revoke(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _role_revoke(
+    client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> None:
     role = await client.post(f"{ADMIN}/roles/{args.name}/revoke", {"permissions": args.permissions})
     _said_permissions(role, err)
 
@@ -153,24 +162,32 @@ def _said_permissions(role: JsonObject, err: TextIO) -> None:
     print(f"role {role['name']} now has: {' '.join(role['permissions']) or 'nothing'}", file=err)
 
 
-async def _role_assign(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _role_assign(
+    client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> None:
     role = await client.post(f"{ADMIN}/roles/{args.name}/assign", {"users": args.logins})
     print(f"role {role['name']} now has the users: {', '.join(role['users'])}", file=err)
 
 
-async def _token_issue(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _token_issue(
+    client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> None:
     body = {"user": args.user, "lifetime": args.lifetime, "label": args.label}
     token = await client.post(f"{ADMIN}/tokens", body)
     print(f"token {token['id']} issued to {token['user']}, expires {token['expires']}", file=err)
-    print(token["token"])
+    print(token["token"], file=out)
 
 
-async def _token_list(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _token_list(
+    client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> None:
     for token in (await client.get(f"{ADMIN}/tokens"))["items"]:
         state = "revoked" if token["revoked"] else f"expires {token['expires'] or 'never'}"
-        print(f"{token['id'] or '-'}\t{token['user']}\t{state}\t{token['label']}")
+        print(f"{token['id'] or '-'}\t{token['user']}\t{state}\t{token['label']}", file=out)
 
 
-async def _token_revoke(client: ApiClient, args: argparse.Namespace, err: TextIO) -> None:
+async def _token_revoke(
+    client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> None:
     token = await client.post(f"{ADMIN}/tokens/{args.id}/revoke", {})
     print(f"token {token['id']} of {token['user']} revoked", file=err)
