@@ -40,7 +40,7 @@ class Server:
     async def podium(self, *args: str, token_file: Path | None = None) -> Ran:
         """The command through the real parser and HTTP, in a thread of this process (a
         process of its own costs seconds of imports each)."""
-        parsed = build_parser().parse_args(self.argv(args, token_file))
+        parsed = build_parser({}).parse_args(self.argv(args, token_file))
         out, err = io.StringIO(), io.StringIO()
         code = await asyncio.to_thread(admin.run, parsed, out, err)
         return Ran(code, out.getvalue(), err.getvalue())
