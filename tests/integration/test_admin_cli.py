@@ -63,9 +63,9 @@ class Server:
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
     async with running(tmp_path / "data") as (engine, api):
-        assert engine.token_path is not None
+        assert engine.api.token_path is not None
         url = str(api.client.make_url("")).rstrip("/")
-        yield Server(api, url, engine.token_path)
+        yield Server(api, url, engine.api.token_path)
 
 
 async def test_an_operator_makes_a_user_who_can_run_tasks_and_then_disables_it(
