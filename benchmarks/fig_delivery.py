@@ -96,7 +96,7 @@ async def _delivery(
                     queue = await stack.enter_async_context(_subscribed(podium, by_amqp))
                 name = await client.task(nodes)
                 if amqp is not None:
-                    await queue.bind(amqp.topic, f"job.{name}.#")
+                    await queue.bind(amqp.names.topic, f"job.{name}.#")
                 await _poll(client, name, by_poll)
                 await asyncio.sleep(0.2)
             state = await log_state(podium)

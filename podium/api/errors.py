@@ -18,6 +18,15 @@ class ApiError(Exception):
     status: int = 400
     kind: ClassVar[str] = f"{ORCH}/validation-error"
 
+    def __init_subclass__(cls, *, status: int | None = None, kind: str | None = None) -> None:
+        """`class UnknownJob(ApiError, status=404, kind=...)`: each error's status and kind on
+        the line that declares it."""
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if kind is not None:
+            cls.kind = kind
+
     def __init__(self, msg: str, *, status: int | None = None, **details: Any) -> None:
         super().__init__(msg)
         self.msg = msg
@@ -33,124 +42,94 @@ class ValidationError(ApiError):
     """Raised for a malformed body, path id, query parameter or field value."""
 
 
-class BodyTooLarge(ApiError):
-    status = 413
+class BodyTooLarge(ApiError, status=413):
+    """Raised for a body over the size the api reads."""
 
 
-class RequestTimeout(ApiError):
+class RequestTimeout(ApiError, status=408):
     """Raised when a request's body does not arrive within the request timeout."""
 
-    status = 408
+
+class QueryError(ApiError, kind=f"{ORCH}/query-error"):
+    """Raised for a query scope that does not parse, or that PuppetDB refuses."""
 
 
-class QueryError(ApiError):
-    kind = f"{ORCH}/query-error"
+class PuppetDbError(ApiError, kind=f"{ORCH}/puppetdb-error"):
+    """Raised when PuppetDB cannot answer a query."""
 
 
-class PuppetDbError(ApiError):
-    kind = f"{ORCH}/puppetdb-error"
+class EmptyEnvironment(ApiError, kind=f"{ORCH}/empty-environment"):
+    """Raised for a deploy of an environment with nothing to deploy."""
 
 
-class EmptyEnvironment(ApiError):
-    kind = f"{ORCH}/empty-environment"
+class EmptyTarget(ApiError, kind=f"{ORCH}/empty-target"):
+    """Raised for a scope that resolves to no nodes."""
 
 
-class EmptyTarget(ApiError):
-    kind = f"{ORCH}/empty-target"
+class DependencyCycle(ApiError, kind=f"{ORCH}/dependency-cycle"):
+    """Raised for application components that require each other in a cycle."""
 
 
-class DependencyCycle(ApiError):
-    kind = f"{ORCH}/dependency-cycle"
-
-
-class InventoryInvalid(ApiError):
+class InventoryInvalid(ApiError, kind=f"{ORCH}/inventory-error"):
     """Raised when a reload finds an inventory or node-groups file it cannot use; the sources
     in force stay as they were."""
 
-    kind = f"{ORCH}/inventory-error"
 
-
-class Unauthenticated(ApiError):
+class Unauthenticated(ApiError, status=401, kind=f"{RBAC}/user-unauthenticated"):
     """Raised for a request without a token, or with one the log does not know."""
 
-    status = 401
-    kind = f"{RBAC}/user-unauthenticated"
+
+class TokenRevoked(Unauthenticated, kind=f"{RBAC}/token-revoked"):
+    """Raised for a token that was revoked."""
 
 
-class TokenRevoked(Unauthenticated):
-    kind = f"{RBAC}/token-revoked"
+class TokenExpired(Unauthenticated, kind=f"{RBAC}/token-expired"):
+    """Raised for a token past its lifetime."""
 
 
-class TokenExpired(Unauthenticated):
-    kind = f"{RBAC}/token-expired"
-
-
-class UserRevoked(Unauthenticated):
+class UserRevoked(Unauthenticated, kind=f"{RBAC}/user-revoked"):
     """Raised for a token whose user is disabled (PE calls such a user revoked)."""
 
-    kind = f"{RBAC}/user-revoked"
 
-
-class Conflict(ApiError):
+class Conflict(ApiError, status=409, kind=f"{RBAC}/conflict"):
     """Raised when a login or role name is taken already."""
 
-    status = 409
-    kind = f"{RBAC}/conflict"
 
-
-class UnknownIdentity(ApiError):
+class UnknownIdentity(ApiError, status=404, kind=f"{RBAC}/not-found"):
     """Raised for a user, role or token id the log does not know (admin endpoints)."""
 
-    status = 404
-    kind = f"{RBAC}/not-found"
+
+class UnknownTaskTarget(ApiError, status=404, kind=f"{ORCH}/unknown-task-target"):
+    """Raised for a task-target id the log does not know."""
 
 
-class UnknownTaskTarget(ApiError):
-    status = 404
-    kind = f"{ORCH}/unknown-task-target"
+class NotPermitted(ApiError, status=403, kind=f"{ORCH}/not-permitted"):
+    """Raised for a user without the permission the request needs."""
 
 
-class NotPermitted(ApiError):
-    status = 403
-    kind = f"{ORCH}/not-permitted"
+class UnknownJob(ApiError, status=404, kind=f"{ORCH}/unknown-job"):
+    """Raised for a job name the log does not know."""
 
 
-class UnknownJob(ApiError):
-    status = 404
-    kind = f"{ORCH}/unknown-job"
+class UnknownEnvironment(ApiError, status=404, kind=f"{ORCH}/unknown-environment"):
+    """Raised for an environment the environments directory does not hold."""
 
 
-class UnknownEnvironment(ApiError):
-    status = 404
-    kind = f"{ORCH}/unknown-environment"
+class UnknownTask(ApiError, status=404, kind=f"{ORCH}/unknown-task"):
+    """Raised for a task the environment does not have."""
 
 
-class UnknownTask(ApiError):
-    status = 404
-    kind = f"{ORCH}/unknown-task"
-
-
-class NotFound(ApiError):
+class NotFound(ApiError, status=404, kind=f"{ORCH}/not-found"):
     """Raised for a path no route serves."""
 
-    status = 404
-    kind = f"{ORCH}/not-found"
+
+class MethodNotAllowed(ApiError, status=405, kind=f"{ORCH}/method-not-allowed"):
+    """Raised for a method the route does not serve."""
 
 
-class MethodNotAllowed(ApiError):
-    status = 405
-    kind = f"{ORCH}/method-not-allowed"
-
-
-class Unavailable(ApiError):
+class Unavailable(ApiError, status=503, kind=f"{ORCH}/broker-unavailable"):
     """Raised when the log or the broker does not take the command; nothing was accepted."""
 
-    status = 503
-    kind = f"{ORCH}/broker-unavailable"
 
-
-class InternalError(ApiError):
+class InternalError(ApiError, status=500, kind=f"{ORCH}/internal-error"):
     """Rendered for a fault of the server's own; the traceback goes to the log, not the client."""
-
-    status = 500
-    kind = f"{ORCH}/internal-error"

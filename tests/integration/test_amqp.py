@@ -203,7 +203,7 @@ async def test_a_consumer_the_broker_cancels_attaches_again(broker: Broker) -> N
     await until(lambda: got == ["before"])
     assert queue.attaches == 1
     async with broker.scoped_channel() as channel:
-        await channel.queue_delete(broker.settings.work)
+        await channel.queue_delete(broker.settings.names.work)
     await until(lambda: queue.attaches > 1)  # it saw the cancel and tries to attach again
     await AmqpWorkQueue.open(broker, WorkQueueSettings())  # the queue comes back, empty
     await queue.put([work_item("after")])

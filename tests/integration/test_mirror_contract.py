@@ -39,7 +39,7 @@ async def subscribed(broker: Broker, key: str) -> AsyncIterator[list[tuple[str, 
     got: list[tuple[str, Json]] = []
     channel = await broker.now().channel()
     queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(broker.settings.topic, routing_key=key)
+    await queue.bind(broker.settings.names.topic, routing_key=key)
 
     async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
         got.append((message.routing_key or "", json.loads(message.body)))

@@ -66,7 +66,7 @@ class Fanout:
 
 class AmqpStopBus:
     def __init__(self, broker: Broker) -> None:
-        self._fanout = Fanout(broker, broker.settings.stops)
+        self._fanout = Fanout(broker, broker.settings.names.stops)
 
     @classmethod
     async def open(cls, broker: Broker) -> AmqpStopBus:
@@ -97,7 +97,7 @@ class AmqpHeartbeats:
     """Executors beat; a scheduler `listen`s in the background and reads `last_seen`."""
 
     def __init__(self, broker: Broker, clock: Callable[[], float] = time.time) -> None:
-        self._fanout = Fanout(broker, broker.settings.heartbeats)
+        self._fanout = Fanout(broker, broker.settings.names.heartbeats)
         self._seen: dict[str, float] = {}
         self._clock = clock
 

@@ -106,7 +106,7 @@ class AmqpLeadership:
 
     async def _put_token(self, error: type[PortError] = QueueUnavailable) -> None:
         await publish_confirmed(
-            self._broker, uuid.uuid4().hex.encode(), self._broker.settings.lock, error=error
+            self._broker, uuid.uuid4().hex.encode(), self._broker.settings.names.lock, error=error
         )
 
     def _step_down(self) -> None:

@@ -51,14 +51,14 @@ class AmqpEventLog:
         return cls(broker)
 
     async def append(self, batch: Sequence[Event]) -> None:
-        await publish_confirmed(self._broker, encode_batch(batch), self._settings.events)
+        await publish_confirmed(self._broker, encode_batch(batch), self._settings.names.events)
 
     async def head(self) -> Head:
         """The end is learnt by appending an empty marker record: a reader that has seen it has
         seen everything appended before. (A stream cannot tell its end over AMQP 0.9.1.)"""
         marker = uuid.uuid4().hex
         await publish_confirmed(
-            self._broker, _EMPTY_BATCH, self._settings.events, {MARKER_HEADER: marker}
+            self._broker, _EMPTY_BATCH, self._settings.names.events, {MARKER_HEADER: marker}
         )
         return Head(marker=marker)
 
@@ -78,7 +78,7 @@ class AmqpEventLog:
             await channel.set_qos(
                 prefetch_count=self._settings.stream_prefetch, timeout=SETUP_TIMEOUT_S
             )
-            queue = await channel.get_queue(self._settings.events, ensure=False)
+            queue = await channel.get_queue(self._settings.names.events, ensure=False)
             requested = position.next
             arguments = {STREAM_OFFSET: requested}
             async for message in consume(

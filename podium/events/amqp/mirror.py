@@ -65,7 +65,7 @@ class TopicMirror:
             try:
                 if channel is None or channel.is_closed or exchange is None:
                     channel = await self._broker.channel(publisher_confirms=False)
-                    exchange = await channel.get_exchange(self._broker.settings.topic)
+                    exchange = await channel.get_exchange(self._broker.settings.names.topic)
                 message = aio_pika.Message(body, content_type="application/json")
                 await exchange.publish(message, routing_key=key, mandatory=False)
             except RECOVERABLE as exc:

@@ -3,6 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class Names(NamedTuple):
+    """The name of every queue and exchange of one installation."""
+
+    events: str
+    snapshots: str
+    work: str
+    parked: str
+    stops: str
+    heartbeats: str
+    topic: str
+    lock: str
+
+    @classmethod
+    def under(cls, prefix: str) -> Names:
+        suffixes = (  # in the order of the fields
+            "events",
+            "snapshots",
+            "work",
+            "work.parked",
+            "stops",
+            "heartbeats",
+            "events.topic",
+            "scheduler.lock",
+        )
+        return cls(*(f"{prefix}.{suffix}" for suffix in suffixes))
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,36 +48,8 @@ class AmqpSettings:
     stream_prefetch: int = 64
 
     @property
-    def events(self) -> str:
-        return f"{self.prefix}.events"
-
-    @property
-    def snapshots(self) -> str:
-        return f"{self.prefix}.snapshots"
-
-    @property
-    def work(self) -> str:
-        return f"{self.prefix}.work"
-
-    @property
-    def parked(self) -> str:
-        return f"{self.prefix}.work.parked"
-
-    @property
-    def stops(self) -> str:
-        return f"{self.prefix}.stops"
-
-    @property
-    def heartbeats(self) -> str:
-        return f"{self.prefix}.heartbeats"
-
-    @property
-    def topic(self) -> str:
-        return f"{self.prefix}.events.topic"
-
-    @property
-    def lock(self) -> str:
-        return f"{self.prefix}.scheduler.lock"
+    def names(self) -> Names:
+        return Names.under(self.prefix)
 
     def connection_url(self, name: str) -> str:
         """The URL with this process's connection name and heartbeat."""

@@ -52,13 +52,15 @@ class AmqpSnapshots:
         parts = [data[i : i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]
         for index, part in enumerate(parts):
             headers: FieldTable = {_ID: snapshot_id, _PART: str(index), _PARTS: str(len(parts))}
-            await publish_confirmed(self._broker, part, self._broker.settings.snapshots, headers)
+            await publish_confirmed(
+                self._broker, part, self._broker.settings.names.snapshots, headers
+            )
         log.info("snapshot saved", next_offset=snapshot.next_offset, bytes=len(data))
 
     async def latest(self) -> Snapshot | None:
         marker = uuid.uuid4().hex
         await publish_confirmed(
-            self._broker, b"", self._broker.settings.snapshots, {MARKER_HEADER: marker}
+            self._broker, b"", self._broker.settings.names.snapshots, {MARKER_HEADER: marker}
         )
         async with asyncio.timeout(_READ_TIMEOUT_S):
             data = await self._newest_until(marker)
@@ -73,7 +75,7 @@ class AmqpSnapshots:
     async def _newest_until(self, marker: str) -> bytes | None:
         async with self._broker.scoped_channel(streams=True) as channel:
             await channel.set_qos(prefetch_count=8, timeout=SETUP_TIMEOUT_S)
-            queue = await channel.get_queue(self._broker.settings.snapshots, ensure=False)
+            queue = await channel.get_queue(self._broker.settings.names.snapshots, ensure=False)
             assembly = _Assembly()
             messages = consume(queue, channel, arguments={STREAM_OFFSET: "first"})
             async for message in messages:

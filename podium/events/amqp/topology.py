@@ -34,7 +34,7 @@ def work_arguments(settings: AmqpSettings, delivery_limit: int) -> FieldTable:
         "x-queue-type": "quorum",
         "x-delivery-limit": delivery_limit,
         "x-dead-letter-exchange": "",
-        "x-dead-letter-routing-key": settings.parked,
+        "x-dead-letter-routing-key": settings.names.parked,
     }
 
 
@@ -51,7 +51,7 @@ async def declare_events(channel: AbstractChannel, settings: AmqpSettings) -> No
     arguments = _stream_arguments(
         settings.log_max_age, settings.log_max_bytes, settings.log_segment_bytes
     )
-    await _declare_queue(channel, settings.events, arguments)
+    await _declare_queue(channel, settings.names.events, arguments)
 
 
 async def declare_snapshots(channel: AbstractChannel, settings: AmqpSettings) -> None:
@@ -59,20 +59,20 @@ async def declare_snapshots(channel: AbstractChannel, settings: AmqpSettings) ->
     arguments = _stream_arguments(
         settings.log_max_age, settings.snapshot_max_bytes, settings.snapshot_segment_bytes
     )
-    await _declare_queue(channel, settings.snapshots, arguments)
+    await _declare_queue(channel, settings.names.snapshots, arguments)
 
 
 async def declare_work(
     channel: AbstractChannel, settings: AmqpSettings, delivery_limit: int
 ) -> None:
     """Node-run work, and the parking queue it dead-letters to (declared first)."""
-    await _declare_queue(channel, settings.parked, {"x-queue-type": "quorum"})
-    await _declare_queue(channel, settings.work, work_arguments(settings, delivery_limit))
+    await _declare_queue(channel, settings.names.parked, {"x-queue-type": "quorum"})
+    await _declare_queue(channel, settings.names.work, work_arguments(settings, delivery_limit))
 
 
 async def declare_lock(channel: AbstractChannel, settings: AmqpSettings) -> AbstractQueue:
     """The scheduler lock: a single-active-consumer queue."""
-    return await _declare_queue(channel, settings.lock, LOCK_ARGUMENTS)
+    return await _declare_queue(channel, settings.names.lock, LOCK_ARGUMENTS)
 
 
 async def declare_fanout(channel: AbstractChannel, name: str) -> AbstractExchange:
@@ -94,15 +94,15 @@ async def declare_listener(channel: AbstractChannel, fanout: str) -> AbstractQue
 async def declare_topic(channel: AbstractChannel, settings: AmqpSettings) -> AbstractExchange:
     """The mirror of job events for AMQP subscribers."""
     return await channel.declare_exchange(
-        settings.topic, aio_pika.ExchangeType.TOPIC, durable=True, timeout=SETUP_TIMEOUT_S
+        settings.names.topic, aio_pika.ExchangeType.TOPIC, durable=True, timeout=SETUP_TIMEOUT_S
     )
 
 
 async def delete_everything(broker: Broker) -> None:
     """Remove this prefix's queues and exchanges (tests clean up with it)."""
-    settings = broker.settings
-    queues = (settings.events, settings.snapshots, settings.work, settings.parked, settings.lock)
-    exchanges = (settings.stops, settings.heartbeats, settings.topic)
+    names = broker.settings.names
+    queues = (names.events, names.snapshots, names.work, names.parked, names.lock)
+    exchanges = (names.stops, names.heartbeats, names.topic)
     channel = await broker.channel(wait=False)
     try:
         for queue in queues:

@@ -70,7 +70,7 @@ class AmqpWorkQueue:
         return cls(broker, settings)
 
     async def put(self, items: Sequence[WorkItem]) -> None:
-        name = self._broker.settings.work
+        name = self._broker.settings.names.work
         bodies = [
             encode_work(items[start : start + self.batch])
             for start in range(0, len(items), self.batch)
@@ -84,11 +84,11 @@ class AmqpWorkQueue:
             )
 
     def consume(self, prefetch: int) -> AsyncGenerator[AmqpDelivery, None]:
-        return self._deliveries(self._broker.settings.work, prefetch)
+        return self._deliveries(self._broker.settings.names.work, prefetch)
 
     def parked(self) -> AsyncGenerator[AmqpDelivery, None]:
         """Deliveries the quorum queue dead-lettered (past `x-delivery-limit`)."""
-        return self._deliveries(self._broker.settings.parked, 64)
+        return self._deliveries(self._broker.settings.names.parked, 64)
 
     def _deliveries(self, queue_name: str, prefetch: int) -> AsyncGenerator[AmqpDelivery, None]:
         return self._broker.reattaching(
