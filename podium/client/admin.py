@@ -66,7 +66,8 @@ def _group(
     help_text: str,
     environ: Mapping[str, str],
 ) -> argparse._SubParsersAction[argparse.ArgumentParser]:
-    parser = commands.add_parser(name, help=f"{help_text}, on a running server")
+    described = f"{help_text}, on a running server"
+    parser = commands.add_parser(name, help=described, description=f"{described.capitalize()}.")
     url = environ.get("PODIUM_URL", DEFAULT_URL)
     token_file = environ.get("PODIUM_TOKEN_FILE", str(DEFAULT_TOKEN_FILE))
     parser.add_argument("--url", default=url, help=f"the server (env PODIUM_URL; default {url})")
@@ -85,7 +86,7 @@ def _action(
     action: Action,
     help_text: str,
 ) -> argparse.ArgumentParser:
-    parser = group.add_parser(name, help=help_text)
+    parser = group.add_parser(name, help=help_text, description=f"{help_text.capitalize()}.")
     parser.set_defaults(run=action)
     return parser
 

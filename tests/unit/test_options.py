@@ -21,7 +21,7 @@ URL = "amqp://guest:guest@broker:5672/"
 
 def help_of(command: str, capsys: pytest.CaptureFixture[str]) -> str:
     with pytest.raises(SystemExit):
-        build_parser({}).parse_args([command, "--help"])
+        build_parser({}).parse_args([*command.split(), "--help"])
     return capsys.readouterr().out
 
 
@@ -57,7 +57,9 @@ def test_the_version_is_the_packages(capsys: pytest.CaptureFixture[str]) -> None
     assert capsys.readouterr().out.startswith("podium 0.")
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(
+    "command", [*COMMANDS, "user", "role", "token", "user add", "role grant", "token issue"]
+)
 def test_each_command_describes_itself_and_says_no_none(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
