@@ -1,0 +1,109 @@
+"""Five reads of a 100,000-node job's report, nodes and events (tens of megabytes each) do not
+stall `podium serve`: health checks are answered meanwhile.
+
+What is asserted, and why: the absolute latency of a health check depends on how busy the
+machine is (the test machine is shared, and 2 cores), so a fixed bound such as 100 ms would
+either flake or be too loose to mean anything. Building an answer at once, as before, held the
+loop for the whole build, so health checks during five reads waited about as long as one whole
+read takes alone (`alone_s`), or longer. Written in slices, they wait a few slices. Both scale
+with the machine's load alike, so the test compares them: the median health check during the
+reads must take under a quarter of one read alone. Today's numbers are printed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from tests.e2e.test_serve import Server, server_process
+
+NODES = 100_000
+
+
+def get(port: int, path: str, token: str | None = None) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    try:
+        connection.request("GET", path, headers={"X-Authentication": token} if token else {})
+        answer = connection.getresponse()
+        body = answer.read()
+        assert answer.status == 200, body[:300]
+        return body
+    finally:
+        connection.close()
+
+
+def curl(server: Server, token: str, what: str) -> subprocess.Popen[bytes]:
+    """A reader that takes the whole answer and throws it away (no client work in this process,
+    which measures)."""
+    url = f"{server.url}/orchestrator/v1/jobs/1/{what}"
+    command = ["curl", "-sf", "-o", "/dev/null", "-H", f"X-Authentication: {token}", url]
+    return subprocess.Popen(command)
+
+
+class Probe(threading.Thread):
+    """Health checks one after another, each one timed, until stopped."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port, self.latencies_s, self.stopped = port, list[float](), threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            started = time.perf_counter()
+            get(self.port, "/status/v1/services")
+            self.latencies_s.append(time.perf_counter() - started)
+            time.sleep(0.02)
+
+
+def test_health_checks_are_answered_while_large_answers_are_read(tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("config: {transport: sim}\n")  # every node: instant sim
+    flags = ("--no-fsync", "--max-inflight", "2000", "--slots", "512")
+    with server_process(tmp_path / "data", inventory, *flags) as server:
+        server.start()
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.process is not None
+            assert server.process.poll() is None, server.log.read_text()
+            try:
+                get(server.port, "/status/v1/simple")
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        token = (server.data / "admin.token").read_text().strip()
+        nodes = [f"{i:x}" for i in range(NODES)]  # short names: the body stays under 1 MiB
+        body = json.dumps({"task": "testmod::echo", "params": {}, "scope": {"nodes": nodes}})
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+        headers = {"X-Authentication": token, "Content-Type": "application/json"}
+        connection.request("POST", "/orchestrator/v1/command/task", body=body, headers=headers)
+        assert connection.getresponse().status == 202
+        connection.close()
+        while json.loads(get(server.port, "/orchestrator/v1/jobs/1", token))["state"] not in (
+            "finished",
+            "failed",
+        ):
+            time.sleep(0.5)
+
+        started = time.perf_counter()
+        assert curl(server, token, "report").wait() == 0
+        alone_s = time.perf_counter() - started
+
+        probe = Probe(server.port)
+        probe.start()
+        readers = [curl(server, token, what) for what in ("report", "nodes", "events") * 2][:5]
+        assert [reader.wait() for reader in readers] == [0] * 5
+        probe.stopped.set()
+        probe.join()
+
+    median_s = statistics.median(probe.latencies_s)
+    print(
+        f"one report alone {alone_s:.2f} s; during five reads, {len(probe.latencies_s)} health "
+        f"checks: median {median_s * 1000:.0f} ms, max {max(probe.latencies_s) * 1000:.0f} ms"
+    )
+    assert median_s < alone_s / 4
