@@ -5,9 +5,12 @@ What is asserted, and why: the absolute latency of a health check depends on how
 machine is (the test machine is shared, and 2 cores), so a fixed bound such as 100 ms would
 either flake or be too loose to mean anything. Building an answer at once, as before, held the
 loop for the whole build, so health checks during five reads waited about as long as one whole
-read takes alone (`alone_s`), or longer. Written in slices, they wait a few slices. Both scale
-with the machine's load alike, so the test compares them: the median health check during the
-reads must take under a quarter of one read alone. Today's numbers are printed.
+read takes alone (`alone_s`), or much longer: measured on a busy machine, 6 health checks were
+answered during the reads, the slowest after 80 s, one report alone taking 29 s. Written in
+slices, they wait a few slices: 173 answered, the slowest after 2.6 s (a busy machine's pauses),
+one report alone taking 18 s. Both scale with the machine's load alike, so the test compares
+them: 9 in 10 health checks during the reads must take under a quarter of one read alone.
+Today's numbers are printed.
 """
 
 from __future__ import annotations
@@ -101,9 +104,11 @@ def test_health_checks_are_answered_while_large_answers_are_read(tmp_path: Path)
         probe.stopped.set()
         probe.join()
 
-    median_s = statistics.median(probe.latencies_s)
+    latencies = probe.latencies_s
+    assert len(latencies) >= 2
+    median_s, p90_s = statistics.median(latencies), statistics.quantiles(latencies, n=10)[-1]
     print(
-        f"one report alone {alone_s:.2f} s; during five reads, {len(probe.latencies_s)} health "
-        f"checks: median {median_s * 1000:.0f} ms, max {max(probe.latencies_s) * 1000:.0f} ms"
+        f"one report alone {alone_s:.2f} s; during five reads, {len(latencies)} health checks: "
+        f"median {median_s * 1000:.0f} ms, p90 {p90_s * 1000:.0f} ms, max {max(latencies):.2f} s"
     )
-    assert median_s < alone_s / 4
+    assert p90_s < alone_s / 4
