@@ -314,6 +314,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     config.stash[PUPPET_LAUNCH] = launch(Path(tempfile.mkdtemp(prefix="podium-puppet-")))
 
 
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    launched = config.stash.get(PUPPET_LAUNCH, None)
+    summary = launched.summary() if launched is not None else None
+    if summary is not None:
+        terminalreporter.write_line(summary)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     launched = config.stash.get(PUPPET_LAUNCH, None)
     if launched is not None:

@@ -8,9 +8,10 @@ puppetserver sends facts, catalogs and reports to PuppetDB, and its environment 
 directory the tests fill. Agents run as this user with a configuration directory of their own,
 under the certnames made for them (`certnames`).
 
-Both are JVMs that spend most of their start compiling Clojure: `start` launches them and returns
-at once, `ready` waits for both (and for one warm-up agent run, the server's slowest), so the
-suite can start them early and do other work meanwhile.
+Both are JVMs that spend most of their start compiling Clojure (tests/clojure_cache.py keeps the
+compiled classes between sessions): `start` launches them and returns at once, `ready` waits for
+both (and for one warm-up agent run, the server's slowest), so the suite can start them early
+and do other work meanwhile.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Final
 import pytest
 
 from podium.jsontypes import Json
+from tests.clojure_cache import ClojureCache, cache_for
 from tests.sshd import free_port, missing
 
 PUPPET: Final = Path("/usr/bin/puppet")
@@ -46,6 +48,10 @@ PUPPETDB_CONF: Final = Path("/etc/puppetdb")  # bootstrap.cfg, conf.d/auth.conf
 JAVA: Final = Path("/usr/bin/java")
 PSQL: Final = Path("/usr/bin/psql")
 POSTGRES: Final = ("127.0.0.1", 5432)
+# PuppetDB's pools hold 25 connections each by default: two PuppetDBs would take all of
+# PostgreSQL's 100, and test sessions run side by side on a shared machine.
+WRITE_CONNECTIONS: Final = 4
+READ_CONNECTIONS: Final = 2
 PACKAGES: Final = "puppet-agent, puppetserver, puppetdb and puppet-terminus-puppetdb"
 SERVER_CERTNAME: Final = "podium-puppetserver"
 PUPPETDB_CERTNAME: Final = "podium-puppetdb"
@@ -56,8 +62,9 @@ WARM_UP_CERTNAME: Final = "podium-warmup"
 AGENT_CERTNAMES: Final = tuple(f"agent-{n:02d}" for n in range(1, 17))
 START_TIMEOUT_S: Final = 420.0  # two JVMs compiling at once on a busy two-core machine
 # Small heaps: the machine is shared, and a test session asks little of either server.
-SERVER_JAVA_ARGS: Final = ("-Xms256m", "-Xmx768m", "-XX:+UseSerialGC")
-PUPPETDB_JAVA_ARGS: Final = ("-Xms64m", "-Xmx256m", "-XX:+UseSerialGC")
+# C1 alone: a test session is too short for C2's optimisations to repay their compiling.
+SERVER_JAVA_ARGS: Final = ("-Xms256m", "-Xmx768m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+PUPPETDB_JAVA_ARGS: Final = ("-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 
 
 class PuppetStackError(RuntimeError):
@@ -143,15 +150,24 @@ class _Server:
     process: subprocess.Popen[bytes]
     restart_file: Path  # trapperkeeper writes 1 here once every service has started
     log: Path
+    cache: ClojureCache
+    was_started: bool = False  # every service up: what it compiled on the way is complete
 
     def started(self) -> bool:
         if self.process.poll() is not None:
             raise PuppetStackError(
                 f"{self.name} exited with {self.process.returncode}: {_tail(self.log)}"
             )
-        return self.restart_file.read_text().strip() not in ("", "0")
+        self.was_started = self.restart_file.read_text().strip() not in ("", "0")
+        return self.was_started
+
+    def cpu_s(self) -> float:
+        """The CPU time the server has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
+        """SIGTERM (the JVM's shutdown hooks run, and exit 143), SIGKILL after 30 s."""
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -161,6 +177,8 @@ class _Server:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        clean = self.was_started and self.process.returncode in (0, 143)
+        self.cache.keep(stopped_cleanly=clean)
 
 
 @dataclass
@@ -174,6 +192,8 @@ class StartingServers:
     began: float
     password: str = field(default_factory=lambda: uuid.uuid4().hex)  # the database role's
     servers: list[_Server] = field(default_factory=list)
+    started_s: float | None = None
+    cpu_s: dict[str, float] = field(default_factory=dict)  # each server's, once both were ready
     _ready: PuppetServers | None = None
 
     def ready(self, timeout_s: float = START_TIMEOUT_S) -> PuppetServers:
@@ -194,7 +214,9 @@ class StartingServers:
         run = servers.run_agent(WARM_UP_CERTNAME, "warmup")
         if run.returncode != 0:
             raise PuppetStackError(f"the warm-up agent run failed: {run.stdout}{run.stderr}")
-        self._ready = self._servers(time.monotonic() - self.began)
+        self.started_s = time.monotonic() - self.began
+        self.cpu_s = {server.name: server.cpu_s() for server in self.servers}
+        self._ready = self._servers(self.started_s)
         return self._ready
 
     def _servers(self, started_s: float) -> PuppetServers:
@@ -278,6 +300,7 @@ def _configure_server(home: Path, starting: StartingServers) -> None:
         f"  server-conf-dir: {etc}\n  server-code-dir: {home}/code\n"
         f"  server-var-dir: {home}/var\n  server-run-dir: {home}/run\n"
         f"  server-log-dir: {home}/log\n  max-active-instances: 1\n"
+        "  compile-mode: off\n"  # JRuby's JIT does not repay itself in a test session
         "}\nhttp-client: {}\nprofiler: {}\n"
     )
     _logback(home / "logback.xml", home / "puppetserver.log")
@@ -304,10 +327,14 @@ def _configure_puppetdb(home: Path, ssl: Path, starting: StartingServers) -> Non
     conf.mkdir(parents=True)
     (home / "var").mkdir()
     host, port = POSTGRES
+    database = (
+        f"subname = //{host}:{port}/{starting.database}\n"
+        f"username = {starting.database}\npassword = {starting.password}\n"
+    )
     (conf / "config.ini").write_text(
         f"[global]\nvardir = {home}/var\nlogging-config = {home}/logback.xml\n"
-        f"[database]\nsubname = //{host}:{port}/{starting.database}\n"
-        f"username = {starting.database}\npassword = {starting.password}\n"
+        f"[database]\n{database}maximum-pool-size = {WRITE_CONNECTIONS}\n"
+        f"[read-database]\n{database}maximum-pool-size = {READ_CONNECTIONS}\n"
         f"[jetty]\nssl-host = 127.0.0.1\nssl-port = {starting.puppetdb_port}\n"
         f"ssl-key = {ssl}/private_keys/{PUPPETDB_CERTNAME}.pem\n"
         f"ssl-cert = {ssl}/certs/{PUPPETDB_CERTNAME}.pem\n"
@@ -337,25 +364,28 @@ def _configure_agent(confdir: Path, server_ssl: Path, server_port: int) -> None:
 
 
 def _launch_puppetserver(home: Path) -> _Server:
+    cache = cache_for("puppetserver", PUPPETSERVER / "puppetserver.jar")
     argv = [
         str(JAVA), *SERVER_JAVA_ARGS, "-Djruby.lib=/usr/share/jruby/lib",
-        "-XX:+CrashOnOutOfMemoryError", "-jar", str(PUPPETSERVER / "puppetserver.jar"),
+        "-XX:+CrashOnOutOfMemoryError", *cache.jvm_args(PUPPETSERVER / "puppetserver.jar"),
+        "-m", "puppetlabs.trapperkeeper.main",
         "--config", str(home / "conf.d"), "--bootstrap-config", str(PUPPETSERVER_SERVICES),
     ]  # fmt: skip
-    return _launch("puppetserver", home, argv, cwd=PUPPETSERVER)
+    return _launch("puppetserver", home, argv, PUPPETSERVER, cache)
 
 
 def _launch_puppetdb(home: Path) -> _Server:
+    cache = cache_for("puppetdb", PUPPETDB_JAR)
     argv = [
         str(JAVA), *PUPPETDB_JAVA_ARGS, "-Djava.security.egd=/dev/urandom",
-        "-cp", str(PUPPETDB_JAR), "clojure.main", "-m", "puppetlabs.puppetdb.core", "services",
+        *cache.jvm_args(PUPPETDB_JAR), "-m", "puppetlabs.puppetdb.core", "services",
         "--config", str(home / "conf.d"),
         "--bootstrap-config", str(PUPPETDB_CONF / "bootstrap.cfg"),
     ]  # fmt: skip
-    return _launch("puppetdb", home, argv, cwd=home)
+    return _launch("puppetdb", home, argv, home, cache)
 
 
-def _launch(name: str, home: Path, argv: list[str], cwd: Path) -> _Server:
+def _launch(name: str, home: Path, argv: list[str], cwd: Path, cache: ClojureCache) -> _Server:
     restart_file = home / "restart"
     restart_file.write_text("0")
     output = home / f"{name}.out"
@@ -368,7 +398,7 @@ def _launch(name: str, home: Path, argv: list[str], cwd: Path) -> _Server:
             cwd=cwd,
             start_new_session=True,  # its own process group: stopped whole
         )
-    return _Server(name, process, restart_file, home / f"{name}.log")
+    return _Server(name, process, restart_file, home / f"{name}.log", cache)
 
 
 def _logback(path: Path, log: Path) -> None:
@@ -433,6 +463,16 @@ class Launch:
         if self.starting is not None:
             self.starting.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def summary(self) -> str | None:
+        """How long the servers took to start, for the session's report."""
+        if self.starting is None or self.starting.started_s is None:
+            return None
+        cpu = ", ".join(f"{name} {used:.0f} s" for name, used in self.starting.cpu_s.items())
+        started_s = self.starting.started_s
+        return (
+            f"Puppet servers ready {started_s:.0f} s after launch, warm-up run included ({cpu} CPU)"
+        )
 
 
 def launch(root: Path) -> Launch:
