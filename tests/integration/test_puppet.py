@@ -209,12 +209,12 @@ def local(node: str) -> Json:
 
 @pytest.fixture(scope="module")
 def fleet(puppet_servers: PuppetServers, certnames: Iterator[str]) -> dict[str, list[str]]:
-    """Three agents that ran against the servers with a `podium_role` fact (web, web, db);
-    their certnames by role, once PuppetDB holds their facts."""
+    """Two agents that ran against the servers with a `podium_role` fact (web, db); their
+    certnames by role, once PuppetDB holds their facts."""
     env = f"fleet_{uuid.uuid4().hex[:8]}"
     (puppet_servers.environments / env / "manifests").mkdir(parents=True)
     (puppet_servers.environments / env / "manifests" / "site.pp").write_text("node default {}\n")
-    roles = {"web": [next(certnames), next(certnames)], "db": [next(certnames)]}
+    roles = {"web": [next(certnames)], "db": [next(certnames)]}
     for role, names in roles.items():
         for name in names:
             run = puppet_servers.run_agent(name, env, {"podium_role": role})
