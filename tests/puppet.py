@@ -47,6 +47,10 @@ PUPPETDB_JAR: Final = Path("/usr/share/puppetdb/puppetdb.jar")
 PUPPETDB_CONF: Final = Path("/etc/puppetdb")  # bootstrap.cfg, conf.d/auth.conf
 JAVA: Final = Path("/usr/bin/java")
 PSQL: Final = Path("/usr/bin/psql")
+# A session that is killed (not stopped) must not leave its servers running: the kernel kills a
+# server when the process that started it dies (util-linux's setpriv; Popen runs in pytest's
+# main thread, whose end is the process's).
+DIE_WITH_PARENT: Final = ("/usr/bin/setpriv", "--pdeathsig", "KILL", "--")
 POSTGRES: Final = ("127.0.0.1", 5432)
 # PuppetDB's pools hold 25 connections each by default: two PuppetDBs would take all of
 # PostgreSQL's 100, and test sessions run side by side on a shared machine.
@@ -74,6 +78,7 @@ class PuppetStackError(RuntimeError):
 def missing_parts() -> list[str]:
     """What this machine lacks to run the servers (empty when all is there)."""
     wanted = [PUPPET, PUPPETSERVER / "puppetserver.jar", PUPPETSERVER_CA, PUPPETDB_JAR, JAVA, PSQL]
+    wanted.append(Path(DIE_WITH_PARENT[0]))
     terminus = Path("/usr/lib/ruby/vendor_ruby/puppet/indirector/facts/puppetdb.rb")
     return [str(path) for path in [*wanted, terminus] if not path.exists()]
 
@@ -391,7 +396,7 @@ def _launch(name: str, home: Path, argv: list[str], cwd: Path, cache: ClojureCac
     output = home / f"{name}.out"
     with output.open("wb") as out:
         process = subprocess.Popen(
-            [*argv, "--restart-file", str(restart_file)],
+            [*DIE_WITH_PARENT, *argv, "--restart-file", str(restart_file)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
