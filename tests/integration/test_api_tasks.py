@@ -307,12 +307,7 @@ async def test_a_deploy_on_local_maps_the_agent_exit_code(
     tmp_path: Path, exit_code: int, state: str, status: str | None
 ) -> None:
     environments, log = agent_environments(tmp_path, exit_code)
-    body = {"environment": "production", "scope": {"nodes": ["localhost"]}}
-    async with running(tmp_path / "data", environments=environments) as (_, api):
-        answer_status, answer = await api.post("/command/deploy", body)
-        assert answer_status == 202, answer
-        job = await api.wait_job(answer["job"]["name"])
-        (node,) = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
+    job, node = await deploy_localhost(tmp_path, environments)
     assert job["node_states"] == {state: 1}
     if status is None:
         assert node["result"]["kind"] == "puppetlabs.orchestrator/execution-failure"
@@ -321,6 +316,17 @@ async def test_a_deploy_on_local_maps_the_agent_exit_code(
         assert node["result"]["status"] == status
         assert node["result"]["exit_code"] == exit_code
     assert agent_flags(log, job["name"]) == "--test --detailed-exitcodes --environment production"
+
+
+async def deploy_localhost(tmp_path: Path, environments: Path) -> tuple[Json, Json]:
+    """Deploy production on `localhost` (the local transport); the job and its node once done."""
+    body = {"environment": "production", "scope": {"nodes": ["localhost"]}}
+    async with running(tmp_path / "data", environments=environments) as (_, api):
+        status, answer = await api.post("/command/deploy", body)
+        assert status == 202, answer
+        job = await api.wait_job(answer["job"]["name"])
+        (node,) = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
+    return job, node
 
 
 def agent_flags(log: Path, job: str) -> str:
@@ -365,12 +371,7 @@ async def test_a_deploy_on_local_reads_back_the_agents_report(
 ) -> None:
     source = REPORTS / f"{report}.yaml"
     environments, _ = agent_environments(tmp_path, exit_code, source)
-    body = {"environment": "production", "scope": {"nodes": ["localhost"]}}
-    async with running(tmp_path / "data", environments=environments) as (_, api):
-        status, answer = await api.post("/command/deploy", body)
-        assert status == 202, answer
-        job = await api.wait_job(answer["job"]["name"])
-        (node,) = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
+    _, node = await deploy_localhost(tmp_path, environments)
     assert node["state"] == state
     assert node["details"]["message"].startswith(message)
     assert node["result"]["environment"] == environment  # the report's, not the request's
@@ -385,12 +386,7 @@ async def test_a_report_that_cannot_be_read_leaves_the_exit_code_to_decide(
     garbage = tmp_path / "garbage.yaml"
     garbage.write_bytes(b"status: [unclosed")
     environments, _ = agent_environments(tmp_path, 2, garbage)
-    body = {"environment": "production", "scope": {"nodes": ["localhost"]}}
-    async with running(tmp_path / "data", environments=environments) as (_, api):
-        status, answer = await api.post("/command/deploy", body)
-        assert status == 202, answer
-        job = await api.wait_job(answer["job"]["name"])
-        (node,) = (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]
+    _, node = await deploy_localhost(tmp_path, environments)
     assert node["state"] == "finished"
     assert node["result"]["status"] == "changed"
     assert node["result"]["metrics"] is None
