@@ -13,6 +13,7 @@ import heapq
 import json
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from typing import Final
 
 import structlog
@@ -95,7 +96,7 @@ async def all_events(request: web.Request) -> web.StreamResponse:
 def _replay(jobs: list[Job], start: int, through: int) -> Iterator[tuple[Job, JobEvent]]:
     """The events of `jobs` with ids from `start` through `through`, in id order, merged lazily
     from each job's own (ordered) events: nothing is copied or sorted per subscriber."""
-    streams = [((job, event) for event in _events_between(job, start, through)) for job in jobs]
+    streams = [zip(repeat(job), _events_between(job, start, through)) for job in jobs]
     return heapq.merge(*streams, key=lambda pair: pair[1].id)
 
 

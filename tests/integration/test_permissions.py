@@ -19,6 +19,7 @@ import pytest_asyncio
 
 from podium.jsontypes import Json
 from tests.conftest import Api, running
+from tests.integration.test_streams import read_events, stream
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ORCH: Final = "puppetlabs.orchestrator"
@@ -286,3 +287,29 @@ async def test_a_refused_nodes_scope_names_the_nodes_and_creates_nothing(world: 
     assert (status, answer["kind"]) == (403, f"{ORCH}/not-permitted"), answer
     assert answer["details"]["nodes"] == ["n-03", "n-04"]
     assert len((await world.api.ok("/jobs"))["items"]) == before
+
+
+async def test_the_global_stream_carries_only_the_jobs_a_user_may_see(world: World) -> None:
+    """GET /events: a runner's stream has its own jobs' events and no other's; a viewer's
+    has every job's."""
+    runner = world.as_("runner")
+    await runner.wait_job(await runner.run_task(["n-01"]))  # it ends after the admin's job
+    own = [item["name"] for item in (await runner.ok("/jobs"))["items"]]
+    finished = []
+    for name in own:
+        await runner.wait_job(name)
+        events = (await runner.ok(f"/jobs/{name}/events"))["items"]
+        finished += [e["id"] for e in events if e["type"] == "job_finished"]
+    admins = (await world.api.ok(f"/jobs/{world.admin_job}/events"))["items"]
+    (admins_end,) = [e["id"] for e in admins if e["type"] == "job_finished"]
+    assert int(admins_end) < max(int(i) for i in finished)  # so the replay passes it
+
+    path = "/events?start=1&type=job_finished"
+    seen = await read_events(await stream(runner, path), count=len(finished))
+    assert [e["id"] for e in seen] == sorted(finished, key=int)
+    as_viewer = await read_events(await stream(world.as_("viewer"), path), count=len(own) + 1)
+    # Each replayed event is told as its own job's (a replay over several jobs once paired
+    # every event with the last job: the runner saw the admin's, as "Job 2 finished").
+    assert {e["id"]: e["message"] for e in as_viewer}[
+        admins_end
+    ] == f"Job {world.admin_job} finished"

@@ -9,6 +9,7 @@ from typing import Final
 
 import pytest
 
+from podium.events.model import JobRequested
 from podium.jsontypes import Json
 from tests.conftest import FLEET, Api, running
 
@@ -109,6 +110,31 @@ async def test_a_task_target_refuses_a_nodes_scope_beyond_its_nodes(
     status, answer = await limited.post("/command/task", body)
     assert (status, answer["kind"]) == (403, f"{ORCH}/not-permitted"), answer
     assert answer["details"]["nodes"] == ["web-01.example.com"]
+
+
+async def test_the_job_records_the_permissions_used_and_the_nodes_left_out(tmp_path: Path) -> None:
+    """What let the owner run the job, and what a query scope left out, are on the log with the
+    job (JobRequested), so that the history says why each node ran or did not."""
+    async with running(tmp_path / "data", inventory=FLEET / "inventory.yaml") as (engine, admin):
+        given = SOURCES["all three"]
+        covered = await covered_by(admin, given)
+        limited = await user_limited_to(
+            admin, {"display_name": "three", "tasks": ["testmod::echo"], **given}
+        )
+        fleet = await nodes_run(admin, {"query": EVERYTHING})
+        assert await nodes_run(limited, {"query": EVERYTHING}) == covered
+        end = (await engine.adapters.event_log.head()).offset
+        requested: list[JobRequested] = []
+        async for record in engine.adapters.event_log.subscribe(0):
+            requested += [event for event in record.events if isinstance(event, JobRequested)]
+            if record.offset >= end - 1:
+                break
+    last = requested[-1]
+    assert sorted(last.nodes) == covered
+    assert last.granted_by == ["tasks:run_with_constraints:1"]
+    assert sorted(last.excluded) == sorted(set(fleet) - set(covered))
+    # The admin's own jobs before it: granted by the admin role, nothing left out.
+    assert all(job.excluded == [] and job.granted_by for job in requested[:-1])
 
 
 async def test_a_node_group_scope_with_no_permitted_node_is_an_empty_target(fleet: Api) -> None:
