@@ -8,12 +8,16 @@ after a few seconds, as Ctrl-C would.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -104,3 +108,58 @@ def _curls(script: str) -> list[str]:
         elif commands and line and not line.startswith(("#", "export ")):
             commands[-1] += "\n" + line
     return commands
+
+
+def _section_block(heading: str) -> str:
+    """The first shell block of the README's section `heading`."""
+    section = README.read_text(encoding="utf-8").split(f"## {heading}\n", 1)[1]
+    match = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert match is not None
+    return match.group(1)
+
+
+def _get_jobs(port: int, token: str) -> tuple[int, str]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/orchestrator/v1/jobs", headers={"X-Authentication": token}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())["kind"]
+
+
+def test_the_users_roles_and_tokens_commands_do_what_the_readme_says(
+    served: tuple[Path, int],
+) -> None:
+    """Each command of the README's identity block, as printed (the token id `revoke` takes is
+    the one `issue` printed): each exits 0, and the token works until it is revoked."""
+    directory, port = served
+    env = {**os.environ, "PODIUM_URL": f"http://127.0.0.1:{port}"}
+    commands = [
+        part.strip()
+        for line in _section_block("Users, roles, tokens and permissions").splitlines()
+        for part in line.split("#", 1)[0].split(";")
+        if part.strip()
+    ]
+    assert commands[0].startswith("podium user add") and len(commands) == 11
+    token = token_id = ""
+    for command in commands:
+        argv = shlex.split(command.replace("3f9a1c0b7d2e", token_id or "3f9a1c0b7d2e"))
+        assert argv[0] == "podium", command
+        run = subprocess.run(
+            [sys.executable, "-m", "podium.cli", *argv[1:]],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 0, (command, run.stderr)
+        if argv[1:3] == ["token", "issue"]:
+            token = run.stdout.strip()
+            token_id = re.search(r"token (\S+) issued to ann", run.stderr).group(1)  # type: ignore[union-attr]
+            assert _get_jobs(port, token) == (200, "")
+        if argv[1:3] == ["token", "list"]:
+            assert token_id in run.stdout and token not in run.stdout
+    assert _get_jobs(port, token) == (401, "puppetlabs.rbac/token-revoked")
