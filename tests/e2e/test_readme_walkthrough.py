@@ -142,7 +142,8 @@ def test_the_users_roles_and_tokens_commands_do_what_the_readme_says(
         for part in line.split("#", 1)[0].split(";")
         if part.strip()
     ]
-    assert commands[0].startswith("podium user add") and len(commands) == 11
+    assert commands[0].startswith("podium user add")
+    assert len(commands) == 11
     token = token_id = ""
     for command in commands:
         argv = shlex.split(command.replace("3f9a1c0b7d2e", token_id or "3f9a1c0b7d2e"))
@@ -161,5 +162,6 @@ def test_the_users_roles_and_tokens_commands_do_what_the_readme_says(
             token_id = re.search(r"token (\S+) issued to ann", run.stderr).group(1)  # type: ignore[union-attr]
             assert _get_jobs(port, token) == (200, "")
         if argv[1:3] == ["token", "list"]:
-            assert token_id in run.stdout and token not in run.stdout
+            assert token_id in run.stdout
+            assert token not in run.stdout
     assert _get_jobs(port, token) == (401, "puppetlabs.rbac/token-revoked")
