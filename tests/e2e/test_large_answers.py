@@ -9,7 +9,10 @@ read takes alone (`alone_s`), or much longer: measured on a busy machine, 6 heal
 answered during the reads, the slowest after 80 s, one report alone taking 29 s. Written in
 slices, they wait a few slices: 173 answered, the slowest after 2.6 s (a busy machine's pauses),
 one report alone taking 18 s. Both scale with the machine's load alike, so the test compares
-them: 9 in 10 health checks during the reads must take under a quarter of one read alone.
+them: at least 20 health checks are answered during the reads (6 before), and the median one
+takes under half of one read alone (before: about a whole read). A tail bound (9 in 10 under a
+quarter) failed once on a machine busy with other test runs: 68 answered, median 514 ms, p90
+798 ms, one read alone 2.67 s; the tail follows the other processes, the median the loop.
 Today's numbers are printed.
 """
 
@@ -105,10 +108,10 @@ def test_health_checks_are_answered_while_large_answers_are_read(tmp_path: Path)
         probe.join()
 
     latencies = probe.latencies_s
-    assert len(latencies) >= 2
+    assert len(latencies) >= 20
     median_s, p90_s = statistics.median(latencies), statistics.quantiles(latencies, n=10)[-1]
     print(
         f"one report alone {alone_s:.2f} s; during five reads, {len(latencies)} health checks: "
         f"median {median_s * 1000:.0f} ms, p90 {p90_s * 1000:.0f} ms, max {max(latencies):.2f} s"
     )
-    assert p90_s < alone_s / 4
+    assert median_s < alone_s / 2
