@@ -32,6 +32,12 @@ from podium.events.model import (
     PermissionGranted,
     PermissionRevoked,
     RoleCreated,
+    ScheduleChanged,
+    ScheduleCreated,
+    ScheduleFired,
+    ScheduleMissed,
+    ScheduleRunRefused,
+    ScheduleSkipped,
     TaskTargetCreated,
     TokenIssued,
     TokenRevoked,
@@ -40,6 +46,7 @@ from podium.events.model import (
     UserDisabled,
     WorkQueued,
 )
+from podium.events.schedules import fold_schedule, is_fired_unmade, job_made
 from podium.events.state import (
     CONTACT_TRANSPORTS,
     Contact,
@@ -78,6 +85,15 @@ def fold(state: State, event: Event) -> State:
             | TaskTargetCreated()
         ):
             fold_identity(state, event)
+        case (
+            ScheduleCreated()
+            | ScheduleChanged()
+            | ScheduleFired()
+            | ScheduleMissed()
+            | ScheduleSkipped()
+            | ScheduleRunRefused()
+        ):
+            fold_schedule(state, event)
         case _:
             assert_never(event)
     return state
@@ -139,6 +155,9 @@ def fold_all(events: Iterable[Event], state: State | None = None) -> State:
 def _job_requested(state: State, event: JobRequested) -> None:
     if event.request_id in state.requests:
         return
+    scheduled = event.spec.origin.scheduled_job_id is not None
+    if scheduled and not is_fired_unmade(state, event.request_id):
+        return  # its occurrence was refused already, or never fired
     name = str(len(state.jobs) + 1)
     target_of = {node: index for index, target in enumerate(event.targets) for node in target.nodes}
     nodes = {node: NodeRun(node, target_of[node]) for node in event.nodes}
@@ -164,6 +183,8 @@ def _job_requested(state: State, event: JobRequested) -> None:
         plan_components(job, event.components)
     state.active[name] = None
     state.requests[event.request_id] = name
+    if scheduled:
+        job_made(state, event.request_id, name)
 
 
 def _job_ready(state: State, event: JobReady) -> None:

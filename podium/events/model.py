@@ -265,6 +265,82 @@ class WorkQueued(EventBase, tag="work_queued", frozen=True, kw_only=True):
     through: int
 
 
+class ScheduleCreated(EventBase, tag="schedule_created", frozen=True, kw_only=True):
+    """A scheduled job: run `spec` as `owner` at `start` (seconds since the epoch, UTC), then
+    every `interval_s` seconds when given. The fold names schedules by counting these.
+    `api` says which API made it: `task` (`/command/schedule_task`, listed by
+    `/scheduled_jobs`) or `environment` (`/scheduled_jobs/environment_jobs`)."""
+
+    request_id: str
+    owner: str
+    spec: JobSpec
+    start: float
+    interval_s: int | None = None
+    api: str = "task"
+
+
+class ScheduleChanged(EventBase, tag="schedule_changed", frozen=True, kw_only=True):
+    """The whole new definition of a schedule (a PUT replaces what it gives, the api merges);
+    `enabled` false is the soft delete: a disabled schedule never fires again."""
+
+    schedule: str
+    spec: JobSpec
+    start: float
+    interval_s: int | None
+    enabled: bool
+    by: str = ""
+
+
+class ScheduleFired(EventBase, tag="schedule_fired", frozen=True, kw_only=True):
+    """The leading scheduler fired the occurrence at `occurrence` (its time by the schedule,
+    not the time it fired). Keyed by that time: a second firing of an occurrence the schedule
+    has already passed folds to nothing. The api makes the job, as the owner, with the request
+    id `fired_request_id(schedule, occurrence)`."""
+
+    schedule: str
+    occurrence: float
+
+
+class ScheduleMissed(EventBase, tag="schedule_missed", frozen=True, kw_only=True):
+    """Occurrences that fell while no scheduler ran (`count` of them, `first` to `last`): they
+    do not run, the one after them fires once in their place."""
+
+    schedule: str
+    first: float
+    last: float
+    count: int
+
+
+class ScheduleSkipped(EventBase, tag="schedule_skipped", frozen=True, kw_only=True):
+    """The occurrence did not run because the schedule's previous run had not ended."""
+
+    schedule: str
+    occurrence: float
+    previous_job: str | None = None
+
+
+class ScheduleRunRefused(EventBase, tag="schedule_run_refused", frozen=True, kw_only=True):
+    """The api could not make the fired occurrence's job (environment gone, empty target,
+    permission revoked, ...): the error is its `last_run`, and the schedule goes on."""
+
+    schedule: str
+    occurrence: float
+    kind: str
+    msg: str
+    details: dict[str, Json] = {}
+
+
+ScheduleEvent = (
+    ScheduleCreated
+    | ScheduleChanged
+    | ScheduleFired
+    | ScheduleMissed
+    | ScheduleSkipped
+    | ScheduleRunRefused
+)
+"""Scheduled jobs: made and changed by the api, fired (or missed, skipped) by the leading
+scheduler, refused by the api when a fired run cannot be made."""
+
 IdentityEvent = (
     TokenIssued
     | TokenRevoked
@@ -280,6 +356,7 @@ IdentityEvent = (
 
 Event = (
     IdentityEvent
+    | ScheduleEvent
     | JobRequested
     | JobReady
     | NodeRunDispatched

@@ -153,6 +153,35 @@ class TaskTarget(msgspec.Struct, array_like=True, gc=False):
     owner: str = ""
 
 
+class LastRun(msgspec.Struct, array_like=True, gc=False):
+    """A schedule's latest fired occurrence: its job, once made, or why it could not be."""
+
+    occurrence: float
+    job: str | None = None
+    error: dict[str, Json] | None = None  # {kind, msg, details}
+
+
+class Schedule(msgspec.Struct, gc=False):
+    """A scheduled job as its events left it. Occurrences up to `handled` have been fired,
+    missed or skipped; `pending` is a fired occurrence whose job the api has not made yet."""
+
+    name: str
+    owner: str
+    spec: JobSpec
+    start: float
+    interval_s: int | None
+    api: str
+    created_at: float
+    updated_at: float
+    enabled: bool = True
+    handled: float | None = None
+    pending: float | None = None
+    last_run: LastRun | None = None
+    fired: int = 0
+    missed: int = 0
+    skipped: int = 0
+
+
 class State(msgspec.Struct, gc=False):
     """Everything the log says, folded. `position` counts applied events: the last event's id."""
 
@@ -172,6 +201,10 @@ class State(msgspec.Struct, gc=False):
     lost_executors: dict[str, float] = {}
     work_queued_through: int = 0
     contacts: dict[str, Contact] = {}  # node -> its last contact, for GET /inventory
+    schedules: dict[str, Schedule] = {}  # by name ("1", "2", ...)
+    schedule_requests: dict[str, str] = {}  # request id -> schedule name
+    fired: dict[str, str] = {}  # request id of a fired occurrence whose job is not made -> schedule
+    schedules_version: int = 0  # grows with every change to when a schedule runs next
 
     def job(self, name: str) -> Job | None:
         return self.jobs.get(name)
