@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from podium.api.settings import ApiSettings, PuppetDbSettings
+from podium.client.settings import FORMATS, ClientSettings
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.work import WorkQueueSettings
 from podium.executor.settings import ExecutorSettings
@@ -24,6 +25,8 @@ from podium.settings import PUPPET_ENVIRONMENTS, Settings, SourcePaths
 
 Command = Literal["serve", "api", "scheduler", "executor"]
 COMMANDS: Final[tuple[Command, ...]] = ("serve", "api", "scheduler", "executor")
+# Clients of a running server (podium.client): their options go to `ClientSettings`.
+CLIENT_COMMANDS: Final = ("task", "job")
 # The part of the settings tree each option goes to ("" is the process's own), and its class.
 PARTS: Final[dict[str, type[Any]]] = {
     "": Settings,
@@ -34,6 +37,7 @@ PARTS: Final[dict[str, type[Any]]] = {
     "scheduler": SchedulerSettings,
     "executor": ExecutorSettings,
     "amqp": AmqpSettings,
+    "client": ClientSettings,
 }
 
 
@@ -75,7 +79,14 @@ def true_or_false(text: str) -> bool:
     raise OptionError(f"expected true or false, not {text}")
 
 
+def output_format(text: str) -> str:
+    if text not in FORMATS:
+        raise OptionError(f"must be one of {', '.join(FORMATS)}, not {text}")
+    return text
+
+
 ALL: Final = frozenset(COMMANDS)
+CLIENTS: Final = frozenset(CLIENT_COMMANDS)
 SERVES_API: Final = frozenset({"serve", "api"})
 SCHEDULES: Final = frozenset({"serve", "scheduler"})
 EXECUTES: Final = frozenset({"serve", "executor"})
@@ -397,6 +408,24 @@ OPTIONS: Final[tuple[Option, ...]] = (
         ALL,
         true_or_false,
     ),
+    Option("--url", "client", "url", "the server", CLIENTS),
+    Option(
+        "--token-file",
+        "client",
+        "token_file",
+        "a file holding the token; without it, PODIUM_TOKEN, else ~/.puppetlabs/token",
+        CLIENTS,
+        Path,
+        "none",
+    ),
+    Option(
+        "--format",
+        "client",
+        "format",
+        "text (tables, a live progress bar) or json (for scripts)",
+        CLIENTS,
+        output_format,
+    ),
 )
 
 
@@ -430,6 +459,16 @@ def build_settings(
         executor=executor,
         amqp=AmqpSettings(**amqp) if "url" in amqp else None,
     )
+
+
+def build_client_settings(given: Mapping[str, Any]) -> ClientSettings:
+    """A client command's settings from the values given, by option `dest`."""
+    values = {
+        option.name: given[option.dest]
+        for option in OPTIONS
+        if option.part == "client" and given.get(option.dest) is not None
+    }
+    return ClientSettings(**values)
 
 
 def markdown_table(commands: tuple[str, ...]) -> str:

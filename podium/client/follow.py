@@ -1,0 +1,61 @@
+"""Following one job's events: its SSE stream from the first event, resumed with
+`Last-Event-ID` whenever the connection drops (a server restarting, a proxy cutting idle
+streams), until `job_finished`. No event is lost; the server gives none twice (a `Tally` would
+count it once)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from podium.client.http import ApiClient, ApiError, ClientError
+
+GIVE_UP_AFTER_S: Final = 120.0  # a server gone this long (no stream opens) is an error
+RETRY_S: Final = (0.2, 0.5, 1.0, 2.0)  # waits between attempts, the last repeated
+
+
+@dataclass(slots=True)
+class Resumed:
+    """What the follower tells its caller when the stream dropped and it tries again."""
+
+    after_event: int
+    attempt: int
+    reason: str
+
+
+async def job_events(
+    client: ApiClient,
+    job: str,
+    after_event: int = 0,
+    on_resume: Callable[[Resumed], None] = lambda _: None,
+    clock: Callable[[], float] = time.monotonic,
+) -> AsyncIterator[dict[str, Any]]:
+    """The job's events in the API's shape, after `after_event`, through `job_finished`.
+    Raises ApiError for a refusal (an unknown job, say), ClientError when the server stays
+    away longer than GIVE_UP_AFTER_S."""
+    last, attempt, lost_since = after_event, 0, None
+    while True:
+        try:
+            async for sse in client.events(f"/orchestrator/v1/jobs/{job}/events", last or None):
+                event = json.loads(sse.data)
+                last, attempt, lost_since = max(last, int(event["id"])), 0, None
+                yield event  # as it came: the caller counts an event given twice once
+                if event["type"] == "job_finished":
+                    return
+            reason = "the server ended the stream"
+        except ApiError as exc:
+            if exc.status < 500:  # the server answered, and said no
+                raise
+            reason = str(exc)
+        except ClientError as exc:  # StreamBroken, or no answer at all
+            reason = str(exc)
+        lost_since = clock() if lost_since is None else lost_since
+        if clock() - lost_since > GIVE_UP_AFTER_S:
+            raise ClientError(f"lost the stream of job {job} after event {last}: {reason}")
+        attempt += 1
+        on_resume(Resumed(last, attempt, reason))
+        await asyncio.sleep(RETRY_S[min(attempt, len(RETRY_S)) - 1])
