@@ -24,6 +24,7 @@ from benchmarks.fig_fleet import figure_2, figure_4, figure_8
 from benchmarks.fig_http import figure_1
 from benchmarks.fig_jobs import figure_3
 from benchmarks.fig_scale import figure_7
+from benchmarks.fig_schedules import figure_9
 from benchmarks.plan import FULL, QUICK, Bench
 from benchmarks.report import Machine, Profile, write
 from benchmarks.stats import Figure
@@ -40,6 +41,7 @@ FIGURES: dict[int, FigureRun] = {
     6: figure_6,
     7: figure_7,
     8: figure_8,
+    9: figure_9,
 }
 
 

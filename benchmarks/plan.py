@@ -28,6 +28,7 @@ class Plan:
     scale_slots: int = 64
     scale_executors: tuple[int, ...] = (1, 2, 4)
     unbatched_nodes: int = 1_000  # figure 8 (one event per message is slow)
+    schedules: int = 10_000  # figure 9
     profile: bool = True
     profile_s: float = 6.0
 
@@ -47,6 +48,7 @@ QUICK = replace(
     scale_nodes=300,
     scale_executors=(1, 2),
     unbatched_nodes=300,
+    schedules=1_000,
     profile=False,
 )
 

@@ -8,9 +8,20 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from podium.api import commands, inventory, jobs, status, streams, task_targets, tasks
+from podium.api import (
+    commands,
+    environment_jobs,
+    inventory,
+    jobs,
+    scheduled_jobs,
+    status,
+    streams,
+    task_targets,
+    tasks,
+)
 from podium.api.admin import ADMIN_ROUTES
 from podium.api.environments import get_environment, list_environments
+from podium.api.firings import Firings
 from podium.api.keys import (
     CLOCK,
     ENVIRONMENTS,
@@ -46,6 +57,15 @@ ROUTES = [
     web.post(f"{V1}/command/task", commands.task),
     web.post(f"{V1}/command/stop", commands.stop),
     web.post(f"{V1}/command/task_target", task_targets.create_task_target),
+    web.post(f"{V1}/command/schedule_task", scheduled_jobs.schedule_task),
+    web.get(f"{V1}/scheduled_jobs", scheduled_jobs.list_scheduled_jobs),
+    web.get(f"{V1}/scheduled_jobs/environment_jobs", environment_jobs.list_environment_jobs),
+    web.post(f"{V1}/scheduled_jobs/environment_jobs", environment_jobs.create_environment_job),
+    web.get(f"{V1}/scheduled_jobs/environment_jobs/{{id}}", environment_jobs.get_environment_job),
+    web.put(
+        f"{V1}/scheduled_jobs/environment_jobs/{{id}}", environment_jobs.update_environment_job
+    ),
+    web.delete(f"{V1}/scheduled_jobs/{{id}}", scheduled_jobs.delete_scheduled_job),
     web.get(f"{V1}/scopes/task_targets", task_targets.list_task_targets),
     web.get(f"{V1}/scopes/task_targets/{{id}}", task_targets.get_task_target),
     web.get(f"{V1}/jobs", jobs.list_jobs),
@@ -91,6 +111,7 @@ def build_app(
     app[PUPPETDB] = puppetdb
     app[LOCAL_QUERIES] = queries = LocalQueries()
     app.cleanup_ctx.append(queries.context)
+    app.cleanup_ctx.append(Firings(app).context)  # the jobs of fired schedules
     app[HEALTH] = health or (lambda: projector_health(projector))
     if puppetdb is not None:
         app.cleanup_ctx.append(puppetdb.session_context)

@@ -5,7 +5,8 @@ each offending field. The same models produce the OpenAPI document."""
 from __future__ import annotations
 
 import math
-from typing import Annotated, Final, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Final, Literal, TypeVar
 
 import pydantic
 from pydantic import (
@@ -122,6 +123,105 @@ class TaskCommand(_Command):
     userdata: dict[str, Json] | None = None
 
 
+def _iso_time(value: str) -> str:
+    iso_seconds(value)  # raises ValueError, which names the field
+    return value
+
+
+def iso_seconds(value: str) -> float:
+    """Seconds since the epoch of an ISO-8601 date-time; one without an offset is UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{shortened(value)!r} is not an ISO-8601 date-time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+IsoTime = Annotated[str, AfterValidator(_iso_time)]
+
+
+class Interval(BaseModel):
+    """How often a schedule runs again: seconds are the only unit."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    units: Literal["seconds"]
+    value: Annotated[int, Field(gt=0, lt=2**40)]
+
+
+class ScheduleOptions(_Command):
+    interval: Interval | None = None
+
+
+class ScheduleTaskCommand(TaskCommand):
+    """POST /command/schedule_task: a task command and when it runs."""
+
+    scheduled_time: IsoTime
+    schedule_options: ScheduleOptions | None = None
+
+    @property
+    def interval_s(self) -> int | None:
+        options = self.schedule_options
+        return None if options is None or options.interval is None else options.interval.value
+
+
+class ScheduleBody(_Command):
+    start_time: IsoTime
+    interval: Interval | None = None
+
+
+EnvironmentJobType = Literal["task", "deploy", "plan"]
+
+
+class EnvironmentJobCommand(_Command):
+    """POST /scheduled_jobs/environment_jobs; `input` is checked by `type` (TaskInput,
+    DeployInput)."""
+
+    type: EnvironmentJobType
+    environment: str = "production"
+    input: dict[str, Json]
+    schedule: ScheduleBody
+    description: str | None = None
+    userdata: dict[str, Json] | None = None
+
+
+class EnvironmentJobUpdate(_Command):
+    """PUT /scheduled_jobs/environment_jobs/<id>: each key given replaces the stored value."""
+
+    input: dict[str, Json] | None = None
+    environment: str | None = None
+    schedule: ScheduleBody | None = None
+    description: str | None = None
+    userdata: dict[str, Json] | None = None
+    enabled: bool | None = None
+
+
+class TaskInput(_Command):
+    """The `input` of a scheduled environment job of type task."""
+
+    name: str
+    parameters: dict[str, Json] = {}
+    scope: Scope
+    noop: bool | None = None
+    concurrency: Annotated[int, Field(gt=0)] | None = None
+
+
+class DeployInput(_Command):
+    """The `input` of a scheduled environment job of type deploy. The agent settings PE also
+    takes (`tags`, `filetimeout`, ...) are accepted and not used."""
+
+    scope: Scope
+    concurrency: Annotated[int, Field(gt=0)] | None = None
+    noop: bool | None = None
+    no_noop: bool | None = None
+    debug: bool | None = None
+    trace: bool | None = None
+    evaltrace: bool | None = None
+    enforce_environment: bool | None = None
+
+
 class TaskTargetCommand(_Command):
     """POST /command/task_target. Neither tasks nor nodes have to exist."""
 
@@ -169,6 +269,21 @@ def parse_body(model: type[Model], body: bytes) -> Model:
             f"Invalid request: {field}: {message}", errors=[{"field": field, "message": message}]
         )
     return parsed
+
+
+def parse_part(model: type[Model], value: Json, field: str) -> Model:
+    """A part of a body already parsed (an environment job's `input`), its errors named
+    from the body's top."""
+    try:
+        return model.model_validate(value)
+    except pydantic.ValidationError as exc:
+        error = _validation_error(exc)
+        errors = [
+            {**e, "field": f"{field}.{e['field']}" if e["field"] else field}
+            for e in error.details["errors"]
+        ]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise ValidationError(f"Invalid request: {summary}", errors=errors) from exc
 
 
 def _first_unstorable_number(model: BaseModel) -> tuple[str, str] | None:
@@ -222,6 +337,11 @@ def openapi_schemas() -> dict[str, Json]:
                 StopCommand,
                 TaskTargetCommand,
                 InventoryQuery,
+                ScheduleTaskCommand,
+                EnvironmentJobCommand,
+                EnvironmentJobUpdate,
+                TaskInput,
+                DeployInput,
             )
         ],
         ref_template="#/components/schemas/{model}",

@@ -66,21 +66,30 @@ log = structlog.get_logger(__name__)
 async def deploy(request: web.Request) -> web.Response:
     """POST /command/deploy"""
     command = parse_body(DeployCommand, await request.read())
-    state, user = request.app[PROJECTOR].state, request[USER]
+    spec, job = await prepare_deploy(request.app, request[USER], command)
+    return await _create_job(request, spec, job)
+
+
+async def prepare_deploy(
+    app: web.Application, user: str, command: DeployCommand
+) -> tuple[DeployJob, Planned]:
+    """The checks of /command/deploy as `user`, and what the job would run on. Raises the
+    ApiError the command would answer; the same for a schedule firing as its owner."""
+    state = app[PROJECTOR].state
     permit = check_deploy(state, user)
     check_scope_use(state, user, command.scope)
-    sources = request.app[INVENTORY].sources  # one snapshot for the whole command
+    sources = app[INVENTORY].sources  # one snapshot for the whole command
     applications = None
     if command.environment:
-        environment = find_environment(request.app[ENVIRONMENTS], command.environment)
+        environment = find_environment(app[ENVIRONMENTS], command.environment)
         if command.scope is None or command.scope.application is not None:
             applications = find_applications(environment)  # only what needs them reads them
     context = ScopeContext(
         sources,
-        request.app[PUPPETDB],
+        app[PUPPETDB],
         command.environment,
         applications,
-        queries=request.app[LOCAL_QUERIES],
+        queries=app[LOCAL_QUERIES],
     )
     if command.scope is not None:
         resolved = await resolve_scope(command.scope, context)
@@ -106,14 +115,22 @@ async def deploy(request: web.Request) -> web.Response:
         evaltrace=bool(command.evaltrace),
         target=command.target,
     )
-    job = Planned(resolved.nodes, sources.inventory, resolved.components, refused, permit)
-    return await _create_job(request, spec, job)
+    return spec, Planned(resolved.nodes, sources.inventory, resolved.components, refused, permit)
 
 
 async def task(request: web.Request) -> web.Response:
     """POST /command/task"""
     command = parse_body(TaskCommand, await request.read())
-    environment = find_environment(request.app[ENVIRONMENTS], command.environment or "production")
+    spec, job = await prepare_task(request.app, request[USER], command)
+    return await _create_job(request, spec, job)
+
+
+async def prepare_task(
+    app: web.Application, user: str, command: TaskCommand
+) -> tuple[TaskJob, Planned]:
+    """The checks of /command/task as `user`, and the nodes the job would run on. Raises the
+    ApiError the command would answer; the same for a schedule, when made and when it fires."""
+    environment = find_environment(app[ENVIRONMENTS], command.environment or "production")
     found = find_task(environment, command.task)
     if command.noop and not found.metadata.supports_noop:
         raise ValidationError(f"Task {found.name.full} does not support noop", task=found.name.full)
@@ -121,14 +138,12 @@ async def task(request: web.Request) -> web.Response:
     _check_encodable(params, "params")
     if command.scope.application is not None:
         raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
-    state, user = request.app[PROJECTOR].state, request[USER]
+    state = app[PROJECTOR].state
     if not task_grant(state, user, found.name.full).anything:  # before resolving anything
         raise NotPermitted(f"You are not permitted to run task {found.name.full}")
     check_scope_use(state, user, command.scope)
-    sources = request.app[INVENTORY].sources
-    context = ScopeContext(
-        sources, request.app[PUPPETDB], environment.name, queries=request.app[LOCAL_QUERIES]
-    )
+    sources = app[INVENTORY].sources
+    context = ScopeContext(sources, app[PUPPETDB], environment.name, queries=app[LOCAL_QUERIES])
     resolved = await resolve_scope(command.scope, context)
     permit = await permit_task(state, user, found.name.full, resolved.nodes, command.scope, context)
     spec = TaskJob(
@@ -143,8 +158,7 @@ async def task(request: web.Request) -> web.Response:
         sensitive=sensitive,
         timeout_s=command.timeout,
     )
-    job = Planned(permit.permitted, sources.inventory, permit=permit)
-    return await _create_job(request, spec, job)
+    return spec, Planned(permit.permitted, sources.inventory, permit=permit)
 
 
 async def stop(request: web.Request) -> web.Response:
@@ -256,14 +270,16 @@ def _check_encodable(value: Json, field: str) -> None:
         raise ValidationError(f"{field}: integers must fit in 64 bits", field=field) from exc
 
 
-async def _create_job(request: web.Request, spec: JobSpec, job: Planned) -> web.Response:
+def job_requested(
+    spec: JobSpec, job: Planned, owner: str, request_id: str, at: float
+) -> JobRequested:
+    """The event that makes the job. Raises ValidationError for what the log cannot hold."""
     _check_encodable(spec.scope, "scope")  # a query may hold integers the log cannot
     _check_encodable(spec.userdata, "userdata")
-    ids = request.app[REQUEST_IDS]
-    event = JobRequested(
-        at=request.app[CLOCK](),
-        request_id=next(ids),
-        owner=request[USER],
+    return JobRequested(
+        at=at,
+        request_id=request_id,
+        owner=owner,
         spec=spec,
         nodes=job.nodes,
         targets=targets_for(job.nodes, job.inventory),
@@ -272,6 +288,11 @@ async def _create_job(request: web.Request, spec: JobSpec, job: Planned) -> web.
         granted_by=job.permit.granted_by,
         excluded=job.permit.refused,
     )
+
+
+async def _create_job(request: web.Request, spec: JobSpec, job: Planned) -> web.Response:
+    ids = request.app[REQUEST_IDS]
+    event = job_requested(spec, job, request[USER], next(ids), request.app[CLOCK]())
     await submit(request, event)
     name = request.app[PROJECTOR].state.requests[event.request_id]
     log.info("job requested", job_id=name, kind=spec.kind, nodes=len(job.nodes), user=request[USER])

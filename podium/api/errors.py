@@ -70,6 +70,14 @@ class DependencyCycle(ApiError, kind=f"{ORCH}/dependency-cycle"):
     """Raised for application components that require each other in a cycle."""
 
 
+class InvalidTime(ApiError, kind=f"{ORCH}/invalid-time"):
+    """Raised for a scheduled start time earlier than the server's clock."""
+
+
+class DisabledScheduledJob(ApiError, kind=f"{ORCH}/disabled-scheduled-job"):
+    """Raised for a PUT on a scheduled environment job that is disabled (deleted)."""
+
+
 class InventoryInvalid(ApiError, kind=f"{ORCH}/inventory-error"):
     """Raised when a reload finds an inventory or node-groups file it cannot use; the sources
     in force stay as they were."""

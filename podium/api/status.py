@@ -11,8 +11,15 @@ from podium.api.keys import base_url
 from podium.health import VERSION
 from podium.jsontypes import Json
 
-COMMANDS: Final = ("deploy", "task", "stop", "task_target")
-COLLECTIONS: Final = ("jobs", "tasks", "environments", "inventory", "node_groups")
+COMMANDS: Final = ("deploy", "task", "stop", "task_target", "schedule_task")
+COLLECTIONS: Final = (
+    "jobs",
+    "scheduled_jobs",
+    "tasks",
+    "environments",
+    "inventory",
+    "node_groups",
+)
 
 
 async def root(request: web.Request) -> web.Response:
@@ -72,6 +79,8 @@ async def openapi(request: web.Request) -> web.Response:
                 "/command/deploy": command("DeployCommand", "202"),
                 "/command/task": command("TaskCommand", "202"),
                 "/command/stop": command("StopCommand", "202"),
+                "/command/schedule_task": command("ScheduleTaskCommand", "202"),
+                "/scheduled_jobs/environment_jobs": command("EnvironmentJobCommand", "200"),
                 "/inventory": command("InventoryQuery", "200"),
             },
         }

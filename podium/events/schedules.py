@@ -57,7 +57,6 @@ def job_made(state: State, request_id: str, job: str) -> None:
     if schedule.pending is not None:
         schedule.last_run = LastRun(schedule.pending, job)
         schedule.pending = None
-    state.schedules_version += 1
 
 
 def _created(state: State, event: ScheduleCreated) -> None:
@@ -132,4 +131,3 @@ def _refused(state: State, event: ScheduleRunRefused) -> None:
     error = {"kind": event.kind, "msg": event.msg, "details": event.details}
     schedule.last_run = LastRun(event.occurrence, None, error)
     schedule.pending = None
-    state.schedules_version += 1

@@ -204,7 +204,7 @@ class State(msgspec.Struct, gc=False):
     schedules: dict[str, Schedule] = {}  # by name ("1", "2", ...)
     schedule_requests: dict[str, str] = {}  # request id -> schedule name
     fired: dict[str, str] = {}  # request id of a fired occurrence whose job is not made -> schedule
-    schedules_version: int = 0  # grows with every change to when a schedule runs next
+    schedules_version: int = 0  # grows with every change to when a schedule runs next (timers)
 
     def job(self, name: str) -> Job | None:
         return self.jobs.get(name)

@@ -21,6 +21,9 @@ from podium.events.model import (
     JobFinished,
     JobStopping,
     JobStopRequested,
+    ScheduleFired,
+    ScheduleMissed,
+    ScheduleSkipped,
     WorkQueued,
 )
 from podium.events.ports import (
@@ -47,6 +50,7 @@ from podium.scheduler.decide import (
     undelivered_work,
 )
 from podium.scheduler.settings import SchedulerSettings
+from podium.scheduler.timers import Timers
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +86,7 @@ class Scheduler:
         self._closing = False
         self._wakeup = asyncio.Event()
         self._notices: set[asyncio.Task[None]] = set()
+        self._timers = Timers()
 
     @property
     def state(self) -> State:
@@ -165,6 +170,7 @@ class Scheduler:
         state = self.state
         settings = self._settings
         decision = decide(state, now, settings.max_inflight, settings.max_dispatch)
+        decision.events.extend(self._timers.due(state, now))
         seen = self._heartbeats.last_seen()
         for executor in lost_executors(state, seen, now, self._settings.lease_s, self._since):
             log.warning("executor lost; settling its runs", executor=executor)
@@ -183,10 +189,15 @@ class Scheduler:
         return bool(decision)
 
     async def _idle(self, version: int) -> None:
+        """Until the log moves on, the next tick, or the next scheduled occurrence."""
+        timeout_s = self._settings.tick_s
+        wakeup = self._timers.wakeup(self.state)
+        if wakeup is not None:
+            timeout_s = max(0.0, min(timeout_s, wakeup - self._clock()))
         await _first(
             self._projector.wait_change(version),
             self._wakeup.wait(),
-            timeout_s=self._settings.tick_s,
+            timeout_s=timeout_s,
         )
 
     async def _recover(self) -> None:
@@ -315,8 +326,16 @@ async def _first(*awaitables: Awaitable[object], timeout_s: float | None = None)
 
 
 def _log_lifecycle(events: list[Event]) -> None:
+    fired = [event for event in events if isinstance(event, ScheduleFired)]
+    if fired:  # one line however many fire together
+        shown = [f"{event.schedule}@{event.occurrence:.0f}" for event in fired[:10]]
+        log.info("schedules fired", count=len(fired), occurrences=shown)
     for event in events:
         if isinstance(event, JobFinished):
             log.info("job finished", job_id=event.job, state=event.state.value)
         elif isinstance(event, JobStopping):
             log.info("job stopping", job_id=event.job)
+        elif isinstance(event, ScheduleMissed):
+            log.warning("schedule missed", schedule=event.schedule, count=event.count)
+        elif isinstance(event, ScheduleSkipped):
+            log.info("schedule skipped: its previous run goes on", schedule=event.schedule)

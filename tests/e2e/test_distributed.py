@@ -8,12 +8,20 @@ import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from podium.api.bodies import iso_seconds
+from podium.events.amqp.broker import Broker
+from podium.events.amqp.log import AmqpEventLog
 from podium.events.amqp.settings import AmqpSettings
+from podium.events.fold import fold_all
+from podium.events.model import Event, ScheduleFired, ScheduleMissed, ScheduleSkipped
+from podium.events.schedules import fired_request_id
+from podium.events.state import State
 from podium.jsontypes import Json
 from tests.conftest import most_running_at_once, open_broker
 from tests.e2e.cluster import (
@@ -257,3 +265,100 @@ async def test_a_run_longer_than_the_lease_is_not_taken_for_lost(
     assert not any(
         e["type"] == "node_errored" for e in (await client.get(f"/jobs/{name}/events"))["items"]
     )
+
+
+def created(job: Json) -> float:
+    return iso_seconds(job["status"][0]["enter_time"])
+
+
+async def folded_log(cluster: Cluster) -> tuple[State, list[Event]]:
+    """The cluster's log as it is on RabbitMQ, every event of it and its fold."""
+    settings = AmqpSettings(url=cluster.env["PODIUM_AMQP_URL"], prefix=cluster.env["PODIUM_PREFIX"])
+    broker = await Broker.open(settings, "reader")
+    try:
+        log = await AmqpEventLog.open(broker)
+        head = await log.head()
+        events: list[Event] = []
+        async with asyncio.timeout(60):
+            async for record in log.subscribe(0):
+                events.extend(record.events)
+                if head.reached_by(record):
+                    break
+        await log.close()
+    finally:
+        await broker.close()
+    return fold_all(events), events
+
+
+def occurrences_of_jobs(state: State, schedule: str) -> list[float]:
+    """The occurrence each job of the schedule was made for, from its request id."""
+    prefix = fired_request_id(schedule, 0.0).removesuffix("0.0")
+    return [
+        float(request_id.removeprefix(prefix))
+        for request_id, job in state.requests.items()
+        if request_id.startswith(prefix)
+        and state.jobs[job].spec.origin.scheduled_job_id == schedule
+    ]
+
+
+async def test_scheduled_runs_fire_exactly_once_across_a_killed_leader(
+    cluster: Cluster, session: aiohttp.ClientSession
+) -> None:
+    """A one-off task 2 s ahead and one every 2 s on real processes; the leading scheduler is
+    killed (SIGKILL) while a run is going; the log says every occurrence fired once."""
+    api = cluster.start("api")
+    for _ in range(2):
+        cluster.start("scheduler")
+    cluster.start("executor", "--slots", "16")
+    await cluster.wait_running(cluster.processes)
+    client = await Client.connect(session, api)
+    leader = await cluster.leader()
+    start = datetime.fromtimestamp(time.time() + 2, UTC).isoformat()
+    task = {"task": "testmod::echo", "params": {}, "scope": {"nodes": nodes("slow", 4)}}
+    status, answer = await client.post("/command/schedule_task", {**task, "scheduled_time": start})
+    assert status == 202, answer
+    once = answer["scheduled_job"]["name"]
+    every = {"interval": {"units": "seconds", "value": 2}}
+    status, answer = await client.post(
+        "/command/schedule_task",
+        {**task, "concurrency": 1, "scheduled_time": start, "schedule_options": every},
+    )  # each run takes about 1 s: 4 nodes of 250 ms, one at a time
+    assert status == 202, answer
+    recurring = answer["scheduled_job"]["name"]
+
+    async def runs() -> list[Json]:
+        jobs = (await client.get("/jobs?order_by=name"))["items"]
+        return [j for j in jobs if j["options"]["scheduled-job-id"] == recurring]
+
+    async with asyncio.timeout(60):
+        while len(made := await runs()) < 2 or made[-1]["state"] != "running":
+            await asyncio.sleep(0.05)
+    leader.kill()
+    killed_at = time.time()
+    assert await cluster.leader() is not leader
+    async with asyncio.timeout(60):
+        while not [j for j in await runs() if created(j) > killed_at + 1]:
+            await asyncio.sleep(0.1)
+    for job in await runs():
+        await client.wait_job(job["name"])
+    async with session.delete(
+        f"{client.base}/orchestrator/v1/scheduled_jobs/{recurring}",
+        headers={"X-Authentication": client.token},
+    ) as response:
+        assert response.status == 204
+    state, events = await folded_log(cluster)
+    fired = [
+        e.occurrence for e in events if isinstance(e, ScheduleFired) and e.schedule == recurring
+    ]
+    assert sorted(occurrences_of_jobs(state, recurring)) == sorted(set(fired))  # one job each
+    assert occurrences_of_jobs(state, once) == [iso_seconds(start)]
+    schedule = state.schedules[recurring]
+    accounted = sorted(set(fired)) + [
+        e.occurrence for e in events if isinstance(e, ScheduleSkipped) and e.schedule == recurring
+    ]
+    for missed in (e for e in events if isinstance(e, ScheduleMissed) and e.schedule == recurring):
+        accounted += [missed.first + 2 * k for k in range(missed.count)]
+    grid = [schedule.start + 2 * k for k in range(len(accounted))]
+    assert sorted(accounted) == grid  # every occurrence once: fired, skipped or missed
+    assert schedule.handled == grid[-1]
+    assert max(fired) > killed_at  # the successor fired too

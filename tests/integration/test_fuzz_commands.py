@@ -23,6 +23,8 @@ COMMANDS: Final = [
     "/orchestrator/v1/command/task",
     "/orchestrator/v1/command/stop",
     "/orchestrator/v1/command/task_target",
+    "/orchestrator/v1/command/schedule_task",
+    "/orchestrator/v1/scheduled_jobs/environment_jobs",
     "/orchestrator/v1/inventory",
     "/orchestrator/v1/inventory/reload",
     "/podium/v1/users",
@@ -39,8 +41,10 @@ KEYS: Final = [
     "environment", "scope", "nodes", "query", "node_group", "application", "task", "params",
     "job", "force", "concurrency", "timeout", "userdata", "noop", "no_noop", "description",
     "target", "login", "name", "permissions", "roles", "user", "expires", "display_name",
-    "object_type", "action", "instance", "lifetime", "email",
+    "object_type", "action", "instance", "lifetime", "email", "scheduled_time",
+    "schedule_options", "interval", "units", "value", "type", "input", "schedule", "start_time",
 ]  # fmt: skip
+LATER: Final = "2099-01-01T00:00:00Z"
 
 scalars = st.one_of(
     st.none(),
@@ -69,6 +73,15 @@ VALID: Final[dict[str, dict[str, Json]]] = {
         "environment": "production", "scope": {"nodes": ["n-01"]}, "enforce_environment": False,
     },
     "/orchestrator/v1/command/stop": {"job": "1"},
+    "/orchestrator/v1/command/schedule_task": {
+        "task": "testmod::echo", "params": {}, "scope": {"nodes": ["n-01"]},
+        "scheduled_time": LATER,
+        "schedule_options": {"interval": {"units": "seconds", "value": 60}},
+    },
+    "/orchestrator/v1/scheduled_jobs/environment_jobs": {
+        "type": "task", "input": {"name": "testmod::echo", "scope": {"nodes": ["n-01"]}},
+        "schedule": {"start_time": LATER, "interval": None},
+    },
     "/orchestrator/v1/inventory": {"nodes": ["n-01"]},
 }  # fmt: skip
 # A valid body of a command, sent to it, with one key given a random value: the fields inside.

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 import pytest
@@ -33,6 +34,7 @@ class World:
     api: Api  # the admin's
     tokens: dict[str, str]  # who -> token
     admin_job: str
+    admin_schedule: str
 
     def as_(self, who: str) -> Api:
         return Api(self.api.client, self.tokens[who])
@@ -82,8 +84,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         await admin_post(api, f"{ADMIN}/tokens/{revoked['id']}/revoke", {})
         tokens["revoked"] = revoked["token"]
         tokens["nobody"] = "not-a-token-anyone-was-given"
+        scheduled = await admin_post(api, f"{V1}/command/schedule_task", later(["n-01"]), 202)
         await asyncio.sleep(max(0.0, expired_by + 0.05 - time.time()))
-        yield World(api, tokens, admin_job)
+        yield World(api, tokens, admin_job, scheduled["scheduled_job"]["name"])
 
 
 # The matrix. A cell is the status and kind each user gets; the users whose token does not
@@ -111,6 +114,21 @@ class Call:
 
 def task_on(nodes: list[str]) -> Json:
     return {"task": "testmod::echo", "params": {}, "scope": {"nodes": nodes}}
+
+
+def later(nodes: list[str]) -> Json:
+    """A task scheduled an hour ahead."""
+    start = datetime.fromtimestamp(time.time() + 3600, UTC).isoformat()
+    return {**task_on(nodes), "scheduled_time": start}
+
+
+def environment_task(nodes: list[str]) -> Json:
+    start = datetime.fromtimestamp(time.time() + 3600, UTC).isoformat()
+    return {
+        "type": "task",
+        "input": {"name": "testmod::echo", "scope": {"nodes": nodes}},
+        "schedule": {"start_time": start},
+    }
 
 
 V1 = "/orchestrator/v1"
@@ -163,6 +181,41 @@ CALLS: Final = [
         f"{V1}/command/task_target",
         {"display_name": "x", "all_tasks": True, "nodes": ["n-05"]},
         (OK, DENIED, DENIED, DENIED),
+    ),
+    Call(
+        "schedule a task on a permitted node",
+        "POST",
+        f"{V1}/command/schedule_task",
+        later(["n-01"]),
+        (ACCEPTED, DENIED, ACCEPTED, DENIED),
+    ),
+    Call(
+        "schedule a task on a node outside the task-target",
+        "POST",
+        f"{V1}/command/schedule_task",
+        later(["n-01", "n-03"]),
+        (ACCEPTED, DENIED, DENIED, DENIED),
+    ),
+    Call(
+        "schedule an environment task",
+        "POST",
+        f"{V1}/scheduled_jobs/environment_jobs",
+        environment_task(["n-01"]),
+        (OK, DENIED, OK, DENIED),
+    ),
+    Call("scheduled jobs", "GET", f"{V1}/scheduled_jobs"),
+    Call("environment jobs", "GET", f"{V1}/scheduled_jobs/environment_jobs"),
+    Call(
+        "the admin's environment job",
+        "GET",
+        f"{V1}/scheduled_jobs/environment_jobs/{{schedule}}",
+        expected=(OK, DENIED, DENIED, OK),
+    ),
+    Call(
+        "delete the admin's scheduled job",
+        "DELETE",
+        f"{V1}/scheduled_jobs/{{schedule}}",
+        expected=((204, None), DENIED, DENIED, DENIED),
     ),
     Call("jobs", "GET", f"{V1}/jobs"),
     Call("the admin's job", "GET", f"{V1}/jobs/{{job}}", expected=(OK, DENIED, DENIED, OK)),
@@ -219,7 +272,8 @@ def expected(call: Call, who: str) -> tuple[int, str | None]:
 
 def _filled(value: Json, world: World, who: str) -> Json:
     if isinstance(value, str):
-        return value.replace("{job}", world.admin_job).replace("{who}", who)
+        filled = value.replace("{job}", world.admin_job).replace("{who}", who)
+        return filled.replace("{schedule}", world.admin_schedule)
     if isinstance(value, dict):
         return {k: _filled(v, world, who) for k, v in value.items()}
     if isinstance(value, list):
@@ -233,7 +287,10 @@ async def test_each_user_gets_the_expected_answer(world: World, call: Call, who:
     path = str(_filled(call.path, world, who))
     body = _filled(call.body, world, who)
     response = await api.client.request(
-        call.method, path, json=body if call.method == "POST" else None, headers=api.headers
+        call.method,
+        path,
+        json=body if call.method in ("POST", "PUT") else None,
+        headers=api.headers,
     )
     status, kind = expected(call, who)
     text = await response.text()

@@ -8,9 +8,12 @@ addition is a choice and a missing key is a failure.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -27,7 +30,6 @@ OPEN: Final = "..."  # a documented object holding this key may have keys beyond
 # Read endpoints the reference documents that are not built yet: each answers 404 until the
 # issue that builds it deletes its line here; its answer is then compared like the others.
 NOT_BUILT_YET: Final = {
-    "GET /scheduled_jobs": "issue 13",
     "GET /plans": "issue 14",
     "GET /plan_jobs": "issue 14",
 }
@@ -39,16 +41,21 @@ PODIUM_ADDS: Final[dict[str, set[str]]] = {
     # The node's facts, from PuppetDB when one is configured (README, "The inventory endpoints").
     "GET /inventory/<node>": {"facts"},
     "GET /inventory/<unknown node>": {"facts"},
+    # The rest of a scheduled task's input, as the input table of §5.2 lists its keys.
+    "GET /scheduled_jobs/environment_jobs.items[].input": {"scope", "noop", "concurrency"},
+    "GET /scheduled_jobs/environment_jobs/<id>.input": {"scope", "noop", "concurrency"},
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Jobs:
-    """A finished task job and a finished deploy job to read back."""
+    """A finished task job and a finished deploy job to read back, and a daily scheduled task
+    that has run once."""
 
     api: Api
     task: str
     deploy: str
+    scheduled: str
 
 
 @pytest.fixture
@@ -71,7 +78,27 @@ async def jobs(tmp_path: Path) -> AsyncIterator[Jobs]:
         assert status == 200, answer
         for name in (task, deploy):
             await api.wait_job(name)
-        yield Jobs(api, task, deploy)
+        yield Jobs(api, task, deploy, await scheduled_and_run(api))
+
+
+async def scheduled_and_run(api: Api) -> str:
+    """A daily task whose first run is a second ahead: it has a last run and a next one."""
+    start = datetime.fromtimestamp(time.time() + 1, UTC).isoformat()
+    body = {
+        "task": "testmod::echo",
+        "params": {},
+        "scope": {"nodes": ["n-01"]},
+        "scheduled_time": start,
+        "description": "nightly check",
+        "schedule_options": {"interval": {"units": "seconds", "value": 86400}},
+    }
+    status, answer = await api.post("/command/schedule_task", body)
+    assert status == 202, answer
+    name = str(answer["scheduled_job"]["name"])
+    async with asyncio.timeout(20):
+        while not ((await api.ok(f"/{ENV_JOBS}/{name}"))["last_run"] or {}).get("job"):
+            await asyncio.sleep(0.05)
+    return name
 
 
 async def get(api: Api, path: str) -> tuple[int, Json]:
@@ -81,6 +108,7 @@ async def get(api: Api, path: str) -> tuple[int, Json]:
 
 Read = Callable[[Jobs], Awaitable[tuple[int, Json]]]
 V1: Final = "/orchestrator/v1"
+ENV_JOBS: Final = "scheduled_jobs/environment_jobs"
 READS: Final[dict[str, Read]] = {
     "GET /jobs": lambda j: get(j.api, f"{V1}/jobs?type=task"),
     "GET /jobs/<deploy job>": lambda j: get(j.api, f"{V1}/jobs/{j.deploy}"),
@@ -102,6 +130,10 @@ READS: Final[dict[str, Read]] = {
     "GET /plans": lambda j: get(j.api, f"{V1}/plans?environment=production"),
     "GET /plan_jobs": lambda j: get(j.api, f"{V1}/plan_jobs"),
     "GET /scheduled_jobs": lambda j: get(j.api, f"{V1}/scheduled_jobs"),
+    "GET /scheduled_jobs/environment_jobs": lambda j: get(j.api, f"{V1}/{ENV_JOBS}"),
+    "GET /scheduled_jobs/environment_jobs/<id>": lambda j: get(
+        j.api, f"{V1}/{ENV_JOBS}/{j.scheduled}"
+    ),
 }
 
 

@@ -1,0 +1,96 @@
+"""What both scheduled-job APIs share: a stored job spec checked again as a user (when a
+schedule is made, changed or fires), the start-time rule, and visibility.
+
+A schedule keeps the spec its command was checked into; `prepare_spec` turns it back into the
+command and runs the very checks of /command/task or /command/deploy, so that a run made at
+fire time is refused for whatever the command would be refused for then.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from aiohttp import web
+
+from podium.api.bodies import DeployCommand, Scope, TaskCommand
+from podium.api.commands import Planned, prepare_deploy, prepare_task
+from podium.api.errors import InvalidTime, NotPermitted
+from podium.api.keys import PROJECTOR
+from podium.events.jobspec import DeployJob, JobSpec, TaskJob
+from podium.events.render import iso
+from podium.events.state import Schedule, State
+from podium.rbac.decide import is_superuser, may_see_job
+
+
+def command_of(spec: JobSpec) -> TaskCommand | DeployCommand:
+    """The command a spec was made from (its checked values, defaults applied)."""
+    scope = Scope.model_validate(spec.scope.given()) if spec.scope.given() else None
+    match spec:
+        case TaskJob():
+            assert scope is not None  # a task always has one
+            return TaskCommand(
+                environment=spec.environment,
+                scope=scope,
+                task=spec.task,
+                params=spec.params,
+                description=spec.description,
+                noop=spec.noop,
+                concurrency=spec.concurrency,
+                timeout=spec.timeout_s,
+                userdata=spec.userdata,
+            )
+        case DeployJob():
+            return DeployCommand(
+                environment=spec.environment,
+                scope=scope,
+                target=spec.target,
+                description=spec.description,
+                noop=spec.noop,
+                no_noop=spec.no_noop,
+                concurrency=spec.concurrency,
+                enforce_environment=spec.enforce_environment,
+                debug=spec.debug,
+                trace=spec.trace,
+                evaltrace=spec.evaltrace,
+                userdata=spec.userdata,
+            )
+        case _:
+            assert_never(spec)
+
+
+async def prepare_command(
+    app: web.Application, user: str, command: TaskCommand | DeployCommand
+) -> tuple[JobSpec, Planned]:
+    """The checks of the command's endpoint, as `user`. Raises the ApiError it would answer."""
+    state = app[PROJECTOR].state
+    account = state.users.get(user)
+    if account is not None and account.disabled:
+        raise NotPermitted(f"The user {account.login} is disabled", user=account.login)
+    if isinstance(command, TaskCommand):
+        return await prepare_task(app, user, command)
+    return await prepare_deploy(app, user, command)
+
+
+async def prepare_spec(app: web.Application, user: str, spec: JobSpec) -> tuple[JobSpec, Planned]:
+    """`prepare_command` of the spec's command: the spec as checked now (the task's current
+    defaults, say), and its nodes now."""
+    return await prepare_command(app, user, command_of(spec))
+
+
+def check_start(start: float, now: float, field: str) -> None:
+    """Raises InvalidTime for a start earlier than `now`."""
+    if start < now:
+        raise InvalidTime(
+            f"{field} {iso(start)} is in the past (the server's time is {iso(now)})",
+            field=field,
+            time=iso(start),
+        )
+
+
+def may_see(state: State, user: str, schedule: Schedule) -> bool:
+    return may_see_job(state, user, schedule.owner)
+
+
+def may_change(state: State, user: str, schedule: Schedule) -> bool:
+    """Only its owner or an administrator may change or delete a scheduled job."""
+    return user == schedule.owner or is_superuser(state, user)
