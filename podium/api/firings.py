@@ -19,11 +19,12 @@ import msgspec
 import structlog
 from aiohttp import web
 
+from podium.api.bodies import DeployCommand, TaskCommand
 from podium.api.commands import job_requested
 from podium.api.errors import ApiError, InternalError
 from podium.api.keys import CLOCK, PRODUCER, PROJECTOR
-from podium.api.scheduling import prepare_spec
-from podium.events.jobspec import JobOrigin
+from podium.api.scheduling import command_of, prepare_command
+from podium.events.jobspec import JobOrigin, JobSpec
 from podium.events.model import Event, ScheduleRunRefused
 from podium.events.ports import PortError
 from podium.events.schedules import fired_request_id
@@ -40,6 +41,8 @@ class Firings:
 
     def __init__(self, app: web.Application) -> None:
         self._app = app
+        # Each schedule's command, built once from its spec (while the spec is the same one).
+        self._commands: dict[str, tuple[JobSpec, TaskCommand | DeployCommand]] = {}
 
     async def context(self, app: web.Application) -> AsyncIterator[None]:
         """An aiohttp cleanup context: the loop runs while the app does."""
@@ -90,7 +93,8 @@ class Firings:
     async def _made(self, schedule: Schedule, occurrence: float) -> Event:
         now = self._app[CLOCK]()
         try:
-            spec, planned = await prepare_spec(self._app, schedule.owner, schedule.spec)
+            command = self._command(schedule)
+            spec, planned = await prepare_command(self._app, schedule.owner, command)
             origin = JobOrigin(scheduled_job_id=schedule.name)
             spec = msgspec.structs.replace(spec, origin=origin)
             request_id = fired_request_id(schedule.name, occurrence)
@@ -113,6 +117,13 @@ class Firings:
                 details=_storable(error.details),
             )
         return event
+
+    def _command(self, schedule: Schedule) -> TaskCommand | DeployCommand:
+        """The schedule's command, checked again at each run as the owner."""
+        kept = self._commands.get(schedule.name)
+        if kept is None or kept[0] is not schedule.spec:
+            kept = self._commands[schedule.name] = (schedule.spec, command_of(schedule.spec))
+        return kept[1]
 
 
 def _storable(details: dict[str, object]) -> dict[str, Json]:

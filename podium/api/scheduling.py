@@ -1,9 +1,9 @@
 """What both scheduled-job APIs share: a stored job spec checked again as a user (when a
 schedule is made, changed or fires), the start-time rule, and visibility.
 
-A schedule keeps the spec its command was checked into; `prepare_spec` turns it back into the
-command and runs the very checks of /command/task or /command/deploy, so that a run made at
-fire time is refused for whatever the command would be refused for then.
+A schedule keeps the spec its command was checked into; `command_of` turns it back into the
+command, and `prepare_command` runs the very checks of /command/task or /command/deploy on it,
+so that a run made at fire time is refused for whatever the command would be refused for then.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from podium.rbac.decide import is_superuser, may_see_job
 
 def command_of(spec: JobSpec) -> TaskCommand | DeployCommand:
     """The command a spec was made from (its checked values, defaults applied)."""
-    scope = Scope.model_validate(spec.scope.given()) if spec.scope.given() else None
+    given = spec.scope.given()
+    scope = Scope.model_validate(given) if given else None
     match spec:
         case TaskJob():
             assert scope is not None  # a task always has one
@@ -69,12 +70,6 @@ async def prepare_command(
     if isinstance(command, TaskCommand):
         return await prepare_task(app, user, command)
     return await prepare_deploy(app, user, command)
-
-
-async def prepare_spec(app: web.Application, user: str, spec: JobSpec) -> tuple[JobSpec, Planned]:
-    """`prepare_command` of the spec's command: the spec as checked now (the task's current
-    defaults, say), and its nodes now."""
-    return await prepare_command(app, user, command_of(spec))
 
 
 def check_start(start: float, now: float, field: str) -> None:

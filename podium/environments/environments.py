@@ -42,10 +42,15 @@ class Environment:
     agent_command: tuple[str, ...] = DEFAULT_AGENT_COMMAND
     task_timeout_s: float | None = None
     task_cache: TaskCache = field(default_factory=TaskCache, compare=False, repr=False)
+    _modules: Path = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Made once: a job made from a schedule looks its task up thousands of times a second.
+        object.__setattr__(self, "_modules", self.path / "modules")
 
     @property
     def module_dirs(self) -> list[Path]:
-        return [self.path / "modules"]
+        return [self._modules]
 
     def task(self, name: TaskName) -> Task | None:
         """Raises TaskError for a task that exists but is broken."""
