@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import resource
-import struct
 import sys
 import time
 from pathlib import Path
@@ -22,8 +21,9 @@ from typing import Final
 
 import msgspec
 
+from podium.events import logformat
 from podium.events.codec import decode_batch, encode_batch
-from podium.events.filelog import FileEventLog, frame
+from podium.events.filelog import FileEventLog
 from podium.events.jobspec import JobScope, TaskJob
 from podium.events.model import (
     Event,
@@ -40,7 +40,7 @@ from podium.events.model import (
 from podium.events.projector import Projector
 
 NODES_PER_JOB: Final = 100
-_HEADER: Final = struct.Struct(">II")
+_HEADER: Final = logformat.HEADER
 
 
 def _job(number: int, seq: int, at: float) -> list[list[Event]]:
@@ -105,12 +105,14 @@ def generate(path: Path, events: int) -> int:
     written = 0
     number = 0
     at = time.time()
+    chain = logformat.NO_CHAIN
     with path.open("wb") as out:
         while written < events:
             number += 1
             for batch in _job(number, 0, at):
                 stamped = _restamp(batch, counters)
-                out.write(frame(encode_batch(stamped)))
+                record, chain = logformat.encode(encode_batch(stamped), chain)
+                out.write(record)
                 written += len(stamped)
     return written
 
@@ -147,8 +149,7 @@ def decode(path: Path) -> dict[str, float]:
     view = memoryview(data)
     count = 0
     for start in starts:
-        (length, _) = _HEADER.unpack_from(view, start)
-        count += len(decode_batch(view[start + _HEADER.size : start + _HEADER.size + length]))
+        count += len(decode_batch(logformat.payload_at(view, start)))
     seconds = time.perf_counter() - started
     return {"events": count, "seconds": seconds, "rss_mb": _rss_mb(), "base_mb": base}
 
@@ -158,8 +159,7 @@ def _starts(data: bytes) -> tuple[list[int], int]:
     starts, pos = [], 0
     while pos < len(data):
         starts.append(pos)
-        (length, _) = _HEADER.unpack_from(data, pos)
-        pos += _HEADER.size + length
+        pos += _HEADER.size + _HEADER.unpack_from(data, pos)[1]
     return starts, pos
 
 

@@ -6,31 +6,23 @@ folds the log with Podium's own fold and reads job and event times from that sta
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
-from typing import Final
 
 from podium.events.amqp.broker import Broker
 from podium.events.amqp.log import AmqpEventLog
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.codec import decode_batch
-from podium.events.filelog import scan
 from podium.events.fold import fold_all
+from podium.events.logformat import payloads
 from podium.events.model import Event
 from podium.events.state import State
-
-_HEADER: Final = struct.Struct(">II")
 
 
 def file_events(path: Path) -> list[Event]:
     """Every event of an embedded log, read without opening it for writing."""
-    data = path.read_bytes()
-    starts, _ = scan(data)
-    view = memoryview(data)
     events: list[Event] = []
-    for start in starts:
-        (length, _) = _HEADER.unpack_from(view, start)
-        events += decode_batch(view[start + _HEADER.size : start + _HEADER.size + length])
+    for payload in payloads(path.read_bytes()):
+        events += decode_batch(payload)
     return events
 
 

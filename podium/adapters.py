@@ -27,6 +27,7 @@ from podium.events.ports import (
     EventLog,
     Heartbeats,
     Leadership,
+    LogCorrupted,
     Mirror,
     ParkedWork,
     SnapshotStore,
@@ -96,7 +97,13 @@ async def _embedded(settings: Settings, stack: AsyncExitStack) -> Adapters:
         raise ConfigurationError(
             f"{settings.data_dir}: cannot make the data dir: {exc.strerror or exc}"
         ) from exc
-    event_log = await FileEventLog.open(settings.data_dir / LOG_FILE, fsync=settings.fsync)
+    path = settings.data_dir / LOG_FILE
+    try:
+        event_log = await FileEventLog.open(path, fsync=settings.fsync)
+    except LogCorrupted as exc:
+        raise ConfigurationError(str(exc)) from exc
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot open the log: {exc.strerror or exc}") from exc
     stack.push_async_callback(event_log.close)
     # One process: deliveries no larger than its executor can start at once.
     work = replace(settings.work, batch=min(settings.work.batch, settings.executor.slots))
@@ -109,7 +116,7 @@ async def _embedded(settings: Settings, stack: AsyncExitStack) -> Adapters:
         stop_bus=MemoryStopBus(),
         heartbeats=MemoryHeartbeats(),
         leadership=SoleLeader(),
-        snapshots=FileSnapshots(settings.data_dir / SNAPSHOT_FILE),
+        snapshots=FileSnapshots(settings.data_dir / SNAPSHOT_FILE, event_log),
     )
 
 

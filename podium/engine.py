@@ -25,6 +25,7 @@ import structlog
 
 from podium.adapters import ALL_ROLES, Adapters, ConfigurationError, Role, open_adapters
 from podium.environments import BadEnvironment, Environments
+from podium.events.ports import LogCorrupted
 from podium.events.producer import Producer
 from podium.events.projector import Projector
 from podium.health import Health, combined, projector_health
@@ -163,7 +164,10 @@ class Engine:
                 raise ConfigurationError(f"{exc} ({hint})") from exc
 
     async def _follow_log(self, adapters: Adapters) -> Projector:
-        snapshot = await adapters.snapshots.latest()
+        try:
+            snapshot = await adapters.snapshots.latest()
+        except LogCorrupted as exc:
+            raise ConfigurationError(str(exc)) from exc
         if snapshot is None:
             projector = Projector(adapters.event_log)
         else:
@@ -172,7 +176,9 @@ class Engine:
                 next_offset=snapshot.next_offset,
                 events=snapshot.state.position,
             )
-            projector = Projector(adapters.event_log, snapshot.state, snapshot.next_offset)
+            projector = Projector(
+                adapters.event_log, snapshot.state, snapshot.next_offset, snapshot.chain
+            )
         if adapters.mirror is not None:
             projector.add_listener(adapters.mirror.on_record)
         self._projector = projector

@@ -1,95 +1,68 @@
-"""The embedded event log: one append-only file of checksummed, length-prefixed batches.
+"""The embedded event log: one append-only file of checksummed, hash-chained records, one batch of
+events each (the format is `logformat`'s).
 
-Record layout: a 4-byte big-endian payload length, a 4-byte CRC-32 of length and payload, then the
-msgpack payload (one batch of events). Each append is written and fsynced before it returns. On
-open the whole file is checked: a bad record at the very end is a torn write and is cut off, a
-bad record followed by good ones is corruption and refuses to open.
+Each append is written and fsynced before it returns. An append that fails (a full disk, an I/O
+error) is rolled back: the file is cut back to the last good record and nothing in memory
+changes, so the batch is not recorded and never will be; the log says it is failing (`failure`)
+until a write succeeds again, and checks for itself every second in the meantime.
+
+On open the whole file is checked. A damaged last record with nothing valid after it is a torn
+write and is cut off (logged at warning); damage anywhere else raises LogCorrupted and leaves the
+file as it is. A format-1 log (written before) is upgraded on open: its records are written
+again as format 2 to a new file that replaces it, and the original is kept beside it as
+`<name>.v1`, so appends never mix formats in one file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import struct
-import zlib
-from array import array
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Final
 
+import structlog
+
+from podium.events import logformat
 from podium.events.codec import decode_batch, encode_batch
+from podium.events.logformat import FORMAT_1, MAX_RECORD_BYTES, Damage, Scanned
 from podium.events.model import Event
 from podium.events.ports import Head, LogCorrupted, LogUnavailable, Record
 
-_HEADER: Final = struct.Struct(">II")
+log = structlog.get_logger(__name__)
+
 _READ_CHUNK_BYTES: Final = 4 * 1024 * 1024
 _CLOSED: Final = Record(-1, [])
+_PROBE_S: Final = 1.0  # while appends fail, how often the log checks whether it can write again
 
 
-def frame(payload: bytes) -> bytes:
-    length = len(payload)
-    crc = zlib.crc32(payload, zlib.crc32(length.to_bytes(4, "big")))
-    return _HEADER.pack(length, crc) + payload
+class _NotRolledBack(OSError):
+    """A failed append whose bytes could not be cut off again: they may still be read back."""
 
 
-def scan(data: bytes | memoryview) -> tuple[array[int], int]:
-    """Record start offsets and the length of the valid prefix. Raises LogCorrupted."""
-    view = memoryview(data)
-    starts: array[int] = array("Q")
-    pos, size = 0, len(view)
-    while pos < size:
-        end = _check_record(view, pos)
-        if end is None:
-            if _is_tail(view, pos):
-                break
-            raise LogCorrupted(f"record {len(starts)} at byte {pos} fails its checksum")
-        starts.append(pos)
-        pos = end
-    return starts, pos
-
-
-def _check_record(view: memoryview, pos: int) -> int | None:
-    """The end of the record at `pos`, or None if it is incomplete or fails its checksum."""
-    if pos + _HEADER.size > len(view):
-        return None
-    length: int
-    crc: int
-    length, crc = _HEADER.unpack_from(view, pos)
-    end = pos + _HEADER.size + length
-    if end > len(view):
-        return None
-    body = view[pos + _HEADER.size : end]
-    if zlib.crc32(body, zlib.crc32(length.to_bytes(4, "big"))) != crc:
-        return None
-    return end
-
-
-def _is_tail(view: memoryview, pos: int) -> bool:
-    """A bad record is a torn write when nothing valid can follow it: it reaches the end of the
-    file, or everything after it is zero filling (preallocated blocks after a crash)."""
-    if pos + _HEADER.size > len(view):
-        return True
-    length, _ = _HEADER.unpack_from(view, pos)
-    if pos + _HEADER.size + length >= len(view):
-        return True
-    return not any(view[pos:])
+def corrupted(path: Path, damage: Damage) -> LogCorrupted:
+    return LogCorrupted(f"{path}: {damage}; the file is left as it is (see podium log verify)")
 
 
 class FileEventLog:
     """Open with `await FileEventLog.open(path)`; one instance per file and process."""
 
-    def __init__(self, path: Path, fd: int, starts: array[int], size: int, fsync: bool) -> None:
+    def __init__(self, path: Path, fd: int, scanned: Scanned, fsync: bool) -> None:
         self.path = path
         self._fd = fd
-        self._starts = starts
-        self._size = size
+        self._starts = scanned.starts
+        self._size = scanned.end
+        self._chain = scanned.chain
         self._fsync = fsync
         self._lock = asyncio.Lock()
         self._subscribers: set[asyncio.Queue[Record]] = set()
         self._closed = False
+        self.failure = ""  # why appends fail now; empty while they succeed
+        self._probe: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: Path, *, fsync: bool = True) -> FileEventLog:
+        """Raises LogCorrupted, or OSError when the file cannot be read or upgraded."""
         return await asyncio.to_thread(cls._open, path, fsync)
 
     @classmethod
@@ -99,47 +72,139 @@ class FileEventLog:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             data = _read_all(fd)
-            starts, valid = scan(data)
-            if valid < len(data):
-                os.ftruncate(fd, valid)
+            try:
+                scanned = logformat.scan(data)
+            except Damage as damage:
+                raise corrupted(path, damage) from None  # the damage is the news, not a cause
+            if scanned.torn is not None:
+                log.warning(
+                    "torn last record cut off",
+                    path=str(path),
+                    record=scanned.torn.record,
+                    offset=scanned.torn.offset,
+                    reason=scanned.torn.reason,
+                    bytes=len(data) - scanned.end,
+                )
+            if scanned.format == FORMAT_1:
+                os.close(fd)
+                fd, scanned = _upgrade(path, data)
+            elif scanned.end < len(data):
+                os.ftruncate(fd, scanned.end)
                 os.fsync(fd)
             if created:
                 _fsync_dir(path.parent)
         except BaseException:
             os.close(fd)
             raise
-        return cls(path, fd, starts, valid, fsync)
+        return cls(path, fd, scanned, fsync)
 
     async def head(self) -> Head:
         return Head(offset=len(self._starts))
 
+    def chain_hash(self) -> bytes:
+        """The chain hash of the last record: what the next one will carry as its previous."""
+        return self._chain
+
+    async def check_snapshot(self, snapshot: Path, next_offset: int, chain: bytes) -> None:
+        """Raises LogCorrupted unless a snapshot covering the records below `next_offset`, the
+        last of which has `chain` as its chain hash (empty: not known), fits this log."""
+        records = len(self._starts)
+        if next_offset > records:
+            raise LogCorrupted(
+                f"{snapshot}: covers records up to {next_offset - 1}, but {self.path} ends at "
+                f"byte {self._size} after record {records - 1}: the snapshot is ahead of the "
+                "log; both are left as they are (see podium log verify)"
+            )
+        if not chain or next_offset == 0:
+            return
+        ours = await asyncio.to_thread(self._chain_of, next_offset - 1)
+        if ours != chain:
+            raise LogCorrupted(
+                f"{snapshot}: does not match {self.path} at record {next_offset - 1} (byte "
+                f"{self._starts[next_offset - 1]}): their chain hashes differ; both are left "
+                "as they are (see podium log verify)"
+            )
+
+    def _chain_of(self, offset: int) -> bytes:
+        """The chain hash of record `offset`, as the record after it carries it."""
+        if offset + 1 == len(self._starts):
+            return self._chain
+        header = os.pread(self._fd, logformat.HEADER.size, self._starts[offset + 1])
+        previous: bytes = logformat.HEADER.unpack(header)[3]
+        return previous
+
     async def append(self, batch: Sequence[Event]) -> None:
+        """Raises LogUnavailable, with `sent` False once the failed append is rolled back (it
+        is True only if cutting the file back failed too)."""
         if self._closed:
-            raise LogUnavailable("the log is closed")
-        record = frame(encode_batch(batch))
+            raise LogUnavailable("the log is closed", sent=False)
+        payload = encode_batch(batch)
+        if len(payload) > MAX_RECORD_BYTES:
+            raise LogUnavailable(
+                f"{len(batch)} events take {len(payload)} bytes, above the {MAX_RECORD_BYTES} "
+                "of one record",
+                sent=False,
+            )
         async with self._lock:
             start = self._size
             try:
-                await asyncio.to_thread(self._write, record, start)
+                record, chain = await asyncio.to_thread(self._write, payload, start)
             except OSError as exc:
-                raise LogUnavailable(f"{len(batch)} events not written to {self.path}") from exc
+                self._failing(exc)
+                raise LogUnavailable(
+                    f"{len(batch)} events not written to {self.path}: {exc.strerror or exc}",
+                    sent=isinstance(exc, _NotRolledBack),
+                ) from exc
+            self.failure = ""
             self._size = start + len(record)
+            self._chain = chain
             offset = len(self._starts)
             self._starts.append(start)
-            published = Record(offset, list(batch))
+            published = Record(offset, list(batch), chain=chain)
             for queue in self._subscribers:
                 queue.put_nowait(published)
 
-    def _write(self, record: bytes, start: int) -> None:
+    def _write(self, payload: bytes, start: int) -> tuple[bytes, bytes]:
+        record, chain = logformat.encode(payload, self._chain)
         try:
             written = os.pwrite(self._fd, record, start)
             if written != len(record):
                 raise OSError(f"short write: {written} of {len(record)} bytes")
             if self._fsync:
                 os.fdatasync(self._fd)
-        except OSError:
-            os.ftruncate(self._fd, start)  # leave no half record behind a failed append
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, start)  # leave no part of a failed append behind
+            except OSError as cut:
+                raise _NotRolledBack(f"{exc}; not cut back: {cut}") from exc
             raise
+        return record, chain
+
+    def _failing(self, error: OSError) -> None:
+        self.failure = f"appends fail: {error.strerror or error}"
+        log.error("append failed and rolled back", path=str(self.path), error=str(error))
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(self._probe_until_writable())
+
+    async def _probe_until_writable(self) -> None:
+        """Clear `failure` once the file can grow again, even if nobody appends meanwhile."""
+        while self.failure and not self._closed:
+            await asyncio.sleep(_PROBE_S)
+            async with self._lock:
+                if self._closed or not self.failure:
+                    return
+                try:
+                    await asyncio.to_thread(self._try_to_grow)
+                except OSError:
+                    continue
+                self.failure = ""
+                log.info("appends possible again", path=str(self.path))
+
+    def _try_to_grow(self) -> None:
+        try:
+            os.posix_fallocate(self._fd, self._size, 64 * 1024)
+        finally:
+            os.ftruncate(self._fd, self._size)
 
     async def subscribe(self, from_offset: int) -> AsyncGenerator[Record, None]:
         queue: asyncio.Queue[Record] = asyncio.Queue()
@@ -174,9 +239,9 @@ class FileEventLog:
         records = []
         for offset in range(first, last):
             pos = starts[offset] - start
-            (length, _) = _HEADER.unpack_from(view, pos)
-            body = view[pos + _HEADER.size : pos + _HEADER.size + length]
-            records.append(Record(offset, decode_batch(body)))
+            payload = logformat.payload_at(view, pos)
+            whole = view[pos : payload.nbytes + (pos + logformat.HEADER.size)]
+            records.append(Record(offset, decode_batch(payload), chain=logformat.chain_hash(whole)))
         return records
 
     async def close(self) -> None:
@@ -187,6 +252,53 @@ class FileEventLog:
             for queue in self._subscribers:
                 queue.put_nowait(_CLOSED)
             os.close(self._fd)
+        if self._probe is not None:
+            self._probe.cancel()
+
+
+def _upgrade(path: Path, data: bytes) -> tuple[int, Scanned]:
+    """Replace a format-1 log by the same records in format 2, keeping the original beside it.
+    The new file is complete on disk before it takes the log's name (one rename)."""
+    try:
+        upgraded, scanned = logformat.upgrade(data)
+    except Damage as damage:
+        raise corrupted(path, damage) from None
+    backup = _free_name(path.with_name(path.name + ".v1"))
+    temporary = path.with_name(path.name + ".upgrading")
+    os.link(path, backup)
+    fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        write_all(fd, upgraded)
+        os.fsync(fd)
+        os.replace(temporary, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        os.close(fd)
+        temporary.unlink(missing_ok=True)
+        os.unlink(backup)
+        raise
+    log.warning(
+        "format-1 log upgraded to format 2",
+        path=str(path),
+        records=len(scanned.starts),
+        original=str(backup),
+    )
+    return fd, scanned
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write, until all of `data` is written. Raises OSError."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _free_name(path: Path) -> Path:
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}.{number}")
+    return candidate
 
 
 def _read_all(fd: int) -> bytes:

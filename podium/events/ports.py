@@ -34,7 +34,9 @@ class LogUnavailable(PortError):
 
 
 class LogCorrupted(PortError):
-    """Raised on open when a record in the middle of the log fails its checksum."""
+    """Raised on open when the log is damaged other than by a torn last record, or a snapshot
+    does not fit it; the message names the file, the record and the byte, in one line. Nothing
+    was changed."""
 
 
 class LogTruncated(PortError):
@@ -48,11 +50,14 @@ class QueueUnavailable(PortError):
 
 class Record(NamedTuple):
     """One appended batch. `offset` numbers records (not events) in append order; `marker` is
-    set on the empty records that `EventLog.head` may append."""
+    set on the empty records that `EventLog.head` may append. `chain` is the record's chain
+    hash where the log keeps one (the file log: SHA-256 over the record, which holds the
+    previous record's; see `logformat`), empty elsewhere."""
 
     offset: int
     events: list[Event]
     marker: str = ""
+    chain: bytes = b""
 
 
 class Head(NamedTuple):

@@ -20,9 +20,16 @@ Listener = Callable[[Record, State], None]
 
 
 class Projector:
-    def __init__(self, event_log: EventLog, state: State | None = None, from_offset: int = 0):
+    def __init__(
+        self,
+        event_log: EventLog,
+        state: State | None = None,
+        from_offset: int = 0,
+        chain: bytes = b"",
+    ):
         self.state = State() if state is None else state
         self.next_offset = from_offset
+        self.chain = chain  # the chain hash of record next_offset - 1, where the log keeps one
         self.version = 0  # records folded by this projector
         self.caught_up = asyncio.Event()
         self._log = event_log
@@ -65,6 +72,7 @@ class Projector:
         for event in record.events:
             fold(state, event)
         self.next_offset = record.offset + 1
+        self.chain = record.chain
         self.version += 1
         for listener in self._listeners:
             listener(record, state)

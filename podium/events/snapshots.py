@@ -16,6 +16,7 @@ from typing import Final
 import msgspec
 import structlog
 
+from podium.events.filelog import FileEventLog, write_all
 from podium.events.legacy import upcast_snapshot_identity, upcast_snapshot_job
 from podium.events.ports import PortError
 from podium.events.state import State
@@ -28,6 +29,7 @@ _COMPRESSION: Final = 1  # fast: snapshots are taken on the scheduler's event lo
 class Snapshot(msgspec.Struct, frozen=True):
     next_offset: int  # the first log record the state does not cover
     state: State
+    chain: bytes = b""  # the chain hash of record next_offset - 1, where the log keeps one
 
 
 _decoder: Final = msgspec.msgpack.Decoder(Snapshot)
@@ -56,10 +58,12 @@ def decode_snapshot(data: bytes) -> Snapshot:
 
 
 class FileSnapshots:
-    """One file, replaced atomically."""
+    """One file, replaced atomically. Given the log it was taken of, `latest` checks that it
+    fits the log and raises LogCorrupted when it does not."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, event_log: FileEventLog | None = None) -> None:
         self.path = path
+        self._log = event_log
 
     async def save(self, snapshot: Snapshot) -> None:
         data = encode_snapshot(snapshot)
@@ -72,8 +76,11 @@ class FileSnapshots:
         temporary = self.path.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, data)
+            write_all(fd, data)
             os.fsync(fd)
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full disk keeps no half snapshot
+            raise
         finally:
             os.close(fd)
         os.replace(temporary, self.path)
@@ -84,9 +91,12 @@ class FileSnapshots:
             return None
         data = await asyncio.to_thread(self.path.read_bytes)
         try:
-            return decode_snapshot(data)
+            snapshot = decode_snapshot(data)
         except (zlib.error, msgspec.DecodeError) as exc:
             log.warning(
                 "snapshot unreadable; folding the log instead", path=str(self.path), error=repr(exc)
             )
             return None
+        if self._log is not None:
+            await self._log.check_snapshot(self.path, snapshot.next_offset, snapshot.chain)
+        return snapshot

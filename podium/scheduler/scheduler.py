@@ -254,7 +254,7 @@ class Scheduler:
         state = self.state
         if self._snapshots is None or state.position - self._snapshot_position < min_events:
             return False
-        snapshot = Snapshot(self._projector.next_offset, state)
+        snapshot = Snapshot(self._projector.next_offset, state, self._projector.chain)
         try:
             await self._snapshots.save(snapshot)
         except PortError as exc:

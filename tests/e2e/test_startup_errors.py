@@ -3,6 +3,8 @@ YAML error keeps its line and caret), exits 2, and never hangs or prints a trace
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,9 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from podium.events import logformat
+from podium.events.filelog import FileEventLog
+from podium.events.model import JobReady
+from podium.events.snapshots import FileSnapshots, Snapshot
+from podium.events.state import State
 from podium.settings import PUPPET_ENVIRONMENTS
-from tests.conftest import ENVIRONMENTS, INVENTORY
+from tests.conftest import DATA, ENVIRONMENTS, INVENTORY
 from tests.sshd import free_port
+
+V1 = DATA / "logs" / "v1"
 
 
 def serve(tmp_path: Path, *flags: str) -> subprocess.CompletedProcess[str]:
@@ -111,3 +120,41 @@ def test_a_data_dir_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     blocker.write_text("")
     error = refused(serve(tmp_path, "--data-dir", str(blocker / "data")))
     assert str(blocker / "data") in error
+
+
+def test_a_damaged_log_is_one_line_naming_the_record_and_the_byte(tmp_path: Path) -> None:
+    """One flipped bit in the length of a record in the middle of the log: refused, not cut."""
+    data = tmp_path / "d"
+    data.mkdir()
+    log = data / "events.log"
+    shutil.copy(V1 / "events.log", log)
+    starts = list(logformat.scan(log.read_bytes()).starts)
+    middle = starts[len(starts) // 2]
+    with log.open("r+b") as file:
+        file.seek(middle)
+        file.write(bytes([file.read(1)[0] ^ 0x80]))
+    damaged = log.read_bytes()
+    error = refused(serve(tmp_path))
+    assert error.startswith(f"{log}: record {len(starts) // 2} at byte {middle} ")
+    assert log.read_bytes() == damaged
+    assert sorted(p.name for p in data.iterdir()) == ["events.log"]
+
+
+def test_a_snapshot_ahead_of_the_log_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+
+    async def write() -> None:
+        log = await FileEventLog.open(data / "events.log")
+        await log.append([JobReady(at=1.0, job="1", origin="t", seq=1)])
+        await FileSnapshots(data / "snapshot.bin").save(Snapshot(5, State(), log.chain_hash()))
+        await log.close()
+
+    asyncio.run(write())
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    error = refused(serve(tmp_path))
+    assert error.startswith(
+        f"{data / 'snapshot.bin'}: covers records up to 4, but {data / 'events.log'} ends at byte"
+    )
+    assert "after record 0" in error
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from podium.api.views import options
 from podium.events.codec import decode_batch
 from podium.events.endings import EXECUTION_FAILURE, execution_failure
-from podium.events.filelog import scan
 from podium.events.jobspec import DeployJob, JobScope, JobSpec, TaskJob
 from podium.events.legacy import JobRequestedV1, NodeRunFinishedV1, spec_from_options, upcast
+from podium.events.logformat import payloads
 from podium.events.model import Event, JobRequested, NodeRunFinished, NodeState, Target
 from podium.jsontypes import Json
 
@@ -131,10 +131,7 @@ def test_an_old_job_request_becomes_one_with_its_spec() -> None:
 
 
 def _records(path: Path) -> list[bytes]:
-    data = path.read_bytes()
-    starts, end = scan(data)
-    bounds = [*starts[1:], end]
-    return [data[start + 8 : stop] for start, stop in zip(starts, bounds, strict=True)]
+    return [bytes(payload) for payload in payloads(path.read_bytes())]
 
 
 def test_the_recorded_old_log_decodes_to_current_shapes_only() -> None:
