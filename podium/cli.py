@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Final
 
+from podium import log_commands
 from podium.client import admin as admin_commands
 from podium.client import jobs as job_commands
 from podium.client.credentials import TokenSources
@@ -110,6 +111,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
             for option in options_of(group):
                 _add(action, option, environ)
     admin_commands.add_commands(commands, environ)
+    log_commands.add_commands(commands, environ)
     return parser
 
 
@@ -140,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in job_commands.COMMANDS:
         client = build_client_settings(vars(args))
         return job_commands.run(args, client, token_sources(client.token_file, environ))
+    if args.command in log_commands.COMMANDS:
+        return log_commands.run(args)
     if args.command != "serve" and not args.amqp_url:
         parser.error(f"podium {args.command} needs --amqp-url (or PODIUM_AMQP_URL)")
     settings = build_settings(vars(args), base_env(environ))

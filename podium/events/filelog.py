@@ -16,6 +16,8 @@ again as format 2 to a new file that replaces it, and the original is kept besid
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import os
 from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
@@ -31,6 +33,7 @@ from podium.events.ports import Head, LogCorrupted, LogUnavailable, Record
 
 log = structlog.get_logger(__name__)
 
+LOG_FILE: Final = "events.log"  # its name in a data dir
 _READ_CHUNK_BYTES: Final = 4 * 1024 * 1024
 _CLOSED: Final = Record(-1, [])
 _PROBE_S: Final = 1.0  # while appends fail, how often the log checks whether it can write again
@@ -62,7 +65,8 @@ class FileEventLog:
 
     @classmethod
     async def open(cls, path: Path, *, fsync: bool = True) -> FileEventLog:
-        """Raises LogCorrupted, or OSError when the file cannot be read or upgraded."""
+        """Raises LogCorrupted, LogUnavailable when another process has it open, or OSError
+        when the file cannot be read or upgraded."""
         return await asyncio.to_thread(cls._open, path, fsync)
 
     @classmethod
@@ -71,6 +75,7 @@ class FileEventLog:
         created = not path.exists()
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            _lock(fd, path)
             data = _read_all(fd)
             try:
                 scanned = logformat.scan(data)
@@ -88,6 +93,7 @@ class FileEventLog:
             if scanned.format == FORMAT_1:
                 os.close(fd)
                 fd, scanned = _upgrade(path, data)
+                _lock(fd, path)
             elif scanned.end < len(data):
                 os.ftruncate(fd, scanned.end)
                 os.fsync(fd)
@@ -167,9 +173,7 @@ class FileEventLog:
     def _write(self, payload: bytes, start: int) -> tuple[bytes, bytes]:
         record, chain = logformat.encode(payload, self._chain)
         try:
-            written = os.pwrite(self._fd, record, start)
-            if written != len(record):
-                raise OSError(f"short write: {written} of {len(record)} bytes")
+            _pwrite_all(self._fd, record, start)  # a short write goes on to the real error
             if self._fsync:
                 os.fdatasync(self._fd)
         except OSError as exc:
@@ -286,6 +290,15 @@ def _upgrade(path: Path, data: bytes) -> tuple[int, Scanned]:
     return fd, scanned
 
 
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        if not written:
+            raise OSError(errno.EIO, "the file takes no more bytes")
+        view, offset = view[written:], offset + written
+
+
 def write_all(fd: int, data: bytes) -> None:
     """os.write, until all of `data` is written. Raises OSError."""
     view = memoryview(data)
@@ -299,6 +312,14 @@ def _free_name(path: Path) -> Path:
         number += 1
         candidate = path.with_name(f"{path.name}.{number}")
     return candidate
+
+
+def _lock(fd: int, path: Path) -> None:
+    """One process per log: two appending to one file would interleave their records."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise LogUnavailable(f"{path} is in use by another podium process", sent=False) from None
 
 
 def _read_all(fd: int) -> bytes:

@@ -23,6 +23,7 @@ from podium.events.state import State
 
 log = structlog.get_logger(__name__)
 
+SNAPSHOT_FILE: Final = "snapshot.bin"  # its name in a data dir, beside the log
 _COMPRESSION: Final = 1  # fast: snapshots are taken on the scheduler's event loop
 
 
