@@ -9,7 +9,7 @@ SSHD := /usr/sbin/sshd
 PUPPET_PARTS := /usr/bin/puppet /usr/share/puppetserver/puppetserver.jar \
 	/usr/share/puppetdb/puppetdb.jar /usr/lib/ruby/vendor_ruby/puppet/indirector/facts/puppetdb.rb
 
-.PHONY: run test lint broker sshd puppet postgres clean bench bench-quick wrk
+.PHONY: run test lint broker sshd puppet postgres chromium clean bench bench-quick wrk
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(STAMP): pyproject.toml
@@ -72,7 +72,13 @@ postgres:
 	  echo "starting PostgreSQL"; pg_ctlcluster $$(pg_lsclusters -h | awk 'NR == 1 {print $$1, $$2}') start; \
 	fi
 
-test: $(STAMP) lint broker sshd puppet
+# The web view's tests (and the README's screenshots) drive Debian's chromium with Playwright,
+# through its executable_path: Playwright never downloads a browser. Install it if missing.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) lint broker sshd puppet chromium
 	$(BIN)/pytest -q
 
 # Benchmarks report, they never fail CI, and are not part of `make test`. They need the broker,

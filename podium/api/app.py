@@ -40,6 +40,7 @@ from podium.api.puppetdb import PuppetDb
 from podium.api.scopes import LocalQueries
 from podium.api.settings import ApiSettings
 from podium.api.sources import InventoryHolder
+from podium.api.webview import WEB_ROUTES
 from podium.environments import Environments
 from podium.events.producer import Producer
 from podium.events.projector import Projector
@@ -83,6 +84,7 @@ ROUTES = [
     web.get(f"{V1}/inventory/{{node:.+}}", inventory.get_node),
     web.get(f"{V1}/node_groups", inventory.list_node_groups),
     *ADMIN_ROUTES,
+    *WEB_ROUTES,
 ]
 
 

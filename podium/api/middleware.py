@@ -24,6 +24,7 @@ from podium.api.errors import (
     ValidationError,
 )
 from podium.api.keys import CLOCK, PROJECTOR, SETTINGS, USER
+from podium.api.webview import is_open
 from podium.auth import token_sha256
 from podium.events.ports import PortError
 from podium.events.state import User
@@ -89,7 +90,7 @@ async def read_body_in_time(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(OPEN_PREFIXES):
+    if request.path.startswith(OPEN_PREFIXES) or is_open(request.path):
         return await handler(request)
     token = request.headers.get("X-Authentication")
     if not token:

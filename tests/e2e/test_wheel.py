@@ -29,6 +29,7 @@ from tests.sshd import free_port
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 SOURCES: Final = ("pyproject.toml", "README.md", "podium")  # what a build reads
+WEB_FILES: Final = ("index.html", "app.js", "app.css", "favicon.svg")
 PIP: Final[list[str | Path]] = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 
 
@@ -106,6 +107,8 @@ def test_the_wheel_holds_the_one_package_and_the_bundled_example(
     for example in ("inventory.yaml", "node_groups.yaml", "environments/production/podium.yaml"):
         assert f"podium/examples/{example}" in names
     assert (agent.external_attr >> 16) & 0o111  # the stand-in agent stays executable
+    for web_file in WEB_FILES:
+        assert f"podium/api/static/{web_file}" in names
 
 
 def test_building_the_wheel_warns_of_nothing_deprecated(wheel_build: tuple[Path, str]) -> None:
@@ -196,6 +199,10 @@ async def test_podium_serve_from_the_wheel_runs_a_task_on_the_bundled_example(
     }
     groups = (await client.get("/node_groups"))["items"]
     assert len(groups) > 1  # the bundled example's groups beside All Nodes
+    for path, web_file in [("/", "index.html"), ("/ui/app.js", "app.js")]:  # the web view
+        async with client.session.get(f"{client.base}{path}") as answer:
+            assert answer.status == 200
+            assert await answer.read() == (ROOT / "podium/api/static" / web_file).read_bytes()
     process, _, log = served
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 0, log.read_text()
