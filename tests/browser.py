@@ -37,9 +37,12 @@ async def open_browser() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-async def signed_in(browser: Browser, url: str, token: str) -> Page:
-    """A new page of the web view at `url`, signed in through the form as a person would."""
+async def signed_in(browser: Browser, url: str, token: str, init_script: str | None = None) -> Page:
+    """A new page of the web view at `url`, signed in through the form as a person would;
+    `init_script` runs in it before the page's own."""
     page = await browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+    if init_script is not None:
+        await page.add_init_script(init_script)
     await page.goto(url)
     await page.fill("#token", token)
     await page.click("#sign-in button[type=submit]")
