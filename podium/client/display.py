@@ -99,19 +99,40 @@ def _shortened(text: str) -> str:
     return text if len(text) <= RESULT_WIDTH else text[: RESULT_WIDTH - 1] + "…"
 
 
-def node_table(nodes: list[Mapping[str, Any]]) -> Table:
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("node", "state", "duration", "result"):
-        table.add_column(column, overflow="fold")
+NodeLine = tuple[str, str, str]  # name column, state column, the rest
+
+
+def node_lines(nodes: list[Mapping[str, Any]]) -> list[NodeLine]:
+    """The node table's lines, header first, in aligned columns: name, state, duration, result."""
+    width = max([4, *(len(str(node.get("name"))) for node in nodes)])
+    lines = [(f"{'node':<{width}}  ", f"{'state':<8}", f"  {'duration':>8}  result")]
     for node in nodes:
-        state = str(node.get("state"))
-        table.add_row(
-            str(node.get("name")),
-            Text(state, style=STYLES.get(state, "")),
-            _seconds(node.get("duration")),
-            _shortened(result_summary(node)),
+        summary = _shortened(result_summary(node))
+        lines.append(
+            (
+                f"{node.get('name')!s:<{width}}  ",
+                f"{node.get('state')!s:<8}",
+                f"  {_seconds(node.get('duration')):>8}  {summary}".rstrip(),
+            )
         )
-    return table
+    return lines
+
+
+def plain_table(lines: list[NodeLine]) -> str:
+    return "\n".join(f"{name}{state}{rest}" for name, state, rest in lines)
+
+
+def coloured_table(lines: list[NodeLine]) -> Text:
+    """The lines with each state in its colour: seconds per 10,000 lines to render, so for
+    short tables (a rich `Table` measures every cell, and takes longer still)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    (name, state, rest), *rows = lines
+    text.append(f"{name}{state}{rest}", style="bold")
+    for name, state, rest in rows:
+        text.append(f"\n{name}")
+        text.append(state, style=STYLES.get(state.strip(), ""))
+        text.append(rest)
+    return text
 
 
 def _seconds(value: Any) -> str:

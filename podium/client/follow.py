@@ -6,11 +6,12 @@ count it once)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Final
+
+import msgspec
 
 from podium.client.http import ApiClient, ApiError, ClientError
 
@@ -41,7 +42,7 @@ async def job_events(
     while True:
         try:
             async for sse in client.events(f"/orchestrator/v1/jobs/{job}/events", last or None):
-                event = json.loads(sse.data)
+                event = msgspec.json.decode(sse.data)
                 last, attempt, lost_since = max(last, int(event["id"])), 0, None
                 yield event  # as it came: the caller counts an event given twice once
                 if event["type"] == "job_finished":

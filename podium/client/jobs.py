@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, TextIO
 
 from rich.console import Console
@@ -28,6 +30,7 @@ from podium.client.watch import watch
 ORCH: Final = "/orchestrator/v1"
 
 COMMANDS: Final = ("task", "job")
+COLOURED_ROWS: Final = 2_000  # node tables longer than this are printed without colours
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,7 @@ def _action(
 
 def _scope(parser: argparse.ArgumentParser, application: bool) -> None:
     scope = parser.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--nodes", help="comma-separated node names")
+    scope.add_argument("--nodes", help="comma-separated node names, or @file holding them")
     scope.add_argument("--query", help="a PQL query (or PuppetDB AST as JSON) naming the nodes")
     scope.add_argument("--node-group", help="a node group's id")
     if application:
@@ -168,7 +171,7 @@ async def _call(
 def scope_of(args: argparse.Namespace) -> JsonObject:
     """The API's scope from --nodes, --query, --node-group or --application."""
     if args.nodes is not None:
-        return {"nodes": [node for node in args.nodes.split(",") if node]}
+        return {"nodes": node_names(args.nodes)}
     if args.query is not None:
         query = args.query.strip()
         if not query.startswith("["):
@@ -180,6 +183,17 @@ def scope_of(args: argparse.Namespace) -> JsonObject:
     if args.node_group is not None:
         return {"node_group": args.node_group}
     return {"application": args.application}
+
+
+def node_names(given: str) -> list[str]:
+    """`a,b,c`, or `@file` with names separated by commas, spaces or lines (as PE's tools take
+    them: a long list does not fit on a command line). Raises ParamsError."""
+    if given.startswith("@"):
+        try:
+            given = Path(given[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ParamsError(f"cannot read the nodes file {given[1:]}: {exc.strerror}") from exc
+    return [name for name in re.split(r"[,\s]+", given) if name]
 
 
 def _run_options(args: argparse.Namespace) -> JsonObject:
@@ -254,7 +268,11 @@ async def _show_job(
         ctx.json({"job": job, "nodes": items} | ({"stream": stream} if stream else {}))
         return
     if items:
-        ctx.out.print(display.node_table(items))
+        lines = display.node_lines(items)
+        if ctx.out.is_terminal and len(items) <= COLOURED_ROWS:
+            ctx.out.print(display.coloured_table(lines))
+        else:  # as it is: rendering colours costs seconds per 10,000 rows
+            ctx.out.file.write(display.plain_table(lines) + "\n")
     ctx.out.print(display.job_summary(job))
 
 

@@ -23,12 +23,14 @@ class SseDecoder:
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
         """The events completed by this chunk, in order."""
-        self._pending += chunk
+        if b"\n" not in chunk:  # a long line coming in pieces
+            self._pending += chunk
+            return []
+        *lines, rest = (bytes(self._pending) + chunk).split(b"\n")
+        self._pending = bytearray(rest)
         events = []
-        while (end := self._pending.find(b"\n")) >= 0:
-            line = self._pending[:end].rstrip(b"\r").decode("utf-8", errors="replace")
-            del self._pending[: end + 1]
-            event = self._line(line)
+        for raw in lines:
+            event = self._line(raw.rstrip(b"\r").decode("utf-8", errors="replace"))
             if event is not None:
                 events.append(event)
         return events

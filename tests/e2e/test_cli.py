@@ -167,11 +167,13 @@ async def test_a_task_run_shows_each_nodes_result_and_exits_1_when_a_node_failed
 
 
 async def test_json_output_is_the_job_its_nodes_and_every_event_of_its_stream(
-    cli: Cli, api: Client
+    cli: Cli, api: Client, tmp_path: Path
 ) -> None:
     inline = ["name=abc", "count=3", "enabled=true", 'tags=["x","y"]', "something=42"]
+    nodes = tmp_path / "nodes.txt"
+    nodes.write_text("\n".join(OK_NODES[:10]) + "\n" + ", ".join(OK_NODES[10:]) + "\n")
     ran = await cli.run(
-        "task", "run", "testmod::typed", *inline, "--nodes", ",".join(OK_NODES),
+        "task", "run", "testmod::typed", *inline, "--nodes", f"@{nodes}",
         "--concurrency", "5", "--format", "json",
     )  # fmt: skip
     assert ran.code == 0, ran

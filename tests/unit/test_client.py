@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from podium.client.credentials import TokenSources, find_token
-from podium.client.display import result_summary
+from podium.client.display import node_lines, plain_table, result_summary
 from podium.client.http import ClientError
 from podium.client.sse import SseDecoder, SseEvent
 from podium.client.tally import Tally, exit_code
@@ -203,3 +203,15 @@ def test_the_token_file_wins_then_podium_token_then_the_puppetlabs_file(tmp_path
 )
 def test_a_nodes_result_is_summed_up_in_one_line(node: dict[str, object], summary: str) -> None:
     assert result_summary(node) == summary
+
+
+def test_the_node_table_aligns_its_columns_whatever_the_names() -> None:
+    nodes = [
+        {"name": "a", "state": "finished", "duration": 1.25, "result": {"_output": "ok"}},
+        {"name": "long-name", "state": "skipped", "duration": None, "details": {"message": "s"}},
+    ]
+    assert plain_table(node_lines(nodes)) == (
+        "node       state     duration  result\n"
+        "a          finished     1.2 s  ok\n"
+        "long-name  skipped             s"
+    )
