@@ -4,6 +4,7 @@ inline task parameters, and where the token comes from."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -206,7 +207,7 @@ def test_a_nodes_result_is_summed_up_in_one_line(node: dict[str, object], summar
 
 
 def test_the_node_table_aligns_its_columns_whatever_the_names() -> None:
-    nodes = [
+    nodes: list[Mapping[str, object]] = [
         {"name": "a", "state": "finished", "duration": 1.25, "result": {"_output": "ok"}},
         {"name": "long-name", "state": "skipped", "duration": None, "details": {"message": "s"}},
     ]
