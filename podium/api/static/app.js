@@ -479,13 +479,24 @@ function jobView(main, name) {
         node.finish_timestamp = event.timestamp;
         if (state !== "skipped") node.result = event.details.detail;
       }
+      // Events carry whole seconds: a rough duration until the nodes are read again.
       node.duration = node.start_timestamp && node.finish_timestamp
         ? (Date.parse(node.finish_timestamp) - Date.parse(node.start_timestamp)) / 1000
         : null;
+      node.rough = true;
     }
-    if (event.type === "job_finished") finishedSeen = true;
+    if (event.type === "job_finished") {
+      finishedSeen = true;
+      loadNodes().then(draw, failed); // the exact durations and messages, once
+    }
     refreshJob();
     draw();
+  }
+
+  async function loadNodes() {
+    const answer = await api(`${path}/nodes`, { signal });
+    for (const node of answer.items) nodes.set(node.name, node);
+    return answer;
   }
 
   function render() {
@@ -547,7 +558,7 @@ function jobView(main, name) {
       h("td", { class: "name" }, node.name),
       h("td", {}, stateBadge(node.state)),
       h("td", { class: "time" }, when(node.start_timestamp)),
-      h("td", { class: "time" }, seconds(node.duration)),
+      h("td", { class: "time" }, nodeDuration(node)),
       h("td", { class: `result ${node.state}` }, resultSummary(node)),
     );
     if (!open) return [row];
@@ -568,8 +579,7 @@ function jobView(main, name) {
   (async () => {
     try {
       job = await api(path, { signal });
-      const answer = await api(`${path}/nodes`, { signal });
-      for (const node of answer.items) nodes.set(node.name, node);
+      const answer = await loadNodes();
       render();
       const start = job.node_count <= REPLAY_UP_TO_NODES ? 1 : Number(answer["next-events"].event);
       const over = () => finishedSeen || (start > 1 && JOB_TERMINAL.has(job.state));
@@ -589,6 +599,12 @@ function jobView(main, name) {
       refreshJob.cancel();
     },
   };
+}
+
+// How long a node's run took; a running node's time is not shown (it would not move).
+function nodeDuration(node) {
+  if (node.state === "running" || node.duration === null || node.duration === undefined) return "";
+  return node.rough ? `${Math.round(node.duration)} s` : seconds(node.duration);
 }
 
 // What a node's result says in one line: the error's message (the task's, or the run's own
