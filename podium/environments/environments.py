@@ -24,6 +24,7 @@ from podium.yamlfile import read_yaml
 # a name is one directory inside the environments directory (no `/`, `..`, NUL, leading `.`).
 NAME: Final = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_-]{0,254}\Z")
 SETTINGS_FILE: Final = "podium.yaml"
+BUILTIN_MODULES: Final = Path(__file__).parent.parent / "plans" / "modules"
 DEFAULT_AGENT_COMMAND: Final = ("puppet", "agent", "--test", "--detailed-exitcodes")
 
 
@@ -50,7 +51,8 @@ class Environment:
 
     @property
     def module_dirs(self) -> list[Path]:
-        return [self._modules]
+        """The environment's modules, then the built-in ones (Bolt's `bolt_shim`)."""
+        return [self._modules, BUILTIN_MODULES]
 
     def task(self, name: TaskName) -> Task | None:
         """Raises TaskError for a task that exists but is broken."""

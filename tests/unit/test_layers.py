@@ -28,6 +28,7 @@ SHARED: Final = frozenset(
         "webserver",
         "health",
         "rbac",
+        "plans",
     }
 )
 ROLES: Final = frozenset({"api", "scheduler", "executor"})

@@ -107,7 +107,8 @@ def test_changed_metadata_is_seen_by_the_next_lookup(root: Path) -> None:
 def test_added_and_removed_task_files_are_seen_by_the_next_lookup(root: Path) -> None:
     environment = production(Environments(root))
     tasks = root / "production" / "modules" / "pkg" / "tasks"
-    assert [t.name.full for t in environment.tasks()] == ["pkg::echo"]
+    own = [t.name.full for t in environment.tasks() if t.name.module != "bolt_shim"]
+    assert own == ["pkg::echo"]  # and the built-in bolt_shim tasks
     assert environment.task(TaskName("pkg", "new")) is None
     write(tasks / "new.sh", "#!/bin/sh\n")
     assert environment.task(TaskName("pkg", "new")) is not None

@@ -1,0 +1,3 @@
+plan plantest::puppet(TargetSpec $targets) {
+  run_command('whoami', $targets)
+}
