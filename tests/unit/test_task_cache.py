@@ -104,21 +104,25 @@ def test_changed_metadata_is_seen_by_the_next_lookup(root: Path) -> None:
         broken.parameters()
 
 
+def own_tasks(environment: Environment) -> list[str]:
+    """The environment's tasks but the built-in bolt_shim ones every environment has."""
+    return [t.name.full for t in environment.tasks() if t.name.module != "bolt_shim"]
+
+
 def test_added_and_removed_task_files_are_seen_by_the_next_lookup(root: Path) -> None:
     environment = production(Environments(root))
     tasks = root / "production" / "modules" / "pkg" / "tasks"
-    own = [t.name.full for t in environment.tasks() if t.name.module != "bolt_shim"]
-    assert own == ["pkg::echo"]  # and the built-in bolt_shim tasks
+    assert own_tasks(environment) == ["pkg::echo"]
     assert environment.task(TaskName("pkg", "new")) is None
     write(tasks / "new.sh", "#!/bin/sh\n")
     assert environment.task(TaskName("pkg", "new")) is not None
     write(tasks / "echo.py", "print('{}')\n")  # a second executable without implementations
     with pytest.raises(TaskError, match="several executables"):
         environment.task(ECHO)
-    assert [t.name.full for t in environment.tasks()] == ["pkg::new"]
+    assert own_tasks(environment) == ["pkg::new"]
     (tasks / "echo.py").unlink()
     (tasks / "new.sh").unlink()
-    assert [t.name.full for t in environment.tasks()] == ["pkg::echo"]
+    assert own_tasks(environment) == ["pkg::echo"]
 
 
 def test_unknown_metadata_keys_are_logged_once_per_version_of_the_file(root: Path) -> None:
