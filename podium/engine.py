@@ -229,6 +229,8 @@ class Engine:
     def _start_scheduler(
         self, adapters: Adapters, projector: Projector, producer: Producer
     ) -> Scheduler:
+        from podium.inventory.watched import InventoryFile
+        from podium.scheduler.plans import PlanRunner
         from podium.scheduler.scheduler import Scheduler
 
         settings = self.settings.scheduler
@@ -245,6 +247,13 @@ class Engine:
             leadership=adapters.leadership,
             snapshots=adapters.snapshots,
             parked=adapters.parked,
+            plans=PlanRunner(
+                projector,
+                producer,
+                InventoryFile(self.settings.sources.inventory).current,
+                tick_s=settings.tick_s,
+                retry_s=settings.retry_s,
+            ),
         )
         self._spawn(adapters.leadership.run(), "leadership")
         self._spawn(adapters.heartbeats.listen(), "heartbeats")

@@ -121,6 +121,7 @@ class TaskCommand(_Command):
     concurrency: Annotated[int, Field(gt=0)] | None = None
     timeout: Annotated[int, Field(gt=0)] | None = None
     userdata: dict[str, Json] | None = None
+    plan_job: JobName | None = None  # Bolt's: a job of that plan job
 
 
 def _iso_time(value: str) -> str:

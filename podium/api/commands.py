@@ -15,6 +15,7 @@ from aiohttp import web
 from podium.api.bodies import DeployCommand, StopCommand, TaskCommand, parse_body
 from podium.api.errors import (
     NotPermitted,
+    PlanAlreadyFinished,
     UnknownEnvironment,
     UnknownJob,
     UnknownTask,
@@ -37,7 +38,6 @@ from podium.api.scopes import (
     environment_mismatches,
     resolve_application,
     resolve_scope,
-    targets_for,
     whole_environment,
 )
 from podium.api.submit import submit
@@ -45,20 +45,22 @@ from podium.api.views import job_url, node_counts
 from podium.applications import Applications, ApplicationsError, load_applications
 from podium.environments import Environment, Environments
 from podium.environments.environments import BadEnvironment, InvalidEnvironmentName
-from podium.events.jobspec import DeployJob, JobScope, JobSpec, TaskJob
+from podium.events.jobspec import DeployJob, JobOrigin, JobScope, JobSpec, TaskJob
 from podium.events.model import (
     JOB_TERMINAL,
     Component,
     JobRequested,
     JobStopRequested,
 )
+from podium.events.state import PLAN_TERMINAL, State
 from podium.inventory import Inventory
+from podium.inventory.targets import targets_for
 from podium.jsontypes import Json
 from podium.rbac.decide import NodePermit, may_stop_job, task_grant
 from podium.rbac.permissions import ORCHESTRATOR_STOP_OTHERS
 from podium.tasks.catalog import Task, TaskError
 from podium.tasks.names import InvalidTaskName, parse_task_name
-from podium.tasks.params import check_parameters, sensitive_names
+from podium.tasks.params import Problem, check_parameters, sensitive_names
 
 log = structlog.get_logger(__name__)
 
@@ -139,6 +141,7 @@ async def prepare_task(
     if command.scope.application is not None:
         raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
     state = app[PROJECTOR].state
+    origin = JobOrigin() if command.plan_job is None else plan_origin(state, user, command.plan_job)
     if not task_grant(state, user, found.name.full).anything:  # before resolving anything
         raise NotPermitted(f"You are not permitted to run task {found.name.full}")
     check_scope_use(state, user, command.scope)
@@ -157,6 +160,7 @@ async def prepare_task(
         params=params,
         sensitive=sensitive,
         timeout_s=command.timeout,
+        origin=origin,
     )
     return spec, Planned(permit.permitted, sources.inventory, permit=permit)
 
@@ -183,6 +187,22 @@ async def stop(request: web.Request) -> web.Response:
     return web.json_response(
         {"job": {"id": url, "name": name, "nodes": node_counts(job)}}, status=202
     )
+
+
+def plan_origin(state: State, user: str, plan_job: str | int) -> JobOrigin:
+    """A task Bolt sends for one of its plan jobs: that plan job must be the user's and live.
+    Raises UnknownJob, NotPermitted, or PlanAlreadyFinished (Bolt starts a plan job again)."""
+    name = str(plan_job)
+    plan = state.plan_jobs.get(name)
+    if plan is None:
+        raise UnknownJob(f"No plan job named {name}", plan_job=name)
+    if plan.owner != user:
+        raise NotPermitted(f"Plan job {name} is another user's", plan_job=name)
+    if plan.state in PLAN_TERMINAL:
+        raise PlanAlreadyFinished(
+            f"Plan job {name} has finished ({plan.state.value})", plan_job=name
+        )
+    return JobOrigin(plan_job=name)
 
 
 def find_environment(environments: Environments, name: str) -> Environment:
@@ -223,21 +243,25 @@ def checked_params(task: Task, given: dict[str, Json]) -> tuple[dict[str, Json],
         raise ValidationError(f"Task {task.name.full} cannot be used: {exc}") from exc
     params, problems = check_parameters(declared, given)
     if problems:
-        raise ValidationError(
-            f"Task {task.name.full} has invalid parameters: "
-            + "; ".join(problem.message for problem in problems),
-            task=task.name.full,
-            errors=[
-                {
-                    "field": f"params.{problem.parameter}",
-                    "parameter": problem.parameter,
-                    "expected": problem.expected,
-                    "message": problem.message,
-                }
-                for problem in problems
-            ],
-        )
+        raise parameter_error(f"Task {task.name.full}", problems, task=task.name.full)
     return params, sensitive_names(declared)
+
+
+def parameter_error(subject: str, problems: list[Problem], **details: Json) -> ValidationError:
+    """One error listing every bad parameter with the type it expects."""
+    return ValidationError(
+        f"{subject} has invalid parameters: " + "; ".join(p.message for p in problems),
+        **details,
+        errors=[
+            {
+                "field": f"params.{problem.parameter}",
+                "parameter": problem.parameter,
+                "expected": problem.expected,
+                "message": problem.message,
+            }
+            for problem in problems
+        ],
+    )
 
 
 def find_applications(environment: Environment) -> Applications:

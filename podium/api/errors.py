@@ -127,6 +127,14 @@ class UnknownTask(ApiError, status=404, kind=f"{ORCH}/unknown-task"):
     """Raised for a task the environment does not have."""
 
 
+class UnknownPlan(ApiError, status=404, kind=f"{ORCH}/unknown-plan"):
+    """Raised for a plan the environment does not have."""
+
+
+class PlanAlreadyFinished(ApiError, kind=f"{ORCH}/plan-already-finished"):
+    """Raised for a task sent with the `plan_job` of a plan job that has ended (Bolt retries)."""
+
+
 class NotFound(ApiError, status=404, kind=f"{ORCH}/not-found"):
     """Raised for a path no route serves."""
 

@@ -16,6 +16,7 @@ from podium.api.params import choice_param, int_param, path_id, time_param
 from podium.api.streams import job_stream, wants_stream
 from podium.api.views import (
     job_item,
+    job_type,
     next_events,
     node_item,
     pagination,
@@ -72,7 +73,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     latest = time_param(request, "max_finish_timestamp")
 
     def wanted(job: Job) -> bool:
-        if kind and job.kind != kind:
+        if kind and job_type(job) != kind:
             return False
         if task is not None and not (isinstance(job.spec, TaskJob) and task in job.spec.task):
             return False

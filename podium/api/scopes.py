@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-import msgspec
 from aiohttp import web
 
 from podium.api.bodies import Scope
@@ -32,7 +31,7 @@ from podium.api.puppetdb import PuppetDb
 from podium.api.sources import Sources
 from podium.applications import Applications, BadReference, plan
 from podium.applications import DependencyCycle as CycleFound
-from podium.events.model import Component, Target
+from podium.events.model import Component
 from podium.events.state import TaskTarget
 from podium.inventory import Inventory
 from podium.jsontypes import Json
@@ -40,7 +39,6 @@ from podium.node_groups import NodeGroup
 from podium.queries import QueryProblem, parse_query, rule_query, select
 from podium.queries.model import entities
 
-_encode = msgspec.json.Encoder(order="sorted").encode
 QUERY_THREADS: Final = 2  # local queries worked out at once; the others wait their turn
 T = TypeVar("T")
 
@@ -220,23 +218,6 @@ def environment_mismatches(
                 "enforce_environment keeps it from running"
             )
     return refused
-
-
-def targets_for(nodes: Sequence[str], inventory: Inventory) -> list[Target]:
-    """Group nodes that share transport, settings and features, so each is stated once."""
-    groups: dict[bytes, tuple[str, dict[str, object], list[str], list[str]]] = {}
-    for node in nodes:
-        target = inventory.target(node)
-        features = sorted(target.features)
-        key = _encode((target.transport, target.config, features))
-        group = groups.get(key)
-        if group is None:
-            groups[key] = (target.transport, dict(target.config), [node], features)
-        else:
-            group[2].append(node)
-    return [
-        Target(t, config, members, features) for t, config, members, features in groups.values()
-    ]
 
 
 async def task_target_nodes(target: TaskTarget, context: ScopeContext) -> set[str]:

@@ -52,8 +52,8 @@ def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
         "id": url,
         "name": job.name,
         "state": job.state.value,
-        "command": job.kind,
-        "type": job.kind,
+        "command": job_type(job),
+        "type": job_type(job),
         "options": options(job.spec),
         "owner": owner(state, job.owner),
         "description": job.spec.description,
@@ -77,6 +77,11 @@ def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
             for entry in job.status
         ],
     }
+
+
+def job_type(job: Job) -> str:
+    """`plan_task` for a task a plan job ran, else the job's kind."""
+    return "plan_task" if job.spec.origin.plan_job is not None else job.kind
 
 
 def options(spec: JobSpec) -> dict[str, Json]:

@@ -31,6 +31,12 @@ from podium.events.model import (
     NodeState,
     PermissionGranted,
     PermissionRevoked,
+    PlanFinished,
+    PlanJobRequested,
+    PlanResumed,
+    PlanStepFinished,
+    PlanStepStarted,
+    PlanStopRequested,
     RoleCreated,
     ScheduleChanged,
     ScheduleCreated,
@@ -46,6 +52,7 @@ from podium.events.model import (
     UserDisabled,
     WorkQueued,
 )
+from podium.events.planfold import fold_plan, plan_job_of
 from podium.events.schedules import fold_schedule, is_fired_unmade, job_made
 from podium.events.state import (
     CONTACT_TRANSPORTS,
@@ -73,6 +80,15 @@ def fold(state: State, event: Event) -> State:
             _fold_job_event(state, event)
         case JobAborted() | JobFinished() | ExecutorLost() | WorkQueued():
             _fold_other_event(state, event)
+        case (
+            PlanJobRequested()
+            | PlanStepStarted()
+            | PlanStepFinished()
+            | PlanStopRequested()
+            | PlanResumed()
+            | PlanFinished()
+        ):
+            fold_plan(state, event)
         case (
             TokenIssued()
             | TokenRevoked()
@@ -185,6 +201,8 @@ def _job_requested(state: State, event: JobRequested) -> None:
     state.requests[event.request_id] = name
     if scheduled:
         job_made(state, event.request_id, name)
+    if event.spec.origin.plan_job is not None:
+        plan_job_of(state, job)
 
 
 def _job_ready(state: State, event: JobReady) -> None:

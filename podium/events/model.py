@@ -341,6 +341,88 @@ ScheduleEvent = (
 """Scheduled jobs: made and changed by the api, fired (or missed, skipped) by the leading
 scheduler, refused by the api when a fired run cannot be made."""
 
+
+class PlanJobRequested(EventBase, tag="plan_job_requested", frozen=True, kw_only=True):
+    """A plan run was accepted; the fold names the plan job by counting these.
+
+    `params` are checked, with defaults applied. `sources` holds the YAML of the plan and of
+    every plan it calls, `tasks` the declared parameters of every task a step runs, `files` the
+    base64 content of its scripts and uploads: the run never reads the code again, so it replays
+    from the log alone. `driven_by_client`: Bolt's `plan_start`, whose steps Bolt itself sends
+    as tasks and which ends with `plan_finish`."""
+
+    request_id: str
+    owner: str
+    plan: str
+    environment: str
+    params: dict[str, Json] = {}
+    description: str | None = None
+    userdata: dict[str, Json] = {}
+    sensitive: list[str] = []
+    timeout_s: int | None = None
+    sources: dict[str, str] = {}
+    tasks: dict[str, Json] = {}
+    files: dict[str, str] = {}
+    driven_by_client: bool = False
+
+
+class PlanStepStarted(EventBase, tag="plan_step_started", frozen=True, kw_only=True):
+    """A step of a plan job began, in the job's `attempt` (1, then one more per resume). `step`
+    is its path: `2`, or `3.1` for the first step of the plan that step 3 calls. A step that
+    runs on nodes comes in the same batch as its job's `JobRequested` (`job_request`)."""
+
+    plan_job: str
+    step: str
+    attempt: int
+    action: str
+    object: str = ""  # the task, the plan called, or the command
+    job_request: str = ""
+    message: str = ""  # a message step's text
+
+
+class PlanStepFinished(EventBase, tag="plan_step_finished", frozen=True, kw_only=True):
+    """A step ended: `result` is its value (a ResultSet's JSON for steps on nodes)."""
+
+    plan_job: str
+    step: str
+    attempt: int
+    ok: bool
+    result: Json = None
+
+
+class PlanStopRequested(EventBase, tag="plan_stop_requested", frozen=True, kw_only=True):
+    plan_job: str
+    by: str = ""
+
+
+class PlanResumed(EventBase, tag="plan_resumed", frozen=True, kw_only=True):
+    """A failed plan job runs again from top-level step `from_step`; the steps before it keep
+    the results the log has for them."""
+
+    plan_job: str
+    from_step: int
+    by: str = ""
+
+
+class PlanFinished(EventBase, tag="plan_finished", frozen=True, kw_only=True):
+    """Always the last event of a plan job's run: its return value, or its error."""
+
+    plan_job: str
+    attempt: int
+    ok: bool
+    result: Json = None
+
+
+PlanEvent = (
+    PlanJobRequested
+    | PlanStepStarted
+    | PlanStepFinished
+    | PlanStopRequested
+    | PlanResumed
+    | PlanFinished
+)
+"""What plan jobs do: requested, each step's start and end, stops, resumes, the end."""
+
 IdentityEvent = (
     TokenIssued
     | TokenRevoked
@@ -368,4 +450,5 @@ Event = (
     | JobFinished
     | ExecutorLost
     | WorkQueued
+    | PlanEvent
 )

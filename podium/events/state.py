@@ -8,6 +8,7 @@ everyone else only reads them.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 import msgspec
@@ -182,6 +183,59 @@ class Schedule(msgspec.Struct, gc=False):
     skipped: int = 0
 
 
+class PlanState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+PLAN_TERMINAL: Final = frozenset({PlanState.SUCCESS, PlanState.FAILURE})
+
+
+class StepRecord(msgspec.Struct, array_like=True, gc=False):
+    """A step of the current attempt: started, and once `done`, its outcome."""
+
+    action: str
+    started_at: float
+    object: str = ""
+    job: str | None = None  # the job it runs on nodes
+    done: bool = False
+    ok: bool = False
+    result: Json = None
+    finished_at: float | None = None
+
+
+class PlanJob(msgspec.Struct, gc=False):
+    """A plan job. `steps` is keyed by step path (`2`, `3.1`) and holds the current attempt's
+    records; a resume drops those of the steps it runs again."""
+
+    name: str
+    owner: str
+    plan: str
+    environment: str
+    params: dict[str, Json]
+    created_at: float
+    updated_at: float
+    description: str | None = None
+    userdata: dict[str, Json] = {}
+    sensitive: list[str] = []
+    timeout_s: int | None = None
+    sources: dict[str, str] = {}
+    tasks: dict[str, Json] = {}
+    files: dict[str, str] = {}
+    driven_by_client: bool = False
+    state: PlanState = PlanState.PENDING
+    attempt: int = 1
+    attempt_started_at: float = 0.0  # when the current attempt began (a timeout counts from it)
+    steps: dict[str, StepRecord] = {}
+    jobs: list[str] = []  # the jobs it started, in order
+    events: list[JobEvent] = []
+    result: Json = None
+    finished_at: float | None = None
+    stop_requested: bool = False
+
+
 class State(msgspec.Struct, gc=False):
     """Everything the log says, folded. `position` counts applied events: the last event's id."""
 
@@ -205,6 +259,9 @@ class State(msgspec.Struct, gc=False):
     schedule_requests: dict[str, str] = {}  # request id -> schedule name
     fired: dict[str, str] = {}  # request id of a fired occurrence whose job is not made -> schedule
     schedules_version: int = 0  # grows with every change to when a schedule runs next (timers)
+    plan_jobs: dict[str, PlanJob] = {}  # by name ("1", "2", ...)
+    plan_requests: dict[str, str] = {}  # request id -> plan job name
+    active_plans: dict[str, None] = {}  # plan jobs not yet ended, oldest first
 
     def job(self, name: str) -> Job | None:
         return self.jobs.get(name)

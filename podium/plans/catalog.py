@@ -18,6 +18,7 @@ from podium.plans.load import SEGMENT, PlanError, load_plan, plan_name
 from podium.plans.model import SHIM_TASKS, Plan
 from podium.tasks.catalog import TaskError
 from podium.tasks.names import parse_task_name
+from podium.tasks.params import ParameterDeclarationError, declared_parameters
 
 MAX_FILE_BYTES: Final = 4 * 1024 * 1024  # a script or an upload travels on the log
 
@@ -108,7 +109,7 @@ class Bundle:
     plan: Plan
     sources: dict[str, str] = field(default_factory=dict)  # plan name -> its YAML text
     plans: dict[str, Plan] = field(default_factory=dict)
-    tasks: dict[str, Json] = field(default_factory=dict)  # task -> its declared `parameters`
+    tasks: dict[str, Json] = field(default_factory=dict)  # task -> parameters, supports_noop
     files: dict[str, str] = field(default_factory=dict)  # "<module>/<file>" -> base64
 
 
@@ -122,6 +123,10 @@ def bundle(environment: Environment, name: str) -> Bundle | None:
     pending = [root[0]]
     while pending:
         plan = pending.pop()
+        try:
+            declared_parameters(plan.declarations())
+        except ParameterDeclarationError as exc:
+            raise PlanError(plan.name, None, str(exc)) from exc
         for step in plan.steps:
             if step.action == "plan":
                 pending.extend(_called(environment, found, plan, step.object, step.label))
@@ -178,7 +183,10 @@ def _task(environment: Environment, found: Bundle, plan: Plan, name: str, step: 
         task.parameters()  # raises TaskError for declarations that cannot be used
     except TaskError as exc:
         raise PlanError(plan.name, step, f"task {name} cannot be used: {exc}") from exc
-    found.tasks[task.name.full] = task.metadata.raw.get("parameters")
+    found.tasks[task.name.full] = {
+        "parameters": task.metadata.raw.get("parameters"),
+        "supports_noop": task.metadata.supports_noop,
+    }
 
 
 def _file(environment: Environment, found: Bundle, plan: Plan, source: str, step: str) -> None:

@@ -49,6 +49,7 @@ from podium.scheduler.decide import (
     stopping_now,
     undelivered_work,
 )
+from podium.scheduler.plans import PlanRunner
 from podium.scheduler.settings import SchedulerSettings
 from podium.scheduler.timers import Timers
 
@@ -68,6 +69,7 @@ class Scheduler:
         leadership: Leadership,
         snapshots: SnapshotStore | None = None,
         parked: ParkedWork | None = None,
+        plans: PlanRunner | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._projector = projector
@@ -79,6 +81,7 @@ class Scheduler:
         self._leadership = leadership
         self._snapshots = snapshots
         self._parked = parked
+        self._plans = plans
         self._clock = clock
         self._since = 0.0
         self._queued_through = 0
@@ -119,6 +122,7 @@ class Scheduler:
             self._repeat_stops(),
             *([self._take_snapshots()] if self._snapshots else []),
             *([self._settle_parked()] if self._parked else []),
+            *([self._run_plans(self._plans)] if self._plans else []),
         ]
         tasks = [asyncio.ensure_future(duty) for duty in duties]
         lost = asyncio.ensure_future(self._leadership.lost())
@@ -151,6 +155,10 @@ class Scheduler:
                 continue
             if not busy:
                 await self._idle(version)
+
+    async def _run_plans(self, plans: PlanRunner) -> None:
+        await self._caught_up()
+        await plans.run()
 
     async def _caught_up(self) -> None:
         """Fold all that the previous leader wrote before deciding anything."""

@@ -32,9 +32,7 @@ ORCH: Final = "puppetlabs.orchestrator"
 # Endpoints the spec has examples for that are not built yet. Each answers 404 (`not-found`)
 # until the issue that builds it deletes its line here; its examples then get the answers of
 # EXPECTED below.
-NOT_BUILT_YET: Final = {
-    "/command/plan_run": "issue 14 (its example needs a `canary` plan in production)",
-}
+NOT_BUILT_YET: Final = {}
 
 # What the spec prints that is not JSON, and the least edit that makes it JSON: the deploy
 # answer misses a comma, and each task_target request misses one between two node names.
@@ -259,6 +257,15 @@ async def check_job_ran(api: Api, example: Example, answer: Json) -> None:
     elif example.section in ("POST /command/deploy", "POST /command/task"):
         job = await api.wait_job(answer["job"]["name"])
         assert (job["state"], job["node_states"]) == ("finished", {"finished": job["node_count"]})
+    elif example.section == "POST /command/plan_run":  # the `canary` plan: commands on its nodes
+        async with asyncio.timeout(20):
+            while (plan := await api.ok(f"/plan_jobs/{answer['name']}"))["state"] in (
+                "pending",
+                "running",
+            ):
+                await asyncio.sleep(0.05)
+        assert plan["state"] == "success", plan["result"]
+        assert [r["target"] for r in plan["result"]] == example.value["params"]["nodes"]
 
 
 @pytest.mark.parametrize("number", [1, 2, 3, 4])

@@ -1,0 +1,210 @@
+"""Plans end to end over real HTTP and the embedded engine: plan_run checks the whole plan
+before the 202, the leading scheduler runs its steps as jobs through the executor (real
+subprocesses on `localhost`, simulated nodes on `sim`), and the plan job reads back as the
+reference shapes it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from podium.jsontypes import Json
+from tests.conftest import Api
+
+ORCH = "puppetlabs.orchestrator"
+
+
+async def run_plan(api: Api, plan: str, params: Json, **extra: Json) -> str:
+    status, answer = await api.post(
+        "/command/plan_run", {"plan_name": plan, "params": params, **extra}
+    )
+    assert status == 202, answer
+    assert set(answer) == {"name"}
+    return str(answer["name"])
+
+
+async def wait_plan(api: Api, name: str, timeout_s: float = 30.0) -> Json:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            plan = await api.ok(f"/plan_jobs/{name}")
+            if plan["state"] in ("success", "failure"):
+                return plan
+            await asyncio.sleep(0.05)
+
+
+async def events_of(api: Api, name: str) -> list[Json]:
+    answer = await api.ok(f"/plan_jobs/{name}/events")
+    return list(answer["items"])
+
+
+async def test_a_plan_runs_its_steps_and_returns_its_value(api: Api) -> None:
+    name = await run_plan(api, "plantest", {"targets": ["localhost", "n-01"], "pkg": "curl"})
+    plan = await wait_plan(api, name)
+    assert plan["state"] == "success", plan["result"]
+    assert plan["result"]["name"] == "curl"
+    assert plan["result"]["picked"] == "curl-dev"
+    assert plan["result"]["targets"] == ["localhost", "n-01"]
+    events = await events_of(api, name)
+    assert [e["type"] for e in events] == ["task_start", "out_message", "plan_finished"]
+    job = events[0]["details"]["job-id"]
+    assert isinstance(job, int)
+    assert events[1]["details"] == {"message": "first target reports curl (status)"} or (
+        events[1]["details"]["message"].startswith("first target reports")
+    )
+    assert events[2]["details"] == {"plan-id": name, "result": plan["result"]}
+    ran = await api.ok(f"/jobs/{job}")
+    assert ran["type"] == "plan_task"
+    assert ran["options"]["plan_job"] == name
+    assert list(plan["status"]) == [str(job)]
+
+
+async def test_commands_scripts_and_uploads_run_through_the_bolt_shim(
+    api: Api, tmp_path: Path
+) -> None:
+    name = await run_plan(api, "plantest::commands", {"dir": str(tmp_path)})
+    plan = await wait_plan(api, name)
+    assert plan["state"] == "success", plan["result"]
+    result = plan["result"]
+    assert result["said"].startswith("hello from ")
+    assert result["env"] == f"hi {tmp_path}\n"
+    assert result["script"] == f"3 arguments: one two {tmp_path}\n"
+    assert result["read_back"] == "uploaded by a plan\n"
+    assert (tmp_path / "payload.txt").read_text() == "uploaded by a plan\n"
+    kinds = [e["type"] for e in await events_of(api, name)]
+    assert kinds == [
+        "command_start",
+        "command_start",
+        "script_start",
+        "upload_start",
+        "command_start",
+        "plan_finished",
+    ]
+
+
+async def test_a_failed_step_fails_the_plan_with_a_run_failure(api: Api) -> None:
+    name = await run_plan(api, "plantest::failing", {"targets": "localhost"})
+    plan = await wait_plan(api, name)
+    assert plan["state"] == "failure"
+    error = plan["result"]
+    assert error["kind"] == "bolt/run-failure"
+    assert error["msg"] == "run_task 'testmod::fail' failed on 1 target"
+    assert error["details"]["result_set"][0]["status"] == "failure"
+    assert [e["type"] for e in await events_of(api, name)] == [
+        "task_start",
+        "task_start",
+        "plan_failed",
+    ]
+
+
+async def test_catch_errors_binds_the_failed_result_and_goes_on(api: Api) -> None:
+    name = await run_plan(api, "plantest::catching", {"targets": "localhost"})
+    plan = await wait_plan(api, name)
+    assert (plan["state"], plan["result"]) == ("success", "failure")
+    messages = [e["details"] for e in await events_of(api, name) if e["type"] == "out_message"]
+    assert messages == [{"message": "the task ended failure"}]
+
+
+async def test_parallel_steps_start_together(api: Api) -> None:
+    name = await run_plan(api, "plantest::parallel", {"targets": "localhost", "seconds": 1})
+    plan = await wait_plan(api, name)
+    assert (plan["state"], plan["result"]) == ("success", ["success", "success"])
+    jobs = [await api.ok(f"/jobs/{job}") for job in plan["status"]]
+    first, second = sorted(jobs, key=lambda job: job["started_timestamp"] or "")
+    assert len(jobs) == 2
+    # the second started before the first ended: they overlapped
+    assert second["started_timestamp"] <= first["finished_timestamp"]
+
+
+async def test_a_nested_plan_runs_between_plan_start_and_plan_end(api: Api) -> None:
+    name = await run_plan(api, "plantest::outer", {"targets": "localhost"})
+    plan = await wait_plan(api, name)
+    assert (plan["state"], plan["result"]) == ("success", {"echoed": "from outer"})
+    events = await events_of(api, name)
+    assert [e["type"] for e in events] == [
+        "plan_start",
+        "task_start",
+        "plan_end",
+        "out_message",
+        "plan_finished",
+    ]
+    assert events[0]["details"] == {"plan": "plantest::nested::inner"}
+    assert events[2]["details"]["plan"] == "plantest::nested::inner"
+    assert isinstance(events[2]["details"]["duration"], float)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "kind", "named"),
+    [
+        ({"plan_name": "nope::nothing"}, 404, "unknown-plan", "nope::nothing"),
+        ({"plan_name": "Bad Name"}, 400, "validation-error", "Bad Name"),
+        (
+            {"plan_name": "plantest::puppet", "params": {"targets": "x"}},
+            400,
+            "validation-error",
+            "puppet.pp",
+        ),
+        (
+            {"plan_name": "plantest::unsupported", "params": {"targets": "x"}},
+            400,
+            "validation-error",
+            ".map",
+        ),
+        ({"plan_name": "plantest::applies"}, 400, "validation-error", "resources"),
+        ({"plan_name": "plantest::downloads"}, 400, "validation-error", "download"),
+        (
+            {"plan_name": "plantest", "environment": "nowhere"},
+            404,
+            "unknown-environment",
+            "nowhere",
+        ),
+    ],
+)
+async def test_a_plan_that_cannot_run_is_refused_before_the_202(
+    api: Api, body: Json, status: int, kind: str, named: str
+) -> None:
+    before = await api.ok("/plan_jobs")
+    got, answer = await api.post("/command/plan_run", body)
+    assert (got, answer["kind"]) == (status, f"{ORCH}/{kind}"), answer
+    assert named in answer["msg"]
+    assert await api.ok("/plan_jobs") == before
+
+
+async def test_an_unsupported_construct_is_named_with_its_plan_and_step(api: Api) -> None:
+    status, answer = await api.post(
+        "/command/plan_run", {"plan_name": "plantest::unsupported", "params": {"targets": "x"}}
+    )
+    assert status == 400
+    assert answer["details"]["plan"] == "plantest::unsupported"
+    assert answer["details"]["step"] == "step 2 (doubled)"
+    assert ".map" in answer["details"]["construct"]
+
+
+async def test_every_bad_parameter_is_listed_in_one_error(api: Api) -> None:
+    status, answer = await api.post(
+        "/command/plan_run",
+        {"plan_name": "plantest", "params": {"pkg": 3, "count": "two", "extra": 1}},
+    )
+    assert (status, answer["kind"]) == (400, f"{ORCH}/validation-error"), answer
+    bad = sorted(error["parameter"] for error in answer["details"]["errors"])
+    assert bad == ["count", "extra", "pkg", "targets"]
+
+
+async def test_plans_are_listed_with_their_parameters(api: Api) -> None:
+    listed = await api.ok("/plans?environment=production")
+    names = [item["name"] for item in listed["items"]]
+    assert "plantest::commands" in names
+    assert "plantest::puppet" not in names  # only YAML plans run
+    assert all(item["permitted"] for item in listed["items"])
+    one = await api.ok("/plans/plantest/init")
+    assert one["name"] == "plantest"
+    assert one["metadata"]["parameters"]["pkg"] == {
+        "type": "String",
+        "description": None,
+        "default_value": "openssl",
+    }
+    status, answer = await api.get("/plans/plantest/puppet")
+    assert (status, answer["kind"]) == (400, f"{ORCH}/validation-error")
+    status, answer = await api.get("/plans/plantest/absent")
+    assert (status, answer["kind"]) == (404, f"{ORCH}/unknown-plan")
