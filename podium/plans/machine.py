@@ -24,7 +24,7 @@ from podium.events.model import (
     PlanStepFinished,
     PlanStepStarted,
 )
-from podium.events.state import PlanJob, State, StepRecord
+from podium.events.state import PLAN_TERMINAL, PlanJob, State, StepRecord
 from podium.inventory import Inventory
 from podium.inventory.targets import targets_for
 from podium.jsontypes import Json
@@ -66,8 +66,8 @@ def advance(
     state: State, job: PlanJob, plans: Mapping[str, Plan], inventory: Inventory, now: float
 ) -> list[Event]:
     """The events that move the plan job on; none while it waits for a job."""
-    if job.driven_by_client:
-        return []  # Bolt runs the steps and ends it
+    if job.driven_by_client or job.state in PLAN_TERMINAL:
+        return []  # Bolt runs the steps and ends it; an ended plan job does nothing
     if job.stop_requested:
         return [
             PlanFinished(at=now, plan_job=job.name, attempt=job.attempt, ok=False, result=STOPPED)
