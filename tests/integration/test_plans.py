@@ -208,3 +208,174 @@ async def test_plans_are_listed_with_their_parameters(api: Api) -> None:
     assert (status, answer["kind"]) == (400, f"{ORCH}/validation-error")
     status, answer = await api.get("/plans/plantest/absent")
     assert (status, answer["kind"]) == (404, f"{ORCH}/unknown-plan")
+
+
+async def wait_running_job(api: Api, plan: str, count: int) -> str:
+    """The plan job's `count`-th job, once its node runs."""
+    async with asyncio.timeout(20):
+        while True:
+            jobs = sorted((await api.ok(f"/plan_jobs/{plan}"))["status"], key=int)
+            if len(jobs) >= count:
+                job = await api.ok(f"/jobs/{jobs[count - 1]}")
+                if (job["node_states"] or {}).get("running"):
+                    return str(job["name"])
+            await asyncio.sleep(0.05)
+
+
+async def test_stop_plan_ends_the_plan_and_leaves_its_running_job_to_stop(api: Api) -> None:
+    name = await run_plan(api, "plantest::slow", {"targets": "slow-1"})
+    job = await wait_running_job(api, name, 1)
+    for _ in range(2):  # idempotent
+        status, answer = await api.post("/command/stop_plan", {"plan_job": name})
+        assert (status, answer) == (202, {"name": name})
+    plan = await wait_plan(api, name)
+    assert plan["state"] == "failure"
+    assert plan["result"]["kind"] == "puppetlabs.orchestrator/plan-stopped"
+    events = await events_of(api, name)
+    assert [e["type"] for e in events] == ["task_start", "plan_failed"]
+    assert (await api.ok(f"/jobs/{job}"))["state"] == "running"  # until /command/stop
+    status, _ = await api.post("/command/stop", {"job": job, "force": True})
+    assert status == 202
+    assert (await api.wait_job(job))["state"] == "stopped"
+    status, answer = await api.post("/command/stop_plan", {"plan_job": name})
+    assert (status, answer) == (202, {"name": name})  # an ended plan: nothing changes
+    assert await events_of(api, name) == events
+    status, answer = await api.post("/command/stop_plan", {"plan_job": "999"})
+    assert (status, answer["kind"]) == (404, f"{ORCH}/unknown-job")
+
+
+async def test_a_failed_plan_resumes_from_the_failed_step_with_earlier_results(
+    api: Api, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    name = await run_plan(api, "plantest::resumable", {"marker": str(marker)})
+    plan = await wait_plan(api, name)
+    assert plan["state"] == "failure"
+    assert plan["result"]["details"]["action"] == "run_command"
+    first_jobs = sorted(plan["status"], key=int)
+    assert len(first_jobs) == 2
+    status, answer = await api.post("/command/plan_resume", {"plan_job": name, "from_step": 9})
+    assert (status, answer["kind"]) == (400, f"{ORCH}/validation-error")
+    marker.write_text("now it is there\n")
+    status, answer = await api.post("/command/plan_resume", {"plan_job": name, "from_step": 2})
+    assert (status, answer) == (202, {"name": name})
+    plan = await wait_plan(api, name)
+    assert plan["state"] == "success", plan["result"]
+    assert (plan["result"]["step"], plan["result"]["found"]) == ("after", "found\n")
+    jobs = sorted(plan["status"], key=int)
+    assert jobs[:2] == first_jobs  # step 1's job is not run again: its result came from the log
+    assert len(jobs) == 4  # step 2 again, then step 3
+    kinds = [e["type"] for e in await events_of(api, name)]
+    assert kinds == [
+        "task_start",
+        "command_start",
+        "plan_failed",
+        "command_start",
+        "task_start",
+        "plan_finished",
+    ]
+    status, answer = await api.post("/command/plan_resume", {"plan_job": name, "from_step": 1})
+    assert (status, answer["kind"]) == (400, f"{ORCH}/validation-error")  # it succeeded
+
+
+async def test_bolt_drives_a_plan_through_plan_start_task_and_plan_finish(api: Api) -> None:
+    """The bodies Bolt's orchestrator transport sends (reference §4.5)."""
+    status, answer = await api.post(
+        "/command/plan_start",
+        {
+            "plan_name": "ops::deploy",
+            "description": "bolt plan run ops::deploy",
+            "params": {"x": 1},
+        },
+    )
+    assert status == 202, answer
+    plan_job = answer["name"]
+    body = {
+        "task": "bolt_shim::command",
+        "environment": "production",
+        "noop": False,
+        "params": {"command": "echo bolt was here"},
+        "scope": {"nodes": ["localhost"]},
+        "description": "run_command",
+        "plan_job": plan_job,
+    }
+    status, answer = await api.post("/command/task", body)
+    assert status == 202, answer
+    job = await api.wait_job(answer["job"]["name"])
+    assert (job["type"], job["options"]["plan_job"]) == ("plan_task", plan_job)
+    nodes = await api.ok(f"/jobs/{job['name']}/nodes")
+    result = nodes["items"][0]["result"]
+    assert (result["stdout"], result["exit_code"]) == ("bolt was here\n", 0)
+    status, answer = await api.post("/command/plan_task", {**body, "params": {"command": "true"}})
+    assert status == 202, answer
+    finish = {"plan_job": plan_job, "result": {"ok": True}, "status": "success"}
+    status, answer = await api.post("/command/plan_finish", finish)
+    assert (status, answer) == (202, {"name": plan_job})
+    plan = await api.ok(f"/plan_jobs/{plan_job}")
+    assert (plan["state"], plan["result"]) == ("success", {"ok": True})
+    assert len(plan["status"]) == 2
+    events = await events_of(api, plan_job)
+    assert [e["type"] for e in events] == ["command_start", "command_start", "plan_finished"]
+    status, answer = await api.post("/command/task", body)
+    assert (status, answer["kind"]) == (400, f"{ORCH}/plan-already-finished")
+    status, answer = await api.post("/command/task", {**body, "plan_job": "77"})
+    assert (status, answer["kind"]) == (404, f"{ORCH}/unknown-job")
+
+
+async def test_environment_plan_run_takes_wrapped_parameters_and_node_queries(api: Api) -> None:
+    body = {
+        "plan_name": "plantest::nested::inner",
+        "params": {
+            "word": {"value": "wrapped"},
+            "targets": {"type": "query", "value": 'nodes[certname] { certname = "localhost" }'},
+        },
+    }
+    status, answer = await api.post("/command/environment_plan_run", body)
+    assert status == 202, answer
+    plan = await wait_plan(api, answer["name"])
+    assert (plan["state"], plan["result"]) == ("success", {"echoed": "wrapped"})
+    assert plan["options"]["parameters"]["targets"] == ["localhost"]
+
+
+async def test_a_user_without_plans_run_is_refused(api: Api) -> None:
+    limited = await api.as_new_user("nobody", ["plans:run:plantest::outer"])
+    status, answer = await limited.post(
+        "/command/plan_run", {"plan_name": "plantest", "params": {"targets": "localhost"}}
+    )
+    assert (status, answer["kind"]) == (403, f"{ORCH}/not-permitted")
+    assert "plans:run:plantest" in answer["msg"]
+    listed = await limited.ok("/plans")
+    permitted = {item["name"] for item in listed["items"] if item["permitted"]}
+    assert permitted == {"plantest::outer"}
+    status, answer = await limited.post(
+        "/command/plan_run", {"plan_name": "plantest::outer", "params": {"targets": "localhost"}}
+    )
+    assert status == 202, answer
+
+
+async def test_plan_jobs_page_and_an_event_reads_whole(api: Api) -> None:
+    names = [
+        await run_plan(api, "plantest::nested::inner", {"targets": "n-01", "word": w}) for w in "ab"
+    ]
+    for name in names:
+        await wait_plan(api, name)
+    page = await api.ok("/plan_jobs?limit=1&offset=1&order_by=name&order=desc&results=exclude")
+    assert [item["name"] for item in page["items"]] == [names[0]]
+    assert "result" not in page["items"][0]
+    assert page["pagination"] == {
+        "limit": 1,
+        "offset": 1,
+        "order": "desc",
+        "order_by": "name",
+        "total": 2,
+    }
+    events = await events_of(api, names[1])
+    last = events[-1]
+    assert await api.ok(f"/plan_jobs/{names[1]}/event/{last['id']}") == last
+    status, answer = await api.get(f"/plan_jobs/{names[0]}/event/{last['id']}")
+    assert (status, answer["kind"]) == (404, f"{ORCH}/mismatched-job-event-id")
+    later = await api.ok(f"/plan_jobs/{names[1]}/events?start={last['id']}")
+    assert later["items"] == [last]
+    assert later["next-events"]["event"] == str(int(last["id"]) + 1)
+    status, answer = await api.get("/plan_jobs?order_by=nope")
+    assert (status, answer["kind"]) == (400, f"{ORCH}/validation-error")
