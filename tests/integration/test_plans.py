@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from podium.jsontypes import Json
-from tests.conftest import Api
+from podium.settings import EXAMPLE
+from tests.conftest import Api, running
 
 ORCH = "puppetlabs.orchestrator"
 
@@ -379,3 +380,22 @@ async def test_plan_jobs_page_and_an_event_reads_whole(api: Api) -> None:
     assert later["next-events"]["event"] == str(int(last["id"]) + 1)
     status, answer = await api.get("/plan_jobs?order_by=nope")
     assert (status, answer["kind"]) == (400, f"{ORCH}/validation-error")
+
+
+async def test_the_bundled_example_plan_runs_as_the_readme_shows(tmp_path: Path) -> None:
+    example = {"inventory": EXAMPLE.inventory, "environments": EXAMPLE.environments}
+    async with running(tmp_path / "data", **example) as (_, api):
+        name = await run_plan(
+            api, "demo::rollout", {"canary": "localhost", "rest": "web-001,web-002"}
+        )
+        plan = await wait_plan(api, name)
+        assert plan["state"] == "success", plan["result"]
+        assert plan["result"]["canary"]["echo"] == {"message": "hello", "_task": "demo::echo"}
+        assert "load average" in plan["result"]["uptime"]
+        assert [r["target"] for r in plan["result"]["rest"]] == ["web-001", "web-002"]
+        messages = [
+            e["details"]["message"]
+            for e in await events_of(api, name)
+            if e["type"] == "out_message"
+        ]
+        assert messages == ["canary localhost answered: hello"]
