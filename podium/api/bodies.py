@@ -327,24 +327,23 @@ def _validation_error(exc: pydantic.ValidationError) -> ValidationError:
     return ValidationError(f"Invalid request: {summary}", errors=errors)
 
 
-def openapi_schemas() -> dict[str, Json]:
-    """JSON Schemas of the request bodies, for the OpenAPI document."""
+def openapi_schemas(*more: type[BaseModel]) -> dict[str, Json]:
+    """JSON Schemas of the request bodies (and of `more`), for the OpenAPI document."""
+    models: tuple[type[BaseModel], ...] = (
+        DeployCommand,
+        TaskCommand,
+        StopCommand,
+        TaskTargetCommand,
+        InventoryQuery,
+        ScheduleTaskCommand,
+        EnvironmentJobCommand,
+        EnvironmentJobUpdate,
+        TaskInput,
+        DeployInput,
+        *more,
+    )
     _, schemas = pydantic.json_schema.models_json_schema(
-        [
-            (model, "validation")
-            for model in (
-                DeployCommand,
-                TaskCommand,
-                StopCommand,
-                TaskTargetCommand,
-                InventoryQuery,
-                ScheduleTaskCommand,
-                EnvironmentJobCommand,
-                EnvironmentJobUpdate,
-                TaskInput,
-                DeployInput,
-            )
-        ],
+        [(model, "validation") for model in models],
         ref_template="#/components/schemas/{model}",
     )
     return dict(schemas.get("$defs", {}))

@@ -4,6 +4,7 @@ GET /plan_jobs, /plan_jobs/<id>, its events and one event, served from the folde
 from __future__ import annotations
 
 import asyncio
+import json
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any, Final
@@ -13,12 +14,13 @@ from aiohttp import web
 from podium.api.chunked import items_answer
 from podium.api.commands import find_environment
 from podium.api.errors import ApiError, NotPermitted, UnknownJob, UnknownPlan, ValidationError
-from podium.api.keys import CLOCK, ENVIRONMENTS, PROJECTOR, USER, base_url
+from podium.api.keys import CLOCK, ENVIRONMENTS, PROJECTOR, SETTINGS, USER, base_url
 from podium.api.params import choice_param, decimal_id, int_param, path_id, time_param
+from podium.api.streams import KEEPALIVE_S, resume_from, wants_stream
 from podium.api.views import owner, pagination
 from podium.environments import Environment
 from podium.events.render import iso
-from podium.events.state import JobEvent, PlanJob, State
+from podium.events.state import PLAN_TERMINAL, JobEvent, PlanJob, State
 from podium.jsontypes import Json
 from podium.plans.catalog import PuppetPlan, list_plan_files, read_plan
 from podium.plans.load import PlanError
@@ -26,6 +28,7 @@ from podium.plans.model import Plan
 from podium.rbac.decide import holds, may_run_plan, may_see_job
 from podium.rbac.permissions import ORCHESTRATOR_VIEW
 
+PLAN_ENDS: Final = frozenset({"plan_finished", "plan_failed"})
 MESSAGE_BYTES: Final = 1024  # an out_message's text in lists; whole from /event/<id>
 ORDERS: Final = ("asc", "desc")
 _SORT: Final[dict[str, Callable[[State, PlanJob], Any]]] = {
@@ -160,8 +163,10 @@ async def get_plan_job(request: web.Request) -> web.Response:
 
 
 async def plan_job_events(request: web.Request) -> web.StreamResponse:
-    """GET /plan_jobs/<id>/events?start=N (inclusive)"""
+    """GET /plan_jobs/<id>/events?start=N (inclusive); a stream with Accept: text/event-stream."""
     plan = _plan_job(request)
+    if wants_stream(request):
+        return await _plan_stream(request, plan)
     start = int_param(request, "start", minimum=1)
     events = (
         plan.events[:]
@@ -177,6 +182,39 @@ async def plan_job_events(request: web.Request) -> web.StreamResponse:
     url = plan_job_url(base_url(request), plan.name)
     head = {"next-events": {"id": f"{url}/events?start={position}", "event": str(position)}}
     return await items_answer(request, events, plan_event, head=head)
+
+
+async def _plan_stream(request: web.Request, plan: PlanJob) -> web.StreamResponse:
+    """The plan job's events as Server-Sent Events (`id:` the event id, resume with
+    Last-Event-ID), ending after `plan_finished` or `plan_failed`."""
+    projector = request.app[PROJECTOR]
+    index = bisect_left(plan.events, resume_from(request) or 1, key=lambda e: e.id)
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    timeout_s = request.app[SETTINGS].request_timeout_s
+    while request.transport is not None and not request.transport.is_closing():
+        version = projector.version
+        while index < len(plan.events):
+            event = plan.events[index]
+            index += 1
+            data = json.dumps(plan_event(event, whole=True))
+            async with asyncio.timeout(timeout_s):
+                await response.write(
+                    f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+                )
+            if event.type in PLAN_ENDS:
+                return response
+        if plan.state in PLAN_TERMINAL:
+            return response  # ended before the events asked for
+        waiter = asyncio.ensure_future(projector.wait_change(version))
+        done, _ = await asyncio.wait([waiter], timeout=KEEPALIVE_S)
+        if not done:
+            waiter.cancel()
+            async with asyncio.timeout(timeout_s):
+                await response.write(b": keep-alive\n\n")
+    return response
 
 
 async def plan_job_event(request: web.Request) -> web.Response:

@@ -8,17 +8,45 @@ from aiohttp import web
 
 from podium.api.bodies import openapi_schemas
 from podium.api.keys import base_url
+from podium.api.plan_bodies import (
+    EnvironmentPlanRunCommand,
+    PlanFinishCommand,
+    PlanResumeCommand,
+    PlanRunCommand,
+    PlanStartCommand,
+    StopPlanCommand,
+)
 from podium.health import VERSION
 from podium.jsontypes import Json
 
-COMMANDS: Final = ("deploy", "task", "stop", "task_target", "schedule_task")
+COMMANDS: Final = (
+    "deploy",
+    "task",
+    "stop",
+    "task_target",
+    "schedule_task",
+    "plan_run",
+    "environment_plan_run",
+    "stop_plan",
+    "plan_resume",
+)
 COLLECTIONS: Final = (
     "jobs",
     "scheduled_jobs",
+    "plan_jobs",
     "tasks",
+    "plans",
     "environments",
     "inventory",
     "node_groups",
+)
+PLAN_BODIES: Final = (
+    PlanRunCommand,
+    EnvironmentPlanRunCommand,
+    StopPlanCommand,
+    PlanResumeCommand,
+    PlanStartCommand,
+    PlanFinishCommand,
 )
 
 
@@ -69,7 +97,7 @@ async def openapi(request: web.Request) -> web.Response:
             "info": {"title": "Podium orchestrator API", "version": VERSION},
             "servers": [{"url": base_url(request)}],
             "components": {
-                "schemas": openapi_schemas(),
+                "schemas": openapi_schemas(*PLAN_BODIES),
                 "securitySchemes": {
                     "token": {"type": "apiKey", "in": "header", "name": "X-Authentication"}
                 },
@@ -81,6 +109,12 @@ async def openapi(request: web.Request) -> web.Response:
                 "/command/stop": command("StopCommand", "202"),
                 "/command/schedule_task": command("ScheduleTaskCommand", "202"),
                 "/scheduled_jobs/environment_jobs": command("EnvironmentJobCommand", "200"),
+                "/command/plan_run": command("PlanRunCommand", "202"),
+                "/command/environment_plan_run": command("EnvironmentPlanRunCommand", "202"),
+                "/command/stop_plan": command("StopPlanCommand", "202"),
+                "/command/plan_resume": command("PlanResumeCommand", "202"),
+                "/command/plan_start": command("PlanStartCommand", "202"),
+                "/command/plan_finish": command("PlanFinishCommand", "202"),
                 "/inventory": command("InventoryQuery", "200"),
             },
         }

@@ -25,6 +25,13 @@ COMMANDS: Final = [
     "/orchestrator/v1/command/task_target",
     "/orchestrator/v1/command/schedule_task",
     "/orchestrator/v1/scheduled_jobs/environment_jobs",
+    "/orchestrator/v1/command/plan_run",
+    "/orchestrator/v1/command/environment_plan_run",
+    "/orchestrator/v1/command/stop_plan",
+    "/orchestrator/v1/command/plan_resume",
+    "/orchestrator/v1/command/plan_start",
+    "/orchestrator/v1/command/plan_task",
+    "/orchestrator/v1/command/plan_finish",
     "/orchestrator/v1/inventory",
     "/orchestrator/v1/inventory/reload",
     "/podium/v1/users",
@@ -43,6 +50,7 @@ KEYS: Final = [
     "target", "login", "name", "permissions", "roles", "user", "expires", "display_name",
     "object_type", "action", "instance", "lifetime", "email", "scheduled_time",
     "schedule_options", "interval", "units", "value", "type", "input", "schedule", "start_time",
+    "plan_name", "plan_job", "from_step", "status", "result",
 ]  # fmt: skip
 LATER: Final = "2099-01-01T00:00:00Z"
 
@@ -83,6 +91,12 @@ VALID: Final[dict[str, dict[str, Json]]] = {
         "schedule": {"start_time": LATER, "interval": None},
     },
     "/orchestrator/v1/inventory": {"nodes": ["n-01"]},
+    "/orchestrator/v1/command/plan_run": {
+        "plan_name": "plantest::nested::inner", "params": {"targets": "n-01", "word": "w"},
+    },
+    "/orchestrator/v1/command/stop_plan": {"plan_job": "1"},
+    "/orchestrator/v1/command/plan_resume": {"plan_job": "1", "from_step": 1},
+    "/orchestrator/v1/command/plan_finish": {"plan_job": "1", "status": "failure"},
 }  # fmt: skip
 # A valid body of a command, sent to it, with one key given a random value: the fields inside.
 nearly_valid = st.builds(
@@ -106,10 +120,11 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Engine, Api]]:
 
 
 async def quiet_position(engine: Engine) -> int:
-    """The log's position once no job is running (accepted commands settle before a check)."""
+    """The log's position once no job or plan is running (accepted commands settle before a
+    check)."""
     assert engine.projector is not None
     async with asyncio.timeout(60):
-        while engine.projector.state.active:
+        while engine.projector.state.active or engine.projector.state.active_plans:
             await asyncio.sleep(0.05)
     await asyncio.sleep(0.05)  # the scheduler's last step after a job ends
     return engine.projector.state.position

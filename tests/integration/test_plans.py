@@ -399,3 +399,21 @@ async def test_the_bundled_example_plan_runs_as_the_readme_shows(tmp_path: Path)
             if e["type"] == "out_message"
         ]
         assert messages == ["canary localhost answered: hello"]
+
+
+async def test_a_plan_jobs_events_stream_as_server_sent_events(api: Api) -> None:
+    name = await run_plan(api, "plantest::outer", {"targets": "localhost"})
+    headers = {**api.headers, "Accept": "text/event-stream"}
+    response = await api.client.get(f"/orchestrator/v1/plan_jobs/{name}/events", headers=headers)
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    text = await response.text()  # the stream ends after plan_finished
+    kinds = [
+        line.removeprefix("event: ") for line in text.splitlines() if line.startswith("event:")
+    ]
+    assert kinds == ["plan_start", "task_start", "plan_end", "out_message", "plan_finished"]
+    ids = [line.removeprefix("id: ") for line in text.splitlines() if line.startswith("id:")]
+    resumed = await api.client.get(
+        f"/orchestrator/v1/plan_jobs/{name}/events", headers={**headers, "Last-Event-ID": ids[2]}
+    )
+    rest = [line for line in (await resumed.text()).splitlines() if line.startswith("event:")]
+    assert rest == ["event: out_message", "event: plan_finished"]
