@@ -6,6 +6,7 @@ reference shapes it."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import pytest
@@ -279,7 +280,9 @@ async def test_a_failed_plan_resumes_from_the_failed_step_with_earlier_results(
     assert (status, answer["kind"]) == (400, f"{ORCH}/validation-error")  # it succeeded
 
 
-async def test_bolt_drives_a_plan_through_plan_start_task_and_plan_finish(api: Api) -> None:
+async def test_bolt_drives_a_plan_through_plan_start_task_and_plan_finish(
+    api: Api, tmp_path: Path
+) -> None:
     """The bodies Bolt's orchestrator transport sends (reference §4.5)."""
     status, answer = await api.post(
         "/command/plan_start",
@@ -307,16 +310,30 @@ async def test_bolt_drives_a_plan_through_plan_start_task_and_plan_finish(api: A
     nodes = await api.ok(f"/jobs/{job['name']}/nodes")
     result = nodes["items"][0]["result"]
     assert (result["stdout"], result["exit_code"]) == ("bolt was here\n", 0)
-    status, answer = await api.post("/command/plan_task", {**body, "params": {"command": "true"}})
-    assert status == 202, answer
+    # upload_file and run_script as orch.rb sends them: Base64.encode64 (lines of 60), st_mode
+    script = base64.encodebytes(b'#!/bin/sh\necho "$# args: $*"\n' * 3).decode()
+    for task, params in (
+        ("bolt_shim::upload", {"path": str(tmp_path / "up"), "content": script, "mode": 0o100750}),
+        ("bolt_shim::script", {"content": script, "arguments": ["a", "b c"]}),
+    ):
+        status, answer = await api.post(
+            "/command/plan_task", {**body, "task": task, "params": params}
+        )
+        assert status == 202, answer
+        done = await api.wait_job(answer["job"]["name"])
+        assert done["node_states"] == {"finished": 1}, await api.ok(f"/jobs/{done['name']}/nodes")
+    assert (tmp_path / "up").stat().st_mode & 0o777 == 0o750
+    nodes = await api.ok(f"/jobs/{done['name']}/nodes")
+    assert nodes["items"][0]["result"]["stdout"] == "2 args: a b c\n" * 3
     finish = {"plan_job": plan_job, "result": {"ok": True}, "status": "success"}
     status, answer = await api.post("/command/plan_finish", finish)
     assert (status, answer) == (202, {"name": plan_job})
     plan = await api.ok(f"/plan_jobs/{plan_job}")
     assert (plan["state"], plan["result"]) == ("success", {"ok": True})
-    assert len(plan["status"]) == 2
+    assert len(plan["status"]) == 3
     events = await events_of(api, plan_job)
-    assert [e["type"] for e in events] == ["command_start", "command_start", "plan_finished"]
+    kinds = ["command_start", "upload_start", "script_start", "plan_finished"]
+    assert [e["type"] for e in events] == kinds
     status, answer = await api.post("/command/task", body)
     assert (status, answer["kind"]) == (400, f"{ORCH}/plan-already-finished")
     status, answer = await api.post("/command/task", {**body, "plan_job": "77"})

@@ -19,6 +19,6 @@ else:
     with open(path, "wb") as written:
         written.write(content)
 if params.get("mode") is not None:
-    os.chmod(path, params["mode"])
+    os.chmod(path, params["mode"] & 0o7777)
 message = f"Uploaded {len(content)} bytes to {path}\n"
 print(json.dumps({"stdout": message, "stderr": "", "merged_output": message, "exit_code": 0}))
