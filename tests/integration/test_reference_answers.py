@@ -29,7 +29,7 @@ OPEN: Final = "..."  # a documented object holding this key may have keys beyond
 
 # Read endpoints the reference documents that are not built yet: each answers 404 until the
 # issue that builds it deletes its line here; its answer is then compared like the others.
-NOT_BUILT_YET: Final = {}
+NOT_BUILT_YET: Final[dict[str, str]] = {}
 
 # Keys Podium sends beyond the reference, by where they are ("items[]" is each element).
 PODIUM_ADDS: Final[dict[str, set[str]]] = {

@@ -32,7 +32,7 @@ ORCH: Final = "puppetlabs.orchestrator"
 # Endpoints the spec has examples for that are not built yet. Each answers 404 (`not-found`)
 # until the issue that builds it deletes its line here; its examples then get the answers of
 # EXPECTED below.
-NOT_BUILT_YET: Final = {}
+NOT_BUILT_YET: Final[dict[str, str]] = {}
 
 # What the spec prints that is not JSON, and the least edit that makes it JSON: the deploy
 # answer misses a comma, and each task_target request misses one between two node names.
