@@ -3,7 +3,8 @@ against a real `podium serve` on the bundled example, started the way the quick 
 
 Each `curl` records the status it got; every command must succeed except the one the README
 shows failing (the parameter check). Streams that go on until the reader stops them are cut
-after a few seconds, as Ctrl-C would.
+after a few seconds, as Ctrl-C would. The command line's transcript is run again, command by
+command, and must print what the README shows, durations and times aside.
 """
 
 from __future__ import annotations
@@ -165,3 +166,85 @@ def test_the_users_roles_and_tokens_commands_do_what_the_readme_says(
             assert token_id in run.stdout
             assert token not in run.stdout
     assert _get_jobs(port, token) == (401, "puppetlabs.rbac/token-revoked")
+
+
+TIMES: Final = (
+    (re.compile(r"\d+\.\d s\b"), "N s"),
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "TIME"),
+    (re.compile(r'"host":"[^"]*"'), '"host":"HOST"'),  # the localhost task reports its host
+    (re.compile(r" {2,}"), "  "),  # columns as wide as what is in them
+)
+STOPPED_ELSEWHERE: Final = re.compile(r"# and, once it runs, podium job stop (\d+)$")
+
+
+def cli_transcript() -> list[tuple[str, str]]:
+    """The commands of the README's command-line transcript, each with what it printed."""
+    section = README.read_text(encoding="utf-8").split("## The command line", 1)[1]
+    match = re.search(r"```console\n(.*?)```", section, re.DOTALL)
+    assert match is not None
+    steps: list[tuple[str, str]] = []
+    for line in match.group(1).splitlines(keepends=True):
+        if line.startswith("$ "):
+            steps.append((line[2:].rstrip("\n"), ""))
+        else:
+            command, printed = steps[-1]
+            steps[-1] = (command, printed + line)
+    return steps
+
+
+def _without_times(text: str) -> str:
+    for pattern, replacement in TIMES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def test_the_readme_cli_transcript_is_what_the_commands_print(
+    served: tuple[Path, int],
+) -> None:
+    directory, port = served
+    bin_dir = str(Path(sys.executable).parent)  # the installed `podium`
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PODIUM_")}
+    env |= {"COLUMNS": "100", "PATH": f"{bin_dir}:{env.get('PATH', '')}"}
+    exports, steps = "", cli_transcript()
+    assert [printed.splitlines()[-1] for _, printed in steps].count("# exit code 2") == 1
+    for command, printed in steps:
+        command = command.replace("127.0.0.1:18143", f"127.0.0.1:{port}")
+        if command.startswith("export "):
+            exports += command + "\n"
+        script = f'{exports}{{ {command}\n}} 2>&1; echo "# exit code $?"'  # past a # comment
+        process = subprocess.Popen(
+            ["bash", "-c", script], cwd=directory, env=env, stdout=subprocess.PIPE, text=True
+        )
+        stop = STOPPED_ELSEWHERE.search(command)
+        if stop is not None:  # stopped from elsewhere once a node runs, as the README says
+            _stop_once_running(directory, port, stop.group(1))
+        out, _ = process.communicate(timeout=120)
+        got = "\n".join(line.rstrip() for line in out.splitlines()) + "\n"
+        assert _without_times(got) == _without_times(printed), command
+
+
+def _stop_once_running(directory: Path, port: int, job: str) -> None:
+    token = (directory / "data" / "admin.token").read_text().strip()
+    url = f"http://127.0.0.1:{port}/orchestrator/v1"
+    deadline = time.monotonic() + 60
+    while True:
+        assert time.monotonic() < deadline, f"job {job} never ran a node"
+        try:
+            request = urllib.request.Request(
+                f"{url}/jobs/{job}", headers={"X-Authentication": token}
+            )
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                if (json.load(answer)["node_states"] or {}).get("running"):
+                    break
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # 404: not made yet
+                raise
+        time.sleep(0.1)
+    bin_dir = Path(sys.executable).parent
+    stopped = subprocess.run(
+        [str(bin_dir / "podium"), "job", "stop", job, "--url", f"http://127.0.0.1:{port}"],
+        env={**os.environ, "PODIUM_TOKEN": token},
+        capture_output=True,
+        timeout=60,
+    )
+    assert stopped.returncode == 0, stopped.stderr
