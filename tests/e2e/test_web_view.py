@@ -1,7 +1,7 @@
 """The web view in a real browser (Debian's chromium, driven by Playwright) against a real
 `podium serve`: sign in, a 300-node job appearing and moving live, nodes filtered, searched and
-opened, errors shown, and jobs stopped with the buttons. A screenshot of the job page is saved
-under the test's output."""
+opened, errors shown, jobs stopped with the buttons, and a job page that resumes its stream
+when the server restarts. A screenshot of the job page is saved under the test's output."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page, expect
 from podium.jsontypes import Json
 from tests.browser import open_browser, signed_in
 from tests.e2e.cluster import Client
-from tests.e2e.test_serve import client, server_process
+from tests.e2e.test_serve import Server, client, server_process
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # one server and one browser for all
 FLEET: Final = [f"n{i:03d}" for i in range(300)]
@@ -59,11 +59,16 @@ def write_inventory(path: Path) -> Path:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Server, Client]]:
     work = tmp_path_factory.mktemp("web")
     with server_process(work / "data", write_inventory(work / "inventory.yaml")) as server:
         async with client(server) as connected:
-            yield connected
+            yield server, connected
+
+
+@pytest.fixture
+def api(served: tuple[Server, Client]) -> Client:
+    return served[1]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -115,6 +120,10 @@ async def test_a_job_appears_moves_and_finishes_live_with_its_errors_shown(
     await expect(row).to_contain_text("testmod::echo")  # the list's stream
     done = await api.wait_job(job)
     await expect(row.locator(".badge")).to_have_attribute("data-state", str(done["state"]))
+    listed = await row.locator(".count").evaluate_all(
+        "counts => counts.map(c => [c.dataset.state, Number(c.querySelector('.n').textContent)])"
+    )
+    assert dict(listed) == done["node_states"]  # the list's counts, from the same answer
     await row.get_by_role("link").click()
     await expect(lister.locator("#job-state")).to_have_attribute("data-state", str(done["state"]))
     await expect(page.locator("#job-state")).to_have_attribute("data-state", str(done["state"]))
@@ -199,6 +208,30 @@ async def test_the_stop_buttons_stop_a_job_and_kill_its_runs(api: Client, browse
     answer: Json = await api.get(f"/jobs/{hung}")
     assert isinstance(answer, dict)
     assert answer["node_states"] == {"errored": 2}
+
+
+async def test_a_job_page_resumes_its_stream_after_the_server_restarts(
+    served: tuple[Server, Client], browser: Browser
+) -> None:
+    server, api = served
+    page = await signed_in(browser, f"{api.base}/", api.token)
+    job = await api.task(SLOW, concurrency=2)
+    await jobs_page(page, api, job)
+    await expect(page.locator('#nodes tr[data-state="running"]')).to_have_count(2)
+    await page.evaluate("window.sameDocument = true")
+
+    server.kill()
+    await expect(page.locator("#notice")).to_contain_text("The server cannot be reached")
+    async with aiohttp.ClientSession() as session:
+        server.start()
+        await server.wait_ready(session)
+        done = await Client(session, api.base, api.token).wait_job(job)
+        events = (await Client(session, api.base, api.token).get(f"/jobs/{job}/events"))["items"]
+    await expect_counts(page, done["node_states"])  # the runs the kill cut off end errored
+    await expect(page.locator("#notice")).to_be_hidden()
+    assert await page.evaluate("window.sameDocument") is True
+    shown = await page.eval_on_selector_all("#events li", "items => items.map(i => i.dataset.id)")
+    assert sorted(shown, key=int) == [event["id"] for event in events]  # none missed, none twice
 
 
 async def test_the_page_and_its_files_need_no_token_and_load_nothing_from_elsewhere(

@@ -89,19 +89,24 @@ function throttled(work, ms) {
 
 // ---- notices
 
-function showNotice(text, kind) {
+const OFFLINE = "offline"; // the tag of the notice that the server cannot be reached
+
+function showNotice(text, { kind = "", error = Boolean(kind), tag = "" } = {}) {
   const notice = $("notice");
   notice.replaceChildren(
     h("span", { class: "notice-text" }, text),
     kind ? h("code", { class: "notice-kind" }, kind) : null,
-    h("button", { type: "button", class: "link", onclick: clearNotice }, "dismiss"),
+    h("button", { type: "button", class: "link", onclick: () => clearNotice() }, "dismiss"),
   );
-  notice.className = kind ? "notice error" : "notice";
+  notice.className = error ? "notice error" : "notice";
+  notice.dataset.tag = tag;
   notice.hidden = false;
 }
 
-function clearNotice() {
-  $("notice").hidden = true;
+// Hides the notice; with a tag, only a notice of that tag.
+function clearNotice(tag) {
+  const notice = $("notice");
+  if (tag === undefined || notice.dataset.tag === tag) notice.hidden = true;
 }
 
 // ---- the API
@@ -144,8 +149,8 @@ async function api(path, { method = "GET", json, signal } = {}) {
 function failed(error) {
   if (error.name === "AbortError") return;
   if (error instanceof ApiError && error.status === 401) signOut(error.message);
-  else if (error instanceof ApiError) showNotice(error.message, error.kind);
-  else showNotice(`The server cannot be reached: ${error.message}`);
+  else if (error instanceof ApiError) showNotice(error.message, { kind: error.kind });
+  else showNotice(`The server cannot be reached (${error.message}): trying again`, { error: true, tag: OFFLINE });
 }
 
 // The events of an SSE body, one object {id, type, data} each.
@@ -186,6 +191,7 @@ async function follow(path, { onEvent, signal, finished }) {
       const response = await fetch(API + path, { headers, signal, cache: "no-store" });
       if (!response.ok) throw await errorOf(response);
       setLive(true);
+      clearNotice(OFFLINE);
       pause_ms = 500;
       for await (const event of serverSentEvents(response.body)) {
         if (event.id !== null) lastId = event.id;
@@ -194,12 +200,14 @@ async function follow(path, { onEvent, signal, finished }) {
     } catch (error) {
       if (signal.aborted) return;
       if (error instanceof ApiError && error.status < 500) return failed(error); // won't mend
+      if (error instanceof ApiError) showNotice(`${error.message}: trying again`, { kind: error.kind, tag: OFFLINE });
+      else failed(error);
     } finally {
       setLive(false);
     }
     if (finished()) return;
     await sleep(pause_ms, signal);
-    pause_ms = Math.min(pause_ms * 2, 10_000);
+    pause_ms = Math.min(pause_ms * 2, 4000);
   }
 }
 
