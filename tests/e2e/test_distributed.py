@@ -19,8 +19,7 @@ from podium.events.amqp.broker import Broker
 from podium.events.amqp.log import AmqpEventLog
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.fold import fold_all
-from podium.events.model import Event, ScheduleFired, ScheduleMissed, ScheduleSkipped
-from podium.events.schedules import fired_request_id
+from podium.events.model import Event
 from podium.events.state import State
 from podium.jsontypes import Json
 from tests.conftest import most_running_at_once, open_broker
@@ -32,6 +31,7 @@ from tests.e2e.cluster import (
     health,
     sim_inventory,
 )
+from tests.e2e.schedules import check_each_occurrence_once, every_event
 
 FAST = "{latency-ms: [1, 6], seed: 5}"
 
@@ -277,28 +277,11 @@ async def folded_log(cluster: Cluster) -> tuple[State, list[Event]]:
     broker = await Broker.open(settings, "reader")
     try:
         log = await AmqpEventLog.open(broker)
-        head = await log.head()
-        events: list[Event] = []
-        async with asyncio.timeout(60):
-            async for record in log.subscribe(0):
-                events.extend(record.events)
-                if head.reached_by(record):
-                    break
+        events = await every_event(log)
         await log.close()
     finally:
         await broker.close()
     return fold_all(events), events
-
-
-def occurrences_of_jobs(state: State, schedule: str) -> list[float]:
-    """The occurrence each job of the schedule was made for, from its request id."""
-    prefix = fired_request_id(schedule, 0.0).removesuffix("0.0")
-    return [
-        float(request_id.removeprefix(prefix))
-        for request_id, job in state.requests.items()
-        if request_id.startswith(prefix)
-        and state.jobs[job].spec.origin.scheduled_job_id == schedule
-    ]
 
 
 async def test_scheduled_runs_fire_exactly_once_across_a_killed_leader(
@@ -347,18 +330,6 @@ async def test_scheduled_runs_fire_exactly_once_across_a_killed_leader(
     ) as response:
         assert response.status == 204
     state, events = await folded_log(cluster)
-    fired = [
-        e.occurrence for e in events if isinstance(e, ScheduleFired) and e.schedule == recurring
-    ]
-    assert sorted(occurrences_of_jobs(state, recurring)) == sorted(set(fired))  # one job each
-    assert occurrences_of_jobs(state, once) == [iso_seconds(start)]
-    schedule = state.schedules[recurring]
-    accounted = sorted(set(fired)) + [
-        e.occurrence for e in events if isinstance(e, ScheduleSkipped) and e.schedule == recurring
-    ]
-    for missed in (e for e in events if isinstance(e, ScheduleMissed) and e.schedule == recurring):
-        accounted += [missed.first + 2 * k for k in range(missed.count)]
-    grid = [schedule.start + 2 * k for k in range(len(accounted))]
-    assert sorted(accounted) == grid  # every occurrence once: fired, skipped or missed
-    assert schedule.handled == grid[-1]
+    fired = check_each_occurrence_once(state, events, recurring, 2)
     assert max(fired) > killed_at  # the successor fired too
+    assert check_each_occurrence_once(state, events, once, 2) == [iso_seconds(start)]

@@ -7,15 +7,21 @@ import asyncio
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 
+from podium.api.bodies import iso_seconds
+from podium.events.filelog import FileEventLog
+from podium.events.fold import fold_all
 from podium.jsontypes import Json
 from tests.conftest import ENVIRONMENTS, most_running_at_once
 from tests.e2e.cluster import Client
+from tests.e2e.schedules import check_each_occurrence_once, every_event
 from tests.sshd import free_port
 
 TERMINAL = {"finished", "failed", "stopped"}
@@ -214,3 +220,65 @@ async def test_sighup_reloads_the_inventory(tmp_path: Path) -> None:
             write("a2", "a3")
             await reloaded(server, api, ["a2", "a3"])
             assert server.signal(signal.SIGTERM) == 0
+
+
+async def test_scheduled_runs_fire_once_across_a_sigkill_of_podium_serve(tmp_path: Path) -> None:
+    """A one-off task 2 s ahead and one every 2 s; `podium serve` is killed (SIGKILL) while a
+    run is going and started again after a few intervals; its log says every occurrence was
+    fired, skipped or missed once, each fired one made one job, and the schedule went on."""
+    inventory = write_inventory(tmp_path / "inventory.yaml")
+    data = tmp_path / "data"
+    task = {"task": "testmod::echo", "params": {}, "scope": {"nodes": ["slow0", "slow1"]}}
+    every = {"interval": {"units": "seconds", "value": 2}}
+    with server_process(data, inventory) as server:
+        async with client(server) as api:
+            start = datetime.fromtimestamp(time.time() + 2, UTC).isoformat()
+            once = await scheduled(api, {**task, "scheduled_time": start})
+            recurring = await scheduled(
+                api, {**task, "concurrency": 1, "scheduled_time": start, "schedule_options": every}
+            )  # each run about 1.4 s: two nodes of 700 ms, one at a time
+            async with asyncio.timeout(60):
+                while len(made := await runs_of(api, recurring)) < 2 or made[-1]["state"] != (
+                    "running"
+                ):
+                    await asyncio.sleep(0.05)
+            server.kill()
+            killed_at = time.time()
+        await asyncio.sleep(5)  # two intervals or so with nothing running
+        async with client(server) as api:
+            async with asyncio.timeout(60):
+                while not [j for j in await runs_of(api, recurring) if created(j) > killed_at]:
+                    await asyncio.sleep(0.1)
+            for job in await runs_of(api, recurring):
+                await api.wait_job(job["name"])
+            async with api.session.delete(
+                f"{api.base}/orchestrator/v1/scheduled_jobs/{recurring}",
+                headers={"X-Authentication": api.token},
+            ) as response:
+                assert response.status == 204
+            assert server.signal(signal.SIGTERM) == 0
+    log = await FileEventLog.open(data / "events.log")
+    try:
+        events = await every_event(log)
+    finally:
+        await log.close()
+    state = fold_all(events)
+    fired = check_each_occurrence_once(state, events, recurring, 2)
+    assert max(fired) > killed_at  # it went on after the restart
+    assert state.schedules[recurring].missed + state.schedules[recurring].skipped >= 1
+    assert check_each_occurrence_once(state, events, once, 2) == [iso_seconds(start)]
+
+
+async def scheduled(api: Client, body: Json) -> str:
+    status, answer = await api.post("/command/schedule_task", body)
+    assert status == 202, answer
+    return str(answer["scheduled_job"]["name"])
+
+
+async def runs_of(api: Client, schedule: str) -> list[Json]:
+    jobs = (await api.get("/jobs?order_by=name"))["items"]
+    return [job for job in jobs if job["options"]["scheduled-job-id"] == schedule]
+
+
+def created(job: Json) -> float:
+    return iso_seconds(job["status"][0]["enter_time"])
