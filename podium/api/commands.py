@@ -142,13 +142,16 @@ async def prepare_task(
         raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
     state = app[PROJECTOR].state
     origin = JobOrigin() if command.plan_job is None else plan_origin(state, user, command.plan_job)
-    if not task_grant(state, user, found.name.full).anything:  # before resolving anything
+    grant = task_grant(state, user, found.name.full)
+    if not grant.anything:  # before resolving anything
         raise NotPermitted(f"You are not permitted to run task {found.name.full}")
     check_scope_use(state, user, command.scope)
     sources = app[INVENTORY].sources
     context = ScopeContext(sources, app[PUPPETDB], environment.name, queries=app[LOCAL_QUERIES])
     resolved = await resolve_scope(command.scope, context)
-    permit = await permit_task(state, user, found.name.full, resolved.nodes, command.scope, context)
+    permit = await permit_task(
+        state, user, found.name.full, resolved.nodes, command.scope, context, grant
+    )
     spec = TaskJob(
         environment=environment.name,
         scope=command.scope.job_scope(),

@@ -30,7 +30,7 @@ from podium.api.errors import (
     UnknownJob,
     ValidationError,
 )
-from podium.api.keys import CLOCK, PROJECTOR, REQUEST_IDS, USER, base_url
+from podium.api.keys import CLOCK, PROJECTOR, USER, base_url
 from podium.api.params import path_id
 from podium.api.schedule_views import (
     ENVIRONMENT_SORT,
@@ -41,12 +41,13 @@ from podium.api.scheduled_jobs import listed
 from podium.api.scheduling import (
     check_start,
     command_of,
+    create_schedule,
     may_change,
     may_see,
     prepare_command,
 )
 from podium.api.submit import submit
-from podium.events.model import ScheduleChanged, ScheduleCreated
+from podium.events.model import ScheduleChanged
 from podium.events.state import Schedule
 from podium.jsontypes import Json
 
@@ -84,24 +85,8 @@ async def create_environment_job(request: web.Request) -> web.Response:
     """POST /scheduled_jobs/environment_jobs: 200 with the scheduled job's link and name."""
     body = parse_body(EnvironmentJobCommand, await request.read())
     command = _command(body.type, body.environment, body.input, body.description, body.userdata)
-    now = request.app[CLOCK]()
-    start = iso_seconds(body.schedule.start_time)
-    check_start(start, now, "schedule.start_time")
-    user = request[USER]
-    spec, _ = await prepare_command(request.app, user, command)
-    ids = request.app[REQUEST_IDS]
-    event = ScheduleCreated(
-        at=now,
-        request_id=next(ids),
-        owner=user,
-        spec=spec,
-        start=start,
-        interval_s=_interval_s(body.schedule),
-        api="environment",
-    )
-    await submit(request, event)
-    name = request.app[PROJECTOR].state.schedule_requests[event.request_id]
-    log.info("environment job scheduled", schedule=name, kind=spec.kind, user=user)
+    start, interval_s = body.schedule.start_time, _interval_s(body.schedule)
+    name = await create_schedule(request, command, start, interval_s, api="environment")
     return _answer(request, name)
 
 

@@ -14,7 +14,7 @@ from podium.api.errors import EmptyTarget, NotPermitted, QueryError
 from podium.api.scopes import ScopeContext, task_target_nodes
 from podium.events.model import Permission
 from podium.events.state import State
-from podium.rbac.decide import NodePermit, holds, permit_nodes, task_grant
+from podium.rbac.decide import NodePermit, TaskGrant, holds, permit_nodes, task_grant
 from podium.rbac.permissions import NODE_GROUPS_VIEW, NODES_VIEW_DATA, PUPPET_AGENT_RUN
 
 
@@ -55,11 +55,12 @@ async def permit_task(
     nodes: Sequence[str],
     scope: Scope,
     context: ScopeContext,
+    grant: TaskGrant | None = None,
 ) -> NodePermit:
     """The nodes of the resolved scope the user may run `task` on. Nodes named one by one must
     all be permitted (403 naming the others); a node group or a query leaves the others out
-    silently, and 400 empty-target when none is left."""
-    grant = task_grant(state, user_id, task)
+    silently, and 400 empty-target when none is left. `grant`: the user's, if worked out."""
+    grant = task_grant(state, user_id, task) if grant is None else grant
     if not grant.anything:
         raise NotPermitted(f"You are not permitted to run task {task}", task=task)
     covered = {}

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 import structlog
 from aiohttp import web
 
-from podium.api.bodies import ScheduleTaskCommand, iso_seconds, parse_body
+from podium.api.bodies import ScheduleTaskCommand, parse_body
 from podium.api.errors import NotPermitted, QueryError
-from podium.api.keys import CLOCK, PROJECTOR, REQUEST_IDS, USER, base_url
+from podium.api.keys import CLOCK, PROJECTOR, USER, base_url
 from podium.api.params import choice_param, int_param, path_id
 from podium.api.schedule_views import (
     ORDERS,
@@ -25,10 +25,10 @@ from podium.api.schedule_views import (
     scheduled_job_url,
     upcoming,
 )
-from podium.api.scheduling import check_start, may_change, may_see, prepare_command
+from podium.api.scheduling import create_schedule, may_change, may_see
 from podium.api.submit import submit
 from podium.api.views import pagination
-from podium.events.model import ScheduleChanged, ScheduleCreated
+from podium.events.model import ScheduleChanged
 from podium.events.state import Schedule, State
 from podium.jsontypes import Json
 
@@ -38,24 +38,9 @@ log = structlog.get_logger(__name__)
 async def schedule_task(request: web.Request) -> web.Response:
     """POST /command/schedule_task: 202 with the scheduled job's link and name."""
     command = parse_body(ScheduleTaskCommand, await request.read())
-    now = request.app[CLOCK]()
-    start = iso_seconds(command.scheduled_time)
-    check_start(start, now, "scheduled_time")
-    user = request[USER]
-    spec, _ = await prepare_command(request.app, user, command)
-    ids = request.app[REQUEST_IDS]
-    event = ScheduleCreated(
-        at=now,
-        request_id=next(ids),
-        owner=user,
-        spec=spec,
-        start=start,
-        interval_s=command.interval_s,
-        api="task",
+    name = await create_schedule(
+        request, command, command.scheduled_time, command.interval_s, api="task"
     )
-    await submit(request, event)
-    name = request.app[PROJECTOR].state.schedule_requests[event.request_id]
-    log.info("task scheduled", schedule=name, start=start, interval_s=event.interval_s, user=user)
     url = scheduled_job_url(base_url(request), name)
     return web.json_response({"scheduled_job": {"id": url, "name": name}}, status=202)
 

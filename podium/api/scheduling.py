@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from typing import assert_never
 
+import structlog
 from aiohttp import web
 
-from podium.api.bodies import DeployCommand, Scope, TaskCommand
+from podium.api.bodies import DeployCommand, Scope, TaskCommand, iso_seconds
 from podium.api.commands import Planned, prepare_deploy, prepare_task
 from podium.api.errors import InvalidTime, NotPermitted
-from podium.api.keys import PROJECTOR
+from podium.api.keys import CLOCK, PROJECTOR, REQUEST_IDS, USER
+from podium.api.submit import submit
 from podium.events.jobspec import DeployJob, JobSpec, TaskJob
+from podium.events.model import ScheduleCreated
 from podium.events.render import iso
 from podium.events.state import Schedule, State
 from podium.rbac.decide import is_superuser, may_see_job
+
+log = structlog.get_logger(__name__)
 
 
 def command_of(spec: JobSpec) -> TaskCommand | DeployCommand:
@@ -70,6 +75,36 @@ async def prepare_command(
     if isinstance(command, TaskCommand):
         return await prepare_task(app, user, command)
     return await prepare_deploy(app, user, command)
+
+
+async def create_schedule(
+    request: web.Request,
+    command: TaskCommand | DeployCommand,
+    start_time: str,
+    interval_s: int | None,
+    api: str,
+) -> str:
+    """Check the start time (its body field named by `api`) and the command as the user, and
+    record the schedule: its new name."""
+    now = request.app[CLOCK]()
+    start = iso_seconds(start_time)
+    check_start(start, now, "scheduled_time" if api == "task" else "schedule.start_time")
+    user = request[USER]
+    spec, _ = await prepare_command(request.app, user, command)
+    ids = request.app[REQUEST_IDS]
+    event = ScheduleCreated(
+        at=now,
+        request_id=next(ids),
+        owner=user,
+        spec=spec,
+        start=start,
+        interval_s=interval_s,
+        api=api,
+    )
+    await submit(request, event)
+    name = request.app[PROJECTOR].state.schedule_requests[event.request_id]
+    log.info("job scheduled", schedule=name, kind=spec.kind, start=start, interval_s=interval_s)
+    return name
 
 
 def check_start(start: float, now: float, field: str) -> None:
