@@ -17,10 +17,14 @@ from typing import Any, Final
 
 from podium import log_commands
 from podium.client import admin as admin_commands
+from podium.client import commands as client_commands
 from podium.client import jobs as job_commands
+from podium.client import plans as plan_commands
+from podium.client import schedules as schedule_commands
 from podium.client.credentials import TokenSources
 from podium.executor.settings import base_env
 from podium.options import (
+    CLIENT_COMMANDS,
     COMMANDS,
     Option,
     OptionError,
@@ -106,10 +110,11 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         sub = commands.add_parser(command, help=description, description=description)
         for option in options_of(command):
             _add(sub, option, environ)
-    for group, actions in job_commands.add_commands(commands).items():
-        for action in actions:
-            for option in options_of(group):
-                _add(action, option, environ)
+    for client in (job_commands, plan_commands, schedule_commands):
+        for group, actions in client.add_commands(commands).items():
+            for action in actions:
+                for option in options_of(group):
+                    _add(action, option, environ)
     admin_commands.add_commands(commands, environ)
     log_commands.add_commands(commands, environ)
     return parser
@@ -139,9 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.command in admin_commands.COMMANDS:
         return admin_commands.run(args)
-    if args.command in job_commands.COMMANDS:
+    if args.command in CLIENT_COMMANDS:
         client = build_client_settings(vars(args))
-        return job_commands.run(args, client, token_sources(client.token_file, environ))
+        return client_commands.run(args, client, token_sources(client.token_file, environ))
     if args.command in log_commands.COMMANDS:
         return log_commands.run(args)
     if args.command != "serve" and not args.amqp_url:

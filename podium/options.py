@@ -26,7 +26,7 @@ from podium.settings import PUPPET_ENVIRONMENTS, Settings, SourcePaths
 Command = Literal["serve", "api", "scheduler", "executor"]
 COMMANDS: Final[tuple[Command, ...]] = ("serve", "api", "scheduler", "executor")
 # Clients of a running server (podium.client): their options go to `ClientSettings`.
-CLIENT_COMMANDS: Final = ("task", "job")
+CLIENT_COMMANDS: Final = ("task", "job", "plan", "schedule")
 # The part of the settings tree each option goes to ("" is the process's own), and its class.
 PARTS: Final[dict[str, type[Any]]] = {
     "": Settings,

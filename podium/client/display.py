@@ -13,7 +13,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from podium.client.tally import NODE_STATES, Tally
+from podium.client.tally import NODE_STATES, PlanTally, Tally
 
 STYLES: Final = {
     "new": "dim",
@@ -26,6 +26,7 @@ STYLES: Final = {
     "stopped": "yellow",
     "ready": "dim",
 }
+PLAN_STYLES: Final = {"running": "cyan", "success": "green", "failure": "red"}
 RESULT_WIDTH: Final = 120  # characters of a node's result shown in its row
 
 
@@ -220,3 +221,71 @@ def task_detail(answer: Mapping[str, Any]) -> Group:
             str(name), str(spec.get("type", "Any")), default, str(spec.get("description", ""))
         )
     return Group(head, Text(noop), table if parameters else Text("parameters: none"))
+
+
+def plan_progress(tally: PlanTally, plan: str, note: str = "") -> RenderableType:
+    """A plan job's state and the jobs its steps have started so far."""
+    text = Text(f"Plan job {tally.plan_job} ", style="bold")
+    text.append(f"{plan} ")
+    text.append(tally.state, style=PLAN_STYLES.get(tally.state, ""))
+    text.append(f": {len(tally.jobs)} step job{'' if len(tally.jobs) == 1 else 's'}")
+    if tally.jobs:
+        text.append(f" (last: job {tally.jobs[-1]})")
+    return Group(text, Text(note, style="yellow")) if note else text
+
+
+def plan_summary(plan_job: Mapping[str, Any]) -> Text:
+    """`Plan job 3 demo::rollout success in 1.1 s`."""
+    state = str(plan_job["state"])
+    text = Text(f"Plan job {plan_job['name']} ", style="bold")
+    text.append(f"{(plan_job.get('options') or {}).get('plan_name', '')} ")
+    text.append(state, style=PLAN_STYLES.get(state, ""))
+    if plan_job.get("duration") is not None:
+        text.append(f" in {float(plan_job['duration']):.1f} s")
+    return text
+
+
+def plan_list(answer: Mapping[str, Any]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column(f"plans in {answer['environment']['name']}")
+    for item in answer["items"]:
+        table.add_row(Text(str(item["name"])))
+    return table
+
+
+def plan_detail(answer: Mapping[str, Any]) -> Group:
+    """A plan's name, description and parameters."""
+    metadata = answer.get("metadata") or {}
+    head = Text(str(answer["name"]), style="bold")
+    if metadata.get("description"):
+        head.append(f": {metadata['description']}")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("parameter", "type", "default", "description"):
+        table.add_column(column, overflow="fold")
+    for name, spec in (metadata.get("parameters") or {}).items():
+        default = spec.get("default_value")
+        table.add_row(
+            str(name),
+            str(spec.get("type") or "Any"),
+            "" if default is None else json.dumps(default),
+            str(spec.get("description") or ""),
+        )
+    return Group(head, table if metadata.get("parameters") else Text("parameters: none"))
+
+
+def schedule_list(items: list[Mapping[str, Any]]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("schedule", "runs", "scope", "next run", "every", "owner"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        interval = ((item.get("schedule_options") or {}).get("interval") or {}).get("value")
+        what = item.get("task") or item.get("plan") or item.get("environment") or ""
+        table.add_row(
+            str(item["name"]),
+            f"{item.get('type', '')} {what}",
+            json.dumps(item.get("scope")) if item.get("scope") else "",
+            str(item.get("next_run") or ""),
+            "once" if interval is None else f"{interval} s",
+            str((item.get("owner") or {}).get("login", "")),
+        )
+    return table

@@ -59,6 +59,18 @@ class ApiClient:
     async def post(self, path: str, body: JsonObject) -> JsonObject:
         return await self._request("POST", path, body)
 
+    async def delete(self, path: str) -> None:
+        """Raises ApiError for an error answer, ClientError for anything not an answer."""
+        url = f"{self._url}{path}"
+        try:
+            async with self._session.delete(url, headers=self._headers) as response:
+                if response.status < 400:
+                    return
+                answer = await _json(response, "DELETE", url)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ClientError(f"cannot reach {self._url}: {exc or type(exc).__name__}") from exc
+        raise _error_of(response.status, answer)
+
     async def events(self, path: str, last_event_id: int | None) -> AsyncIterator[SseEvent]:
         """The events of an SSE stream, from after `last_event_id` (from its start when None).
         Raises ApiError for an error answer, StreamBroken when the connection is lost or goes

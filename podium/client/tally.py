@@ -78,3 +78,47 @@ def exit_code(job_state: str, node_states: Mapping[str, int]) -> int:
     if job_state == "failed" or node_states.get("failed", 0) or node_states.get("errored", 0):
         return NODES_FAILED
     return OK
+
+
+PLAN_ENDS: Final = {"plan_finished": "success", "plan_failed": "failure"}
+_STEP_STARTS: Final = frozenset(
+    {"task_start", "command_start", "script_start", "upload_start", "wait_start", "apply_start"}
+)
+
+
+@dataclass(slots=True)
+class PlanTally:
+    """A plan job's progress as its event stream tells it: its state, the jobs its steps
+    started, each event counted once."""
+
+    plan_job: str
+    state: str = "running"
+    last_id: int = 0
+    events: int = 0
+    duplicates: int = 0
+    jobs: list[str] = field(default_factory=list)
+
+    def apply(self, event: Mapping[str, Any]) -> str | None:
+        """Count one plan event; the line it is worth telling (a message, a step started),
+        or None (for a copy too)."""
+        event_id = int(event["id"])
+        if event_id <= self.last_id:
+            self.duplicates += 1
+            return None
+        self.last_id, self.events = event_id, self.events + 1
+        kind, details = str(event["type"]), event.get("details") or {}
+        if kind in _STEP_STARTS:
+            self.jobs.append(str(details.get("job-id")))
+            return f"{kind.removesuffix('_start')} step: job {details.get('job-id')}"
+        if kind == "out_message":
+            return f"message: {details.get('message', '')}"
+        if kind == "plan_start":
+            return f"plan {details.get('plan')} started"
+        if kind in PLAN_ENDS:
+            self.state = PLAN_ENDS[kind]
+        return None
+
+
+def plan_exit_code(state: str) -> int:
+    """0 when the plan succeeded, 1 when it failed (a stopped plan fails too)."""
+    return OK if state == "success" else NODES_FAILED

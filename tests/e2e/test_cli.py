@@ -37,6 +37,7 @@ def write_inventory(path: Path) -> Path:
         "  - name: gone\n    targets: [gone-1]\n    config: {sim: {error-rate: 1.0}}\n"
         f"  - name: slow\n    targets: [{', '.join(SLOW_NODES)}]\n"
         "    config: {sim: {latency-ms: 1000}}\n"
+        "  - name: here\n    targets: [localhost]\n    config: {transport: local}\n"
     )
     return path
 
@@ -359,3 +360,85 @@ async def test_watch_resumes_after_the_server_restarts_and_loses_no_event(
     assert answer["job"]["node_states"] == job["node_states"]
     assert sum(job["node_states"].values()) == len(SLOW_NODES)
     assert ran.code == (1 if "errored" in job["node_states"] else 0), ran
+
+
+async def test_a_plan_run_tells_its_steps_and_messages_and_exits_by_its_outcome(
+    cli: Cli, api: Client
+) -> None:
+    ran = await cli.run("plan", "run", "plantest", "targets=localhost", "pkg=vim", "count=3")
+    assert ran.code == 0, ran
+    assert "message: first target reports vim (status)" in ran.err
+    [step] = [line for line in ran.err.splitlines() if line.startswith("task step: job ")]
+    job = await api.get(f"/jobs/{step.removeprefix('task step: job ')}")
+    assert job["options"]["params"]["count"] == 3  # count=3 read as the Integer it is declared
+    assert "success" in ran.out.splitlines()[0]
+    assert json.loads(ran.out.split("\n", 1)[1]) == {
+        "name": "vim",
+        "picked": "vim-dev",
+        "targets": "localhost",
+    }
+
+    failed = await cli.run(
+        "plan", "run", "plantest::failing", "--params", '{"targets": "localhost"}',
+        "--format", "json",
+    )  # fmt: skip
+    assert failed.code == 1, failed
+    plan_job = failed.json()["plan_job"]
+    assert plan_job["state"] == "failure"
+    events = (await api.get(f"/plan_jobs/{plan_job['name']}/events"))["items"]
+    assert failed.json()["stream"]["events"] == len(events)
+    assert events[-1]["type"] == "plan_failed"
+
+    unknown = await cli.run("plan", "run", "plantest::nope", "targets=localhost")
+    assert unknown.code == 2
+    assert unknown.err.startswith("podium plan run: ")
+    assert len(unknown.err.splitlines()) == 1
+    shown = await cli.run("plan", "show", "plantest")
+    assert ["count", "Integer", "2"] in [line.split() for line in shown.out.splitlines()]
+
+
+async def test_a_plan_stopped_from_another_command_ends_failed(cli: Cli) -> None:
+    process = await cli.start("plan", "run", "plantest::slow", "targets=localhost", "seconds=30")
+    await process.said("task step: job ")  # the first step; the sleep comes next
+    name = process.err.split("Following plan job ")[1].split(":")[0]
+    stopped = await cli.run("plan", "stop", name)
+    assert stopped.code == 0, stopped
+    assert f"Plan job {name}: stop requested" in stopped.err
+    ran = await process.ended()
+    assert ran.code == 1, ran
+    assert f"Plan job {name} plantest::slow failure" in ran.out
+
+
+async def test_schedules_are_made_listed_run_and_deleted(cli: Cli, api: Client) -> None:
+    soon = await cli.run("schedule", "task", "testmod::echo", "--nodes", "ok-01", "--at", "+1s")
+    assert soon.code == 0, soon
+    name = soon.out.split("Scheduled job ")[1].split(":")[0]
+    async with asyncio.timeout(60):
+        while not [
+            job
+            for job in (await api.get("/jobs?type=task"))["items"]
+            if job["options"]["scheduled-job-id"] == name
+        ]:
+            await asyncio.sleep(0.2)
+
+    daily = await cli.run(
+        "schedule", "task", "testmod::echo", "--nodes", "ok-02", "--at", "+1h", "--every", "1d",
+        "--description", "daily",
+    )  # fmt: skip
+    assert daily.code == 0, daily
+    daily_name = daily.out.split("Scheduled job ")[1].split(":")[0]
+    assert daily.out.rstrip().endswith(", every 86400 s")
+    listed = await cli.run("schedule", "list")
+    rows = {line.split()[0]: line for line in listed.out.splitlines()[1:]}
+    assert "86400 s" in rows[daily_name]
+    assert name not in rows  # a one-off that has run has no run to come
+    deleted = await cli.run("schedule", "delete", daily_name)
+    assert deleted.code == 0, deleted
+    listed = await cli.run("schedule", "list", "--format", "json")
+    assert daily_name not in [item["name"] for item in listed.json()["items"]]
+
+    past = await cli.run(
+        "schedule", "task", "testmod::echo", "--nodes", "ok-01", "--at", "2020-01-01T00:00:00Z"
+    )
+    assert past.code == 2
+    assert "scheduled_time 2020-01-01T00:00:00Z is in the past" in past.err

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final
 
 import pytest
 from hypothesis import given
@@ -15,8 +17,9 @@ from podium.client.credentials import TokenSources, find_token
 from podium.client.display import node_lines, plain_table, result_summary
 from podium.client.http import ClientError
 from podium.client.sse import SseDecoder, SseEvent
-from podium.client.tally import Tally, exit_code
+from podium.client.tally import PlanTally, Tally, exit_code, plan_exit_code
 from podium.client.task_params import ParamsError, read_params, split_pairs, takes_string, typed
+from podium.client.times import seconds_of, start_time
 
 STREAM = (
     b": keep-alive\n\n"
@@ -216,3 +219,60 @@ def test_the_node_table_aligns_its_columns_whatever_the_names() -> None:
         "a          finished     1.2 s  ok\n"
         "long-name  skipped             s"
     )
+
+
+def test_a_plan_tally_tells_steps_and_messages_and_counts_each_event_once() -> None:
+    tally = PlanTally("3")
+    history = [
+        {"id": "10", "type": "task_start", "details": {"job-id": 7}},
+        {"id": "12", "type": "out_message", "details": {"message": "canary said hi"}},
+        {"id": "15", "type": "command_start", "details": {"job-id": 8}},
+        {"id": "20", "type": "plan_failed", "details": {"plan-id": "3", "result": {}}},
+    ]
+    told = [tally.apply(event) for event in history + history[1:3]]
+    assert told == [
+        "task step: job 7",
+        "message: canary said hi",
+        "command step: job 8",
+        None,
+        None,
+        None,
+    ]
+    assert (tally.state, tally.jobs, tally.events, tally.duplicates) == (
+        "failure",
+        ["7", "8"],
+        4,
+        2,
+    )
+    assert (plan_exit_code("failure"), plan_exit_code("success")) == (1, 0)
+
+
+NOW: Final = datetime(2027, 5, 5, 19, 50, 8, 500_000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("given", "scheduled"),
+    [
+        ("+10m", "2027-05-05T20:00:08Z"),
+        ("+1d", "2027-05-06T19:50:08Z"),
+        ("2027-05-05T19:50:08Z", "2027-05-05T19:50:08Z"),
+        ("2027-05-05T21:50:08+02:00", "2027-05-05T19:50:08Z"),
+        ("2027-05-05 19:50", "2027-05-05T19:50:00Z"),  # no offset: UTC
+    ],
+)
+def test_a_start_is_from_now_or_an_iso_time_in_utc(given: str, scheduled: str) -> None:
+    assert start_time(given, NOW) == scheduled
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"),
+    [("90", 90), ("90s", 90), ("30m", 1800), ("12h", 43_200), ("2w", 1_209_600)],
+)
+def test_spans_of_time_are_seconds(given: str, seconds: int) -> None:
+    assert seconds_of(given) == seconds
+
+
+@pytest.mark.parametrize("given", ["0", "1y", "-5m", "soon", "+"])
+def test_what_is_no_time_says_so(given: str) -> None:
+    with pytest.raises(ParamsError, match="is not a"):
+        start_time(given, NOW) if not given[0].isdigit() else seconds_of(given)
