@@ -25,13 +25,20 @@ class Screen(Protocol):
 Ask = Callable[[asyncio.Event], Awaitable[bool]]
 
 
-async def follow_until_done(follow: Coroutine[Any, Any, None], screen: Screen, ask: Ask) -> bool:
+async def follow_until_done(
+    follow: Coroutine[Any, Any, None],
+    screen: Screen,
+    ask: Ask,
+    announce: Callable[[], None] = lambda: None,
+) -> bool:
     """Run `follow` to its end, showing `screen`; on each Ctrl+C, stop the screen and `ask`.
+    `announce` says what is followed once Ctrl+C is ours (a script may interrupt from then on).
     True when it ended, False when the answer was to leave it (it is cancelled then).
     Raises what `follow` raised."""
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
     loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    announce()
     follower = asyncio.create_task(follow)
     screen.start()
     try:

@@ -115,8 +115,10 @@ async def follow_plan(
             console.print(f"Stopping plan job {name} (a job it started goes on: podium job stop).")
         return True
 
-    console.print(f"Following plan job {name}: {plan}")
-    followed.left_running = not await follow_until_done(follow(), screen, ask)
+    def announce() -> None:
+        console.print(f"Following plan job {name}: {plan}")
+
+    followed.left_running = not await follow_until_done(follow(), screen, ask, announce)
     return followed
 
 

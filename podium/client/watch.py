@@ -96,9 +96,11 @@ async def watch(client: ApiClient, job: dict[str, Any], console: Console, live: 
     async def ask(interrupted: asyncio.Event) -> bool:
         return await _asked_to_go_on(client, watched.tally.job, console, interrupted)
 
-    if not console.is_terminal:  # no live display: say once what is followed
-        console.print(f"Following job {watched.tally.job}: {screen.title}")
-    watched.left_running = not await follow_until_done(follow(), screen, ask)
+    def announce() -> None:
+        if not console.is_terminal:  # no live display: say once what is followed
+            console.print(f"Following job {watched.tally.job}: {screen.title}")
+
+    watched.left_running = not await follow_until_done(follow(), screen, ask, announce)
     return watched
 
 
