@@ -1,7 +1,8 @@
 """GET/POST /scheduled_jobs/environment_jobs, GET/PUT .../environment_jobs/<id>: PE 2021.7's
 API of scheduled jobs (reference §5.2).
 
-`type` is `task` or `deploy`; `input` is that command's keys. A PUT replaces each top-level key
+`type` is `task`, `deploy` or `plan`; `input` is that command's keys (a plan's parameters
+each wrapped as `environment_plan_run` takes them). A PUT replaces each top-level key
 it gives and checks the result again as the scheduled job's owner (whose runs they are);
 `{"enabled": false}` is the delete, and a disabled job can no longer be changed.
 """
@@ -28,10 +29,10 @@ from podium.api.errors import (
     DisabledScheduledJob,
     NotPermitted,
     UnknownJob,
-    ValidationError,
 )
 from podium.api.keys import CLOCK, PROJECTOR, USER, base_url
 from podium.api.params import path_id
+from podium.api.plan_bodies import PlanInput
 from podium.api.schedule_views import (
     ENVIRONMENT_SORT,
     environment_job_item,
@@ -39,23 +40,21 @@ from podium.api.schedule_views import (
 )
 from podium.api.scheduled_jobs import listed
 from podium.api.scheduling import (
+    Scheduled,
     check_start,
+    checked_spec,
     command_of,
     create_schedule,
     may_change,
     may_see,
-    prepare_command,
 )
 from podium.api.submit import submit
+from podium.events.jobspec import PlanRun
 from podium.events.model import ScheduleChanged
 from podium.events.state import Schedule
 from podium.jsontypes import Json
 
 log = structlog.get_logger(__name__)
-PLANS_NOT_BUILT = (
-    "type plan is not supported yet: Podium does not run plans (issue 14); "
-    "schedule a task or a deploy"
-)
 
 
 async def list_environment_jobs(request: web.Request) -> web.Response:
@@ -111,7 +110,7 @@ async def update_environment_job(request: web.Request) -> web.Response:
     given = body.model_fields_set
     if given & {"input", "environment", "description", "userdata"}:
         command = _changed_command(schedule, body)
-        spec, _ = await prepare_command(request.app, schedule.owner, command)
+        spec = await checked_spec(request.app, schedule.owner, command)
     enabled = schedule.enabled if body.enabled is None else body.enabled
     event = ScheduleChanged(
         at=now,
@@ -153,7 +152,7 @@ def _command(
     given: dict[str, Json],
     description: str | None,
     userdata: dict[str, Json] | None,
-) -> TaskCommand | DeployCommand:
+) -> Scheduled:
     """The command of an environment job's `input`, by its type."""
     if kind == "task":
         task = parse_part(TaskInput, given, "input")
@@ -182,10 +181,18 @@ def _command(
             evaltrace=deploy.evaltrace,
             userdata=userdata,
         )
-    raise ValidationError(PLANS_NOT_BUILT, errors=[{"field": "type", "message": PLANS_NOT_BUILT}])
+    plan = parse_part(PlanInput, given, "input")
+    return PlanRun(
+        environment=environment,
+        plan=plan.name,
+        params={k: v.model_dump(exclude_none=True) for k, v in plan.parameters.items()},
+        wrapped=True,
+        description=description,
+        userdata=userdata or {},
+    )
 
 
-def _changed_command(schedule: Schedule, body: EnvironmentJobUpdate) -> TaskCommand | DeployCommand:
+def _changed_command(schedule: Schedule, body: EnvironmentJobUpdate) -> Scheduled:
     """The stored command with each key the PUT gave replaced whole."""
     given = body.model_fields_set
     spec = schedule.spec
@@ -199,4 +206,4 @@ def _changed_command(schedule: Schedule, body: EnvironmentJobUpdate) -> TaskComm
         spec = msgspec.structs.replace(spec, environment=body.environment)
     if "input" in given and body.input is not None:
         return _command(spec.kind, spec.environment, body.input, spec.description, spec.userdata)
-    return command_of(spec)
+    return spec if isinstance(spec, PlanRun) else command_of(spec)

@@ -23,8 +23,9 @@ from podium.api.bodies import DeployCommand, TaskCommand
 from podium.api.commands import job_requested
 from podium.api.errors import ApiError, InternalError
 from podium.api.keys import CLOCK, PRODUCER, PROJECTOR
-from podium.api.scheduling import command_of, prepare_command
-from podium.events.jobspec import JobOrigin, JobSpec
+from podium.api.plans import plan_job_requested
+from podium.api.scheduling import check_owner, command_of, prepare_command
+from podium.events.jobspec import JobOrigin, JobSpec, PlanRun
 from podium.events.model import Event, ScheduleRunRefused
 from podium.events.ports import PortError
 from podium.events.schedules import fired_request_id
@@ -92,13 +93,9 @@ class Firings:
 
     async def _made(self, schedule: Schedule, occurrence: float) -> Event:
         now = self._app[CLOCK]()
+        request_id = fired_request_id(schedule.name, occurrence)
         try:
-            command = self._command(schedule)
-            spec, planned = await prepare_command(self._app, schedule.owner, command)
-            origin = JobOrigin(scheduled_job_id=schedule.name)
-            spec = msgspec.structs.replace(spec, origin=origin)
-            request_id = fired_request_id(schedule.name, occurrence)
-            event: Event = job_requested(spec, planned, schedule.owner, request_id, now)
+            event = await self._requested(schedule, request_id, now)
         except Exception as exc:  # recorded on the schedule: its next runs go on
             error = exc if isinstance(exc, ApiError) else InternalError(f"{exc!r}")
             log.warning(
@@ -118,11 +115,23 @@ class Firings:
             )
         return event
 
-    def _command(self, schedule: Schedule) -> TaskCommand | DeployCommand:
-        """The schedule's command, checked again at each run as the owner."""
-        kept = self._commands.get(schedule.name)
-        if kept is None or kept[0] is not schedule.spec:
-            kept = self._commands[schedule.name] = (schedule.spec, command_of(schedule.spec))
+    async def _requested(self, schedule: Schedule, request_id: str, now: float) -> Event:
+        """The run's job (or plan job), made with the checks of its command as the owner."""
+        owner, spec = schedule.owner, schedule.spec
+        if isinstance(spec, PlanRun):
+            check_owner(self._app[PROJECTOR].state, owner)
+            plan = await plan_job_requested(self._app, owner, spec, request_id, now)
+            return msgspec.structs.replace(plan, scheduled_job_id=schedule.name)
+        command = self._command(schedule.name, spec)
+        made, planned = await prepare_command(self._app, owner, command)
+        made = msgspec.structs.replace(made, origin=JobOrigin(scheduled_job_id=schedule.name))
+        return job_requested(made, planned, owner, request_id, now)
+
+    def _command(self, name: str, spec: JobSpec) -> TaskCommand | DeployCommand:
+        """The schedule's command, built once while its spec is the same one."""
+        kept = self._commands.get(name)
+        if kept is None or kept[0] is not spec:
+            kept = self._commands[name] = (spec, command_of(spec))
         return kept[1]
 
 

@@ -38,6 +38,14 @@ class EnvironmentPlanRunCommand(PlanRunCommand):
     params: dict[str, WrappedParameter] = {}
 
 
+class PlanInput(_Command):
+    """The `input` of a scheduled environment job of type plan: each parameter `{"value": ...}`
+    or `{"type": "query" | "node_group", "value": "..."}` (reference §5.2)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    parameters: dict[str, WrappedParameter] = {}
+
+
 class StopPlanCommand(_Command):
     plan_job: JobName
 

@@ -62,7 +62,7 @@ def plan_item(
             "parameters": plan.params,
             "environment": plan.environment,
             "sensitive": plan.sensitive,
-            "scheduled_job_id": None,
+            "scheduled_job_id": plan.scheduled_job_id,
         },
         "owner": owner(state, plan.owner),
         "userdata": plan.userdata,

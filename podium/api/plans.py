@@ -13,7 +13,7 @@ import asyncio
 import structlog
 from aiohttp import web
 
-from podium.api.bodies import Scope, parse_body
+from podium.api.bodies import Scope, parse_body, parse_part
 from podium.api.commands import find_environment, parameter_error
 from podium.api.errors import NotPermitted, UnknownJob, UnknownPlan, ValidationError
 from podium.api.keys import (
@@ -34,10 +34,12 @@ from podium.api.plan_bodies import (
     PlanRunCommand,
     PlanStartCommand,
     StopPlanCommand,
+    WrappedParameter,
 )
 from podium.api.scopes import ScopeContext, resolve_scope
 from podium.api.submit import submit
 from podium.environments import Environment
+from podium.events.jobspec import PlanRun
 from podium.events.model import (
     PlanFinished,
     PlanJobRequested,
@@ -70,9 +72,18 @@ async def environment_plan_run(request: web.Request) -> web.Response:
     """POST /command/environment_plan_run: each parameter wrapped, nodes given by a query or a
     node group resolved here as scopes are."""
     command = parse_body(EnvironmentPlanRunCommand, await request.read())
-    state, user = request.app[PROJECTOR].state, request[USER]
+    params = await unwrapped(request.app, request[USER], command.environment, command.params)
+    return await _run(request, command, params)
+
+
+async def unwrapped(
+    app: web.Application, user: str, environment: str, wrapped: dict[str, WrappedParameter]
+) -> dict[str, Json]:
+    """`environment_plan_run`'s parameters, unwrapped: nodes named by a query or a node group
+    are resolved (and checked) as a scope is."""
+    state = app[PROJECTOR].state
     params: dict[str, Json] = {}
-    for key, given in command.params.items():
+    for key, given in wrapped.items():
         if given.type is None:
             params[key] = given.value
             continue
@@ -80,29 +91,58 @@ async def environment_plan_run(request: web.Request) -> web.Response:
         scope = scope or Scope(node_group=given.value)
         check_scope_use(state, user, scope)
         context = ScopeContext(
-            request.app[INVENTORY].sources,
-            request.app[PUPPETDB],
-            command.environment,
-            queries=request.app[LOCAL_QUERIES],
+            app[INVENTORY].sources, app[PUPPETDB], environment, queries=app[LOCAL_QUERIES]
         )
         params[key] = (await resolve_scope(scope, context)).nodes
-    return await _run(request, command, params)
+    return params
 
 
 async def _run(
     request: web.Request, command: PlanRunCommand, given: dict[str, Json]
 ) -> web.Response:
+    at, request_id = request.app[CLOCK](), _request_id(request)
+    event = await _requested(request.app, request[USER], command, given, request_id, at)
+    return await _started(request, event)
+
+
+async def plan_job_requested(
+    app: web.Application, user: str, run: PlanRun, request_id: str, at: float
+) -> PlanJobRequested:
+    """The checks of `plan_run` (of `environment_plan_run` for wrapped parameters) as `user`,
+    and the event that starts the plan job: for a schedule, when made and when it fires.
+    Raises the ApiError the command would answer."""
+    command = PlanRunCommand(
+        plan_name=run.plan,
+        environment=run.environment,
+        description=run.description,
+        timeout=run.timeout_s,
+        userdata=run.userdata,
+    )
+    params = run.params
+    if run.wrapped:
+        wrapped = {k: parse_part(WrappedParameter, v, f"params.{k}") for k, v in params.items()}
+        params = await unwrapped(app, user, run.environment, wrapped)
+    return await _requested(app, user, command, params, request_id, at)
+
+
+async def _requested(
+    app: web.Application,
+    user: str,
+    command: PlanRunCommand,
+    given: dict[str, Json],
+    request_id: str,
+    at: float,
+) -> PlanJobRequested:
     name = command.plan_name
     if plan_path_parts(name) is None:
         raise ValidationError(f"invalid plan name {name!r}", plan_name=name)
-    state, user = request.app[PROJECTOR].state, request[USER]
-    _require_plan(state, user, name)
-    environment = find_environment(request.app[ENVIRONMENTS], command.environment)
+    _require_plan(app[PROJECTOR].state, user, name)
+    environment = find_environment(app[ENVIRONMENTS], command.environment)
     found = await asyncio.to_thread(_bundle, environment, name)
     params = _checked(found, given)
-    event = PlanJobRequested(
-        at=request.app[CLOCK](),
-        request_id=_request_id(request),
+    return PlanJobRequested(
+        at=at,
+        request_id=request_id,
         owner=user,
         plan=found.plan.name,
         environment=environment.name,
@@ -114,7 +154,6 @@ async def _run(
         tasks=found.tasks,
         files=found.files,
     )
-    return await _started(request, event)
 
 
 async def plan_start(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, Final, assert_never
 
 from podium.api.views import job_url, options, owner
-from podium.events.jobspec import DeployJob, JobSpec, TaskJob
+from podium.events.jobspec import DeployJob, PlanRun, ScheduledSpec, TaskJob
 from podium.events.recurrence import next_run
 from podium.events.render import iso
 from podium.events.state import Schedule, State
@@ -67,29 +67,36 @@ ENVIRONMENT_SORT: Final[dict[str, Sort]] = {
 
 
 def scheduled_job_item(state: State, schedule: Schedule, base: str) -> dict[str, Json]:
-    """GET /scheduled_jobs: `job_options` holds the rest of the command (the task's params,
-    or the deploy's flags)."""
+    """GET /scheduled_jobs: `job_options` holds the rest of the command (the task's or the
+    plan's params, or the deploy's flags); `plan` replaces `task` for a plan."""
     spec = schedule.spec
-    rest = options(spec)
     item: dict[str, Json] = {
         "id": scheduled_job_url(base, schedule.name),
         "name": schedule.name,
         "type": spec.kind,
     }
-    if isinstance(spec, TaskJob):
-        item["task"] = spec.task
-        job_options: dict[str, Json] = {"params": rest["params"]}
+    if isinstance(spec, PlanRun):
+        item["plan"] = spec.plan
+        scope: Json = {}
+        noop = False
+        job_options: dict[str, Json] = {"params": spec.params}
     else:
-        job_options = {k: v for k, v in rest.items() if k not in _SHOWN}
+        rest = options(spec)
+        scope, noop = spec.scope.given(), spec.noop
+        if isinstance(spec, TaskJob):
+            item["task"] = spec.task
+            job_options = {"params": rest["params"]}
+        else:
+            job_options = {k: v for k, v in rest.items() if k not in _SHOWN}
     item.update(
-        scope=spec.scope.given(),
+        scope=scope,
         environment=spec.environment,
         owner=owner(state, schedule.owner),
         description=spec.description,
         scheduled_time=iso(schedule.start),
         next_run=iso(upcoming(schedule)),
         schedule_options={"interval": _interval(schedule)},
-        noop=spec.noop,
+        noop=noop,
         job_options=job_options,
     )
     return item
@@ -118,33 +125,38 @@ def environment_job_item(state: State, schedule: Schedule, base: str) -> dict[st
     }
 
 
-def job_input(spec: JobSpec) -> dict[str, Json]:
+def job_input(spec: ScheduledSpec) -> dict[str, Json]:
     """The `input` an environment job is given, as the job will run it."""
-    rendered = options(spec)
     match spec:
+        case PlanRun():
+            return {"name": spec.plan, "parameters": spec.params}
         case TaskJob():
             return {
                 "name": spec.task,
-                "parameters": rendered["params"],
+                "parameters": options(spec)["params"],
                 "sensitive_parameters": list(spec.sensitive),
                 "scope": spec.scope.given(),
                 "noop": spec.noop,
                 "concurrency": spec.concurrency,
             }
         case DeployJob():
+            rendered = options(spec)
             return {k: v for k, v in rendered.items() if k not in ("environment", "description")}
         case _:
             assert_never(spec)
 
 
 def _last_run(schedule: Schedule, base: str) -> Json:
-    """`job` is the run's job, or why it could not be made; null while it is being made."""
+    """`job` is the run's job (or plan job), or why it could not be made; null while it is
+    being made."""
     last = schedule.last_run
     if last is None:
         return None
     job: Json = None
     if last.job is not None:
         job = {"id": job_url(base, last.job), "name": last.job}
+    elif last.plan_job is not None:
+        job = {"id": f"{base}/plan_jobs/{last.plan_job}", "name": last.plan_job}
     elif last.error is not None:
         job = {"submission_error": last.error}
     return {"time": iso(last.occurrence), "job": job}

@@ -17,8 +17,9 @@ from podium.api.bodies import DeployCommand, Scope, TaskCommand, iso_seconds
 from podium.api.commands import Planned, prepare_deploy, prepare_task
 from podium.api.errors import InvalidTime, NotPermitted
 from podium.api.keys import CLOCK, PROJECTOR, REQUEST_IDS, USER
+from podium.api.plans import plan_job_requested
 from podium.api.submit import submit
-from podium.events.jobspec import DeployJob, JobSpec, TaskJob
+from podium.events.jobspec import DeployJob, JobSpec, PlanRun, ScheduledSpec, TaskJob
 from podium.events.model import ScheduleCreated
 from podium.events.render import iso
 from podium.events.state import Schedule, State
@@ -64,22 +65,40 @@ def command_of(spec: JobSpec) -> TaskCommand | DeployCommand:
             assert_never(spec)
 
 
+Scheduled = TaskCommand | DeployCommand | PlanRun
+"""What a schedule is made from and checked as: a command, or a plan run."""
+
+
+def check_owner(state: State, user: str) -> None:
+    """Raises NotPermitted for a disabled user: a schedule of theirs makes nothing."""
+    account = state.users.get(user)
+    if account is not None and account.disabled:
+        raise NotPermitted(f"The user {account.login} is disabled", user=account.login)
+
+
 async def prepare_command(
     app: web.Application, user: str, command: TaskCommand | DeployCommand
 ) -> tuple[JobSpec, Planned]:
     """The checks of the command's endpoint, as `user`. Raises the ApiError it would answer."""
-    state = app[PROJECTOR].state
-    account = state.users.get(user)
-    if account is not None and account.disabled:
-        raise NotPermitted(f"The user {account.login} is disabled", user=account.login)
+    check_owner(app[PROJECTOR].state, user)
     if isinstance(command, TaskCommand):
         return await prepare_task(app, user, command)
     return await prepare_deploy(app, user, command)
 
 
+async def checked_spec(app: web.Application, user: str, scheduled: Scheduled) -> ScheduledSpec:
+    """The checks of the endpoint that runs it now, as `user`, and what the schedule keeps."""
+    if isinstance(scheduled, PlanRun):
+        check_owner(app[PROJECTOR].state, user)
+        await plan_job_requested(app, user, scheduled, "", 0.0)
+        return scheduled
+    spec, _ = await prepare_command(app, user, scheduled)
+    return spec
+
+
 async def create_schedule(
     request: web.Request,
-    command: TaskCommand | DeployCommand,
+    command: Scheduled,
     start_time: str,
     interval_s: int | None,
     api: str,
@@ -90,7 +109,7 @@ async def create_schedule(
     start = iso_seconds(start_time)
     check_start(start, now, "scheduled_time" if api == "task" else "schedule.start_time")
     user = request[USER]
-    spec, _ = await prepare_command(request.app, user, command)
+    spec = await checked_spec(request.app, user, command)
     ids = request.app[REQUEST_IDS]
     event = ScheduleCreated(
         at=now,

@@ -128,3 +128,33 @@ class TaskJob(JobSpecBase, tag="task", frozen=True, kw_only=True):
 
 
 JobSpec = DeployJob | TaskJob
+
+
+class PlanRun(
+    msgspec.Struct,
+    frozen=True,
+    array_like=True,
+    kw_only=True,
+    tag_field="kind",
+    gc=False,
+    tag="plan",
+):
+    """A plan run a schedule starts (not a job of its own: it makes a plan job). `params` as
+    given; with `wrapped`, each is as `environment_plan_run` takes it (`{"value": ...}`, or
+    nodes named by `{"type": "query" | "node_group", "value": ...}`), resolved when it runs."""
+
+    environment: str
+    plan: str
+    params: dict[str, Json] = {}
+    wrapped: bool = False
+    description: str | None = None
+    userdata: dict[str, Json] = {}
+    timeout_s: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return "plan"
+
+
+ScheduledSpec = JobSpec | PlanRun
+"""What a schedule runs: a job, or a plan run."""

@@ -22,7 +22,7 @@ from typing import Final
 
 import msgspec
 
-from podium.events.jobspec import JobSpec
+from podium.events.jobspec import JobSpec, ScheduledSpec
 from podium.jsontypes import Json
 
 
@@ -273,7 +273,7 @@ class ScheduleCreated(EventBase, tag="schedule_created", frozen=True, kw_only=Tr
 
     request_id: str
     owner: str
-    spec: JobSpec
+    spec: ScheduledSpec
     start: float
     interval_s: int | None = None
     api: str = "task"
@@ -284,7 +284,7 @@ class ScheduleChanged(EventBase, tag="schedule_changed", frozen=True, kw_only=Tr
     `enabled` false is the soft delete: a disabled schedule never fires again."""
 
     schedule: str
-    spec: JobSpec
+    spec: ScheduledSpec
     start: float
     interval_s: int | None
     enabled: bool
@@ -364,6 +364,7 @@ class PlanJobRequested(EventBase, tag="plan_job_requested", frozen=True, kw_only
     tasks: dict[str, Json] = {}
     files: dict[str, str] = {}
     driven_by_client: bool = False
+    scheduled_job_id: str | None = None  # the schedule whose fired occurrence this is
 
 
 class PlanStepStarted(EventBase, tag="plan_step_started", frozen=True, kw_only=True):

@@ -20,6 +20,7 @@ from podium.events.model import (
     PlanStepStarted,
     PlanStopRequested,
 )
+from podium.events.schedules import is_fired_unmade, job_made
 from podium.events.state import (
     PLAN_TERMINAL,
     Job,
@@ -75,6 +76,9 @@ def plan_job_of(state: State, job: Job) -> None:
 def _plan_job_requested(state: State, event: PlanJobRequested) -> None:
     if event.request_id in state.plan_requests:
         return
+    scheduled = event.scheduled_job_id is not None
+    if scheduled and not is_fired_unmade(state, event.request_id):
+        return  # its occurrence was refused already, or never fired
     name = str(len(state.plan_jobs) + 1)
     state.plan_jobs[name] = PlanJob(
         name=name,
@@ -94,9 +98,12 @@ def _plan_job_requested(state: State, event: PlanJobRequested) -> None:
         driven_by_client=event.driven_by_client,
         state=PlanState.RUNNING if event.driven_by_client else PlanState.PENDING,
         attempt_started_at=event.at,
+        scheduled_job_id=event.scheduled_job_id,
     )
     state.plan_requests[event.request_id] = name
     state.active_plans[name] = None
+    if scheduled:
+        job_made(state, event.request_id, name, plan=True)
 
 
 def _step_started(state: State, event: PlanStepStarted) -> None:

@@ -51,11 +51,12 @@ def is_fired_unmade(state: State, request_id: str) -> bool:
     return request_id in state.fired
 
 
-def job_made(state: State, request_id: str, job: str) -> None:
-    """The fired occurrence's job is `job` (the fold has just named it)."""
+def job_made(state: State, request_id: str, job: str, *, plan: bool = False) -> None:
+    """The fired occurrence's job (or plan job) is `job`: the fold has just named it."""
     schedule = state.schedules[state.fired.pop(request_id)]
     if schedule.pending is not None:
-        schedule.last_run = LastRun(schedule.pending, job)
+        made = LastRun(schedule.pending, plan_job=job) if plan else LastRun(schedule.pending, job)
+        schedule.last_run = made
         schedule.pending = None
 
 

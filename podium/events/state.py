@@ -13,7 +13,7 @@ from typing import Final
 
 import msgspec
 
-from podium.events.jobspec import JobKind, JobSpec
+from podium.events.jobspec import JobKind, JobSpec, ScheduledSpec
 from podium.events.model import JobState, NodeState, Permission, Target
 from podium.jsontypes import Json
 
@@ -160,6 +160,7 @@ class LastRun(msgspec.Struct, array_like=True, gc=False):
     occurrence: float
     job: str | None = None
     error: dict[str, Json] | None = None  # {kind, msg, details}
+    plan_job: str | None = None  # a plan schedule's run
 
 
 class Schedule(msgspec.Struct, gc=False):
@@ -168,7 +169,7 @@ class Schedule(msgspec.Struct, gc=False):
 
     name: str
     owner: str
-    spec: JobSpec
+    spec: ScheduledSpec
     start: float
     interval_s: int | None
     api: str
@@ -234,6 +235,7 @@ class PlanJob(msgspec.Struct, gc=False):
     result: Json = None
     finished_at: float | None = None
     stop_requested: bool = False
+    scheduled_job_id: str | None = None
 
 
 class State(msgspec.Struct, gc=False):

@@ -16,7 +16,7 @@ from podium.events.model import (
     ScheduleSkipped,
 )
 from podium.events.recurrence import due, next_run
-from podium.events.state import Schedule, State
+from podium.events.state import PLAN_TERMINAL, Schedule, State
 
 
 def timer_events(state: State, now: float) -> list[Event]:
@@ -67,7 +67,11 @@ def _previous_run(state: State, schedule: Schedule) -> tuple[bool, str | None]:
     ended), and that job's name when there is one."""
     if schedule.pending is not None:
         return True, None
-    previous = schedule.last_run.job if schedule.last_run is not None else None
+    last = schedule.last_run
+    if last is not None and last.plan_job is not None:
+        plan = state.plan_jobs.get(last.plan_job)
+        return plan is not None and plan.state not in PLAN_TERMINAL, last.plan_job
+    previous = last.job if last is not None else None
     job = state.jobs.get(previous) if previous is not None else None
     return job is not None and job.state not in JOB_TERMINAL, previous
 

@@ -255,7 +255,7 @@ async def test_environment_jobs_are_made_read_changed_and_disabled(api: Api) -> 
     assert (await api.ok(f"/scheduled_jobs/environment_jobs/{name}"))["enabled"] is False
 
 
-async def test_a_scheduled_deploy_runs_and_a_plan_is_refused_until_plans_exist(api: Api) -> None:
+async def test_a_scheduled_deploy_runs_as_a_deploy_job(api: Api) -> None:
     body = {
         "type": "deploy",
         "environment": "production",
@@ -267,17 +267,59 @@ async def test_a_scheduled_deploy_runs_and_a_plan_is_refused_until_plans_exist(a
     item = await wait_last_run(api, answer["scheduled_job"]["name"])
     job = await api.wait_job(item["last_run"]["job"]["name"])
     assert (job["type"], job["options"]["noop"], job["state"]) == ("deploy", True, "finished")
-    status, answer = await api.post(
-        "/scheduled_jobs/environment_jobs",
-        {
-            **body,
-            "type": "plan",
-            "input": {"name": "ops::canary", "parameters": {}},
-            "schedule": {"start_time": at(3600)},
-        },
+
+
+async def test_a_scheduled_plan_runs_as_a_plan_job_of_its_owner(api: Api) -> None:
+    """Type plan: each parameter wrapped as environment_plan_run takes it, a query resolved
+    when the run is made; the plan job names the scheduled job in its options."""
+    ops = await api.as_new_user(
+        "ops", ["plans:run:plantest", "tasks:run:testmod::echo", "nodes:view_data:*"]
     )
-    assert (status, answer["kind"]) == (400, f"{ORCH}/validation-error"), answer
-    assert "type plan is not supported yet" in answer["msg"]
+    query = 'nodes[certname] { certname = "localhost" }'
+    body = {
+        "type": "plan",
+        "input": {
+            "name": "plantest",
+            "parameters": {"targets": {"type": "query", "value": query}, "pkg": {"value": "vim"}},
+        },
+        "schedule": {"start_time": at(1.0), "interval": None},
+    }
+    status, answer = await ops.post("/scheduled_jobs/environment_jobs", body)
+    assert status == 200, answer
+    name = answer["scheduled_job"]["name"]
+    listed = (await ops.ok("/scheduled_jobs?type=plan"))["items"]
+    assert [(item["name"], item["plan"]) for item in listed] == [(name, "plantest")]
+    item = await wait_last_run(ops, name)
+    run = item["last_run"]["job"]
+    assert run["id"].endswith(f"/plan_jobs/{run['name']}")
+    async with asyncio.timeout(20):
+        while (plan := await ops.ok(f"/plan_jobs/{run['name']}"))["state"] not in (
+            "success",
+            "failure",
+        ):
+            await asyncio.sleep(0.05)
+    assert plan["state"] == "success", plan["result"]
+    assert plan["options"]["scheduled_job_id"] == name
+    assert plan["owner"]["login"] == "ops"
+    assert plan["result"]["targets"] == ["localhost"]  # the query, resolved when it ran
+    assert item["input"] == body["input"]
+
+
+@pytest.mark.parametrize(
+    ("given", "status", "kind"),
+    [
+        ({"name": "plantest::nosuch"}, 404, "unknown-plan"),
+        ({"name": "plantest", "parameters": {"count": {"value": "many"}}}, 400, "validation-error"),
+        ({"name": "plantest", "parameters": {"targets": ["n-01"]}}, 400, "validation-error"),
+    ],
+)
+async def test_a_scheduled_plan_is_checked_as_plan_run_checks_it(
+    api: Api, given: Json, status: int, kind: str
+) -> None:
+    body = {"type": "plan", "input": given, "schedule": {"start_time": at(3600)}}
+    got, answer = await api.post("/scheduled_jobs/environment_jobs", body)
+    assert (got, answer["kind"]) == (status, f"{ORCH}/{kind}"), answer
+    assert (await api.ok("/scheduled_jobs/environment_jobs"))["items"] == []
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 import msgspec
 
 from podium.events.fold import fold, fold_all
-from podium.events.jobspec import JobOrigin, TaskJob
+from podium.events.jobspec import JobOrigin, PlanRun, TaskJob
 from podium.events.model import (
     Event,
     JobFinished,
     JobRequested,
     JobState,
+    PlanFinished,
+    PlanJobRequested,
     ScheduleChanged,
     ScheduleCreated,
     ScheduleFired,
@@ -201,3 +203,27 @@ def test_the_timers_look_at_no_schedule_before_the_earliest_is_due() -> None:
 def test_creating_a_schedule_twice_with_one_request_id_makes_one() -> None:
     state = fold_all([created(), created()])
     assert list(state.schedules) == ["1"]
+
+
+def test_a_plan_schedule_makes_one_plan_job_and_skips_while_it_runs() -> None:
+    run = PlanRun(environment="production", plan="mod::p")
+    plan_created = ScheduleCreated(
+        at=START - 100, request_id="rp", owner="u1", spec=run, start=START, interval_s=60
+    )
+    state = fold_all([plan_created, ScheduleFired(at=START, schedule="1", occurrence=START)])
+    request = PlanJobRequested(
+        at=START, request_id=fired_request_id("1", START), owner="u1", plan="mod::p",
+        environment="production", scheduled_job_id="1",
+    )  # fmt: skip
+    fold(state, request)
+    fold(state, msgspec.structs.replace(request, origin="another-api", seq=1))  # a second one
+    assert list(state.plan_jobs) == ["1"]
+    assert state.plan_jobs["1"].scheduled_job_id == "1"
+    last = state.schedules["1"].last_run
+    assert last is not None
+    assert (last.plan_job, last.job) == ("1", None)
+    skipped = timer_events(state, START + 60)
+    assert [type(e) for e in skipped] == [ScheduleSkipped]
+    fold_all(skipped, state)
+    fold(state, PlanFinished(at=START + 61, plan_job="1", attempt=1, ok=True))
+    assert [type(e) for e in timer_events(state, START + 120)] == [ScheduleFired]
