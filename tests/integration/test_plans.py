@@ -13,7 +13,7 @@ import pytest
 
 from podium.jsontypes import Json
 from podium.settings import EXAMPLE
-from tests.conftest import Api, running
+from tests.conftest import DATA, Api, running
 
 ORCH = "puppetlabs.orchestrator"
 
@@ -434,3 +434,25 @@ async def test_a_plan_jobs_events_stream_as_server_sent_events(api: Api) -> None
     )
     rest = [line for line in (await resumed.text()).splitlines() if line.startswith("event:")]
     assert rest == ["event: out_message", "event: plan_finished"]
+
+
+async def test_the_references_plan_examples_sent_verbatim(tmp_path: Path) -> None:
+    """§4.4: environment_plan_run's wrapped parameters (the nodes of a query: the two of the
+    spec's inventory), and stop_plan's body for a plan job that does not exist."""
+    spec_inventory = DATA / "spec" / "inventory.yaml"
+    async with running(tmp_path / "data", inventory=spec_inventory) as (_, api):
+        params = (
+            '{"command": {"value": "whoami"}, '
+            '"targets": {"type": "query", "value": "nodes[certname] { }"}}'
+        )
+        body = f'{{"plan_name": "plantest::command", "params": {params}}}'
+        status, answer = await api.post_raw("/command/environment_plan_run", body.encode())
+        assert status == 202, answer
+        plan = await wait_plan(api, answer["name"])
+        assert plan["state"] == "success", plan["result"]
+        assert [r["target"] for r in plan["result"]] == ["node1.example.com", "node2.example.com"]
+        assert plan["options"]["parameters"]["command"] == "whoami"
+        status, answer = await api.post_raw("/command/stop_plan", b'{"plan_job": "12"}')
+        assert (status, answer["kind"]) == (404, f"{ORCH}/unknown-job")
+        status, answer = await api.post_raw("/command/stop_plan", b'{"plan_job": "1"}')
+        assert (status, answer) == (202, {"name": "1"})

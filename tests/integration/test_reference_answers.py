@@ -133,7 +133,10 @@ READS: Final[dict[str, Read]] = {
     "GET /scopes/task_targets": lambda j: get(j.api, f"{V1}/scopes/task_targets"),
     "GET /scopes/task_targets/<id>": lambda j: get(j.api, f"{V1}/scopes/task_targets/1"),
     "GET /plans": lambda j: get(j.api, f"{V1}/plans?environment=production"),
+    "GET /plans/<module>/<plan>": lambda j: get(j.api, f"{V1}/plans/plantest/init"),
     "GET /plan_jobs": lambda j: get(j.api, f"{V1}/plan_jobs"),
+    "GET /plan_jobs/<id>": lambda j: get(j.api, f"{V1}/plan_jobs/1"),  # the fixture's one
+    "GET /plan_jobs/<id>/events": lambda j: get(j.api, f"{V1}/plan_jobs/1/events"),
     "GET /scheduled_jobs": lambda j: get(j.api, f"{V1}/scheduled_jobs"),
     "GET /scheduled_jobs/environment_jobs": lambda j: get(j.api, f"{V1}/{ENV_JOBS}"),
     "GET /scheduled_jobs/environment_jobs/<id>": lambda j: get(
