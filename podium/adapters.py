@@ -21,25 +21,23 @@ from podium.events.amqp.mirror import TopicMirror
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.snapshots import AmqpSnapshots
 from podium.events.amqp.work import AmqpWorkQueue
-from podium.events.filelog import FileEventLog
+from podium.events.filelog import LOG_FILE, FileEventLog
 from podium.events.memory import MemoryHeartbeats, MemoryStopBus, MemoryWorkQueue, SoleLeader
 from podium.events.ports import (
     EventLog,
     Heartbeats,
     Leadership,
     LogCorrupted,
+    LogUnavailable,
     Mirror,
     ParkedWork,
     SnapshotStore,
     StopBus,
     WorkQueue,
 )
-from podium.events.snapshots import FileSnapshots
+from podium.events.snapshots import SNAPSHOT_FILE, FileSnapshots
 from podium.health import Health
 from podium.settings import Settings
-
-LOG_FILE: Final = "events.log"
-SNAPSHOT_FILE: Final = "snapshot.bin"
 
 
 class ConfigurationError(ValueError):
@@ -69,9 +67,14 @@ class Adapters:
     snapshots: SnapshotStore
     mirror: Mirror | None = None
     broker: Broker | None = None
+    file_log: FileEventLog | None = None
 
     def health(self) -> Health:
-        """Error while the broker is away."""
+        """Error while the broker is away, or while appends to the file log fail (a full
+        disk): commands are answered 503 meanwhile."""
+        if self.file_log is not None:
+            failure = self.file_log.failure
+            return Health("error" if failure else "running", {"log": failure or "appending"})
         if self.broker is None:
             return Health("running", {})
         up = self.broker.is_up
@@ -100,7 +103,7 @@ async def _embedded(settings: Settings, stack: AsyncExitStack) -> Adapters:
     path = settings.data_dir / LOG_FILE
     try:
         event_log = await FileEventLog.open(path, fsync=settings.fsync)
-    except LogCorrupted as exc:
+    except (LogCorrupted, LogUnavailable) as exc:
         raise ConfigurationError(str(exc)) from exc
     except OSError as exc:
         raise ConfigurationError(f"{path}: cannot open the log: {exc.strerror or exc}") from exc
@@ -117,6 +120,7 @@ async def _embedded(settings: Settings, stack: AsyncExitStack) -> Adapters:
         heartbeats=MemoryHeartbeats(),
         leadership=SoleLeader(),
         snapshots=FileSnapshots(settings.data_dir / SNAPSHOT_FILE, event_log),
+        file_log=event_log,
     )
 
 

@@ -25,7 +25,7 @@ import structlog
 
 from podium.adapters import ALL_ROLES, Adapters, ConfigurationError, Role, open_adapters
 from podium.environments import BadEnvironment, Environments
-from podium.events.ports import LogCorrupted
+from podium.events.ports import LogCorrupted, LogUnavailable
 from podium.events.producer import Producer
 from podium.events.projector import Projector
 from podium.health import Health, combined, projector_health
@@ -204,9 +204,17 @@ class Engine:
 
         settings = self.settings
         first_api_only = settings.amqp is not None  # replicas share tokens through the log
-        token_path = await ensure_admin_token(
-            settings.data_dir, projector, producer, only_if_none=first_api_only
-        )
+        try:
+            token_path = await ensure_admin_token(
+                settings.data_dir, projector, producer, only_if_none=first_api_only
+            )
+        except LogUnavailable as exc:  # e.g. a full disk: nothing was recorded
+            raise ConfigurationError(f"cannot record the built-in identity: {exc}") from exc
+        except OSError as exc:
+            where = exc.filename or settings.data_dir
+            raise ConfigurationError(
+                f"{where}: cannot write the admin token: {exc.strerror}"
+            ) from exc
         files = SourceFiles(settings.sources.inventory, settings.sources.node_groups)
         try:
             sources = InventoryHolder.load(files)

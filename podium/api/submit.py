@@ -15,13 +15,16 @@ from podium.events.ports import LogUnavailable
 
 async def submit(request: web.Request, *events: Event) -> None:
     """Append the events (one batch) and wait until they are folded here. Raises Unavailable:
-    then nothing is promised, though the events may still land (each carries its id)."""
+    the events were not recorded and never will be, except where the log could not tell
+    (a broker's confirm that never came: then they may still land, each with its id)."""
     timeout_s = request.app[SETTINGS].submit_timeout_s
     try:
-        async with asyncio.timeout(timeout_s):
-            stamped = await request.app[PRODUCER].emit(list(events))
-            await request.app[PROJECTOR].wait_applied(stamped[-1])
+        # The producer keeps the deadline: it withdraws the events only while it can.
+        stamped = await request.app[PRODUCER].emit(list(events), timeout_s=timeout_s)
     except LogUnavailable as exc:
         raise Unavailable(f"The command was not recorded: {exc}") from exc
+    try:
+        async with asyncio.timeout(timeout_s):
+            await request.app[PROJECTOR].wait_applied(stamped[-1])
     except TimeoutError as exc:
         raise Unavailable(f"The command was not confirmed within {timeout_s:g} s") from exc

@@ -92,6 +92,7 @@ class FileEventLog:
                 )
             if scanned.format == FORMAT_1:
                 os.close(fd)
+                fd = -1
                 fd, scanned = _upgrade(path, data)
                 _lock(fd, path)
             elif scanned.end < len(data):
@@ -100,7 +101,8 @@ class FileEventLog:
             if created:
                 _fsync_dir(path.parent)
         except BaseException:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
             raise
         return cls(path, fd, scanned, fsync)
 
@@ -274,12 +276,16 @@ def _upgrade(path: Path, data: bytes) -> tuple[int, Scanned]:
     try:
         write_all(fd, upgraded)
         os.fsync(fd)
-        os.replace(temporary, path)
-        _fsync_dir(path.parent)
+        os.replace(temporary, path)  # from here on the log is the upgraded file
     except BaseException:
         os.close(fd)
         temporary.unlink(missing_ok=True)
         os.unlink(backup)
+        raise
+    try:
+        _fsync_dir(path.parent)
+    except BaseException:
+        os.close(fd)
         raise
     log.warning(
         "format-1 log upgraded to format 2",

@@ -4,10 +4,14 @@ Many coroutines call `emit`; one flusher appends everything that gathered since 
 as one batch, so a busy process writes large batches and an idle one writes at once. Events are
 stamped with this producer's `origin` and the next `seq` at flush time, in log order: the fold's
 copy detection relies on a producer's seqs growing along the log. A batch whose append failed is
-retried with the same stamps until `give_up_s` passes; while nothing of it has left the process
-(the broker is known to be away), the events of callers that stopped waiting are dropped from it,
-so that an api that answered 503 has indeed changed nothing. `max_batch` bounds the events
-of one append; 1 turns batching off (one event per append: the benchmarks measure the gain).
+retried with the same stamps until `give_up_s` passes. A caller may give a deadline
+(`emit(..., timeout_s=)`): once it passes, the caller is told its events were not recorded, and
+they are dropped, only if that is true, that is while none of them has left the process (an
+append that failed and was rolled back, or a broker known to be away). An append under way when
+the deadline passes decides: the caller gets its outcome, so an api that answers 503 has
+changed nothing and never will, and a batch whose callers were told so is never sent again.
+`max_batch` bounds the events of one append; 1 turns batching off (one event per append: the
+benchmarks measure the gain).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import msgspec
@@ -27,6 +32,22 @@ log = structlog.get_logger(__name__)
 
 _RETRY_FIRST_S: Final = 0.05
 _RETRY_MAX_S: Final = 2.0
+
+
+@dataclass(eq=False, slots=True)
+class _Entry:
+    """One caller's events on their way to the log."""
+
+    events: Sequence[Event]
+    done: asyncio.Future[list[Event]]
+    timeout_s: float | None = None
+    expired: bool = False  # its caller's deadline passed while it could not be withdrawn
+    appending: bool = False  # part of the append under way
+    sent: bool = False  # part of an append that may have landed: it can no longer be withdrawn
+    error: str = ""  # why the last append of it failed
+
+    def withdrawable(self) -> bool:
+        return not (self.appending or self.sent or self.done.done())
 
 
 class Producer:
@@ -43,38 +64,55 @@ class Producer:
         self._seq = 0
         self._max_batch = max_batch
         self._give_up_s = give_up_s
-        self._pending: deque[tuple[Sequence[Event], asyncio.Future[list[Event]]]] = deque()
+        self._pending: deque[_Entry] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._failing = ""  # why the append being retried failed last
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="producer")
 
-    async def emit(self, events: Sequence[Event]) -> list[Event]:
-        """Return the stamped events once they are durable. Raises LogUnavailable. More events
-        than `max_batch` go in several appends, in order."""
+    async def emit(self, events: Sequence[Event], *, timeout_s: float | None = None) -> list[Event]:
+        """Return the stamped events once they are durable. Raises LogUnavailable: with `sent`
+        False, they were not recorded and never will be. More events than `max_batch` go in
+        several appends, in order. Past `timeout_s`, events not yet appended are withdrawn."""
         if self._closing:
-            raise LogUnavailable("the producer is closed")
+            raise LogUnavailable("the producer is closed", sent=False)
         if not events:
             return []
         loop = asyncio.get_running_loop()
         size = self._max_batch
-        parts: list[asyncio.Future[list[Event]]] = []
+        parts: list[_Entry] = []
         for start in range(0, len(events), size):
-            done: asyncio.Future[list[Event]] = loop.create_future()
-            self._pending.append((events[start : start + size], done))
-            parts.append(done)
+            entry = _Entry(events[start : start + size], loop.create_future(), timeout_s)
+            self._pending.append(entry)
+            parts.append(entry)
+            if timeout_s is not None:
+                loop.call_later(timeout_s, self._expire, entry)
         self._wakeup.set()
         if len(parts) == 1:
-            return await parts[0]
-        results = await asyncio.gather(*parts, return_exceptions=True)
+            return await parts[0].done
+        results = await asyncio.gather(*(part.done for part in parts), return_exceptions=True)
         stamped: list[Event] = []
         for result in results:
             if isinstance(result, BaseException):
                 raise result
             stamped += result
         return stamped
+
+    def _expire(self, entry: _Entry) -> None:
+        """The caller's deadline: withdraw the events if they cannot have been recorded."""
+        if entry.done.done():
+            return
+        if entry.withdrawable():
+            error = entry.error or self._failing  # its own attempt's, or the one ahead of it
+            why = f" ({error})" if error else ""
+            entry.done.set_exception(
+                LogUnavailable(f"not recorded within {entry.timeout_s:g} s{why}", sent=False)
+            )
+        else:
+            entry.expired = True  # settled by the outcome of the append under way
 
     async def close(self) -> None:
         """Append what is pending, then stop."""
@@ -88,25 +126,32 @@ class Producer:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
-                await self._flush(self._take())
+                taken = self._take()
+                if taken:
+                    await self._flush(taken)
             if self._closing:
                 return
 
-    def _take(self) -> list[tuple[list[Event], asyncio.Future[list[Event]]]]:
-        taken: list[tuple[list[Event], asyncio.Future[list[Event]]]] = []
+    def _take(self) -> list[_Entry]:
+        """Entries for one append, stamped; those withdrawn already are left out."""
+        taken: list[_Entry] = []
         count = 0
-        while self._pending and (not taken or count + len(self._pending[0][0]) <= self._max_batch):
-            events, done = self._pending.popleft()
-            stamped = [self._stamp(event) for event in events]
-            count += len(stamped)
-            taken.append((stamped, done))
+        while self._pending and (
+            not taken or count + len(self._pending[0].events) <= self._max_batch
+        ):
+            entry = self._pending.popleft()
+            if entry.done.done():
+                continue
+            entry.events = [self._stamp(event) for event in entry.events]
+            count += len(entry.events)
+            taken.append(entry)
         return taken
 
     def _stamp(self, event: Event) -> Event:
         self._seq += 1
         return msgspec.structs.replace(event, origin=self.origin, seq=self._seq)
 
-    async def _flush(self, taken: list[tuple[list[Event], asyncio.Future[list[Event]]]]) -> None:
+    async def _flush(self, taken: list[_Entry]) -> None:
         try:
             await self._append_with_retries(taken)
         except LogUnavailable as exc:
@@ -121,38 +166,42 @@ class Producer:
         else:
             _settle(taken, None)
 
-    async def _append_with_retries(
-        self, taken: list[tuple[list[Event], asyncio.Future[list[Event]]]]
-    ) -> None:
+    async def _append_with_retries(self, taken: list[_Entry]) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._give_up_s
         delay = _RETRY_FIRST_S
-        sent = False
         while True:
-            if not sent:  # nothing left yet: drop what nobody waits for any more
-                taken = [entry for entry in taken if not entry[1].done()]
-                if not taken:
-                    return
-            batch = [event for events, _ in taken for event in events]
+            taken[:] = [entry for entry in taken if entry.sent or not entry.done.done()]
+            if not taken:
+                return
+            batch = [event for entry in taken for event in entry.events]
+            for entry in taken:
+                entry.appending = True
             try:
                 await self._log.append(batch)
+                self._failing = ""
                 return
             except LogUnavailable as exc:
-                sent = sent or exc.sent
+                self._failing = str(exc)
+                for entry in taken:
+                    entry.sent, entry.error = entry.sent or exc.sent, str(exc)
+                    if entry.expired:  # its caller waited for this outcome: this is it
+                        _settle([entry], exc)
                 if loop.time() + delay > deadline or self._closing:
                     raise
                 log.warning("append failed, retrying", events=len(batch), error=str(exc))
+            finally:
+                for entry in taken:
+                    entry.appending = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX_S)
 
 
-def _settle(
-    taken: list[tuple[list[Event], asyncio.Future[list[Event]]]], error: BaseException | None
-) -> None:
-    for events, done in taken:
-        if done.done():
+def _settle(taken: list[_Entry], error: BaseException | None) -> None:
+    for entry in taken:
+        if entry.done.done():
             continue
         if error is None:
-            done.set_result(events)
+            entry.done.set_result(list(entry.events))
         else:
-            done.set_exception(error)
+            entry.done.set_exception(error)
