@@ -156,7 +156,8 @@ class FileEventLog:
         async with self._lock:
             start = self._size
             try:
-                record, chain = await asyncio.to_thread(self._write, payload, start)
+                record, chain = logformat.encode(payload, self._chain)
+                await asyncio.to_thread(self._write, record, start)
             except OSError as exc:
                 self._failing(exc)
                 raise LogUnavailable(
@@ -172,8 +173,7 @@ class FileEventLog:
             for queue in self._subscribers:
                 queue.put_nowait(published)
 
-    def _write(self, payload: bytes, start: int) -> tuple[bytes, bytes]:
-        record, chain = logformat.encode(payload, self._chain)
+    def _write(self, record: bytes, start: int) -> None:
         try:
             _pwrite_all(self._fd, record, start)  # a short write goes on to the real error
             if self._fsync:
@@ -184,7 +184,6 @@ class FileEventLog:
             except OSError as cut:
                 raise _NotRolledBack(f"{exc}; not cut back: {cut}") from exc
             raise
-        return record, chain
 
     def _failing(self, error: OSError) -> None:
         self.failure = f"appends fail: {error.strerror or error}"

@@ -158,3 +158,18 @@ def test_a_snapshot_ahead_of_the_log_is_one_line(tmp_path: Path) -> None:
     )
     assert "after record 0" in error
     assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+
+
+def test_a_log_another_process_has_open_is_one_line(tmp_path: Path) -> None:
+    """Two processes appending to one file would interleave their records."""
+    data = tmp_path / "d"
+
+    async def held() -> FileEventLog:
+        return await FileEventLog.open(data / "events.log")
+
+    log = asyncio.run(held())
+    try:
+        error = refused(serve(tmp_path))
+    finally:
+        asyncio.run(log.close())
+    assert error == f"{data / 'events.log'} is in use by another podium process"
