@@ -82,9 +82,13 @@ def encode(payload: bytes, previous: bytes) -> tuple[bytes, bytes]:
     return record, hashlib.sha256(record).digest()
 
 
-def format_of(data: bytes | memoryview) -> int:
-    """An empty file is format 2: that is what a new log is written in."""
-    return FORMAT_2 if not data or bytes(data[:4]) == MAGIC else FORMAT_1
+def format_of(data: bytes) -> int:
+    """An empty file is format 2: that is what a new log is written in. So is a file whose first
+    bytes are damaged but that holds a format-2 header that checks anywhere: read as format 1,
+    its first length could pass for a torn tail and the whole log would be cut."""
+    if not data or data[:4] == MAGIC or _something_valid_after(data, 0):
+        return FORMAT_2
+    return FORMAT_1
 
 
 def scan(data: bytes) -> Scanned:

@@ -183,6 +183,21 @@ async def test_one_flipped_bit_in_a_format_1_length_refuses_too(tmp_path: Path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.log"]
 
 
+@pytest.mark.parametrize("xor", [0x01, 0xC0, 0xFF])
+async def test_a_damaged_first_magic_is_not_taken_for_a_format_1_log(
+    tmp_path: Path, xor: int
+) -> None:
+    """Read as format 1, the damaged magic would be a length that passes for a torn tail, and
+    every record would be cut (Hypothesis found it)."""
+    path = tmp_path / "events.log"
+    await write_jobs(path, 5)
+    change_byte(path, 0, xor)
+    damaged = path.read_bytes()
+    with pytest.raises(LogCorrupted, match="record 0 at byte 0 has a header that fails"):
+        await FileEventLog.open(path)
+    assert path.read_bytes() == damaged
+
+
 async def test_a_length_above_the_maximum_is_damage_even_when_its_header_checks(
     tmp_path: Path,
 ) -> None:
