@@ -7,9 +7,11 @@ import asyncio
 import json
 import subprocess
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
+from podium.events.amqp import broker as broker_module
 from podium.events.amqp.broker import Broker
 from podium.events.amqp.leader import AmqpLeadership
 from podium.events.amqp.log import AmqpEventLog
@@ -22,7 +24,7 @@ from podium.events.model import (
     JobReady,
     TokenIssued,
 )
-from podium.events.ports import LogTruncated, Record
+from podium.events.ports import LogTruncated, LogUnavailable, Record
 from podium.events.projector import Projector
 from podium.events.snapshots import Snapshot
 from podium.events.work import WorkItem, WorkQueueSettings
@@ -215,3 +217,25 @@ async def test_a_consumer_the_broker_cancels_attaches_again(broker: Broker) -> N
 def work_item(node: str) -> WorkItem:
     spec = RunSpec(kind="task", environment="production", task="mod::t")
     return WorkItem(job="1", node=node, attempt=1, transport="sim", config={}, spec=spec)
+
+
+async def test_a_marker_the_broker_refuses_is_published_again(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RabbitMQ 3.10 once refused the first publish to a stream declared a moment before
+    (INTERNAL_ERROR: its writer not yet known) when two api replicas started at once, and the
+    second failed to start. That race cannot be made on demand, so the refusal is injected
+    once; the marker then goes to the real broker again and reading the latest snapshot ends."""
+    store = await AmqpSnapshots.open(broker)
+    real = broker_module.publish_confirmed
+    calls: list[bytes] = []
+
+    async def refused_once(*args: Any, **kwargs: Any) -> None:
+        calls.append(args[1])
+        if len(calls) == 1:
+            raise LogUnavailable("0 bytes not confirmed: ConnectionInternalError('INTERNAL_ERROR')")
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(broker_module, "publish_confirmed", refused_once)
+    assert await store.latest() is None
+    assert calls == [b"", b""]  # the marker, refused, then again

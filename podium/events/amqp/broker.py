@@ -329,3 +329,23 @@ async def publish_confirmed(
         raise error(str(exc)) from exc
     except (*AMQP_ERRORS, aio_pika.exceptions.PublishError) as exc:
         raise error(f"{len(body)} bytes to {routing_key} not confirmed: {exc!r}") from exc
+
+
+MARKER_ATTEMPTS: Final = 4
+
+
+async def publish_marker(broker: Broker, body: bytes, routing_key: str, marker: str) -> None:
+    """Publish an end-of-stream marker, again if it was not confirmed. A marker means nothing
+    by itself (each reader waits for its own and skips others), so a copy is harmless, and a
+    stream declared a moment before may refuse its first publish: RabbitMQ 3.10 closed the
+    connection with INTERNAL_ERROR (its stream writer not yet known) when two api replicas
+    started at once, and the second failed to start."""
+    for attempt in range(1, MARKER_ATTEMPTS + 1):
+        try:
+            await publish_confirmed(broker, body, routing_key, {MARKER_HEADER: marker})
+            return
+        except LogUnavailable as exc:
+            if attempt == MARKER_ATTEMPTS:
+                raise
+            log.info("marker not confirmed; again", queue=routing_key, error=str(exc))
+            await asyncio.sleep(min(_BACKOFF_FIRST_S * 2**attempt, _BACKOFF_MAX_S))

@@ -26,6 +26,7 @@ from podium.events.amqp.broker import (
     Broker,
     consume,
     publish_confirmed,
+    publish_marker,
 )
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.topology import declare_events
@@ -57,9 +58,7 @@ class AmqpEventLog:
         """The end is learnt by appending an empty marker record: a reader that has seen it has
         seen everything appended before. (A stream cannot tell its end over AMQP 0.9.1.)"""
         marker = uuid.uuid4().hex
-        await publish_confirmed(
-            self._broker, _EMPTY_BATCH, self._settings.names.events, {MARKER_HEADER: marker}
-        )
+        await publish_marker(self._broker, _EMPTY_BATCH, self._settings.names.events, marker)
         return Head(marker=marker)
 
     async def subscribe(self, from_offset: int) -> AsyncGenerator[Record, None]:

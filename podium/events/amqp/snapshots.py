@@ -26,6 +26,7 @@ from podium.events.amqp.broker import (
     BrokerUnavailable,
     consume,
     publish_confirmed,
+    publish_marker,
 )
 from podium.events.amqp.topology import declare_snapshots
 from podium.events.snapshots import Snapshot, decode_snapshot, encode_snapshot
@@ -59,9 +60,7 @@ class AmqpSnapshots:
 
     async def latest(self) -> Snapshot | None:
         marker = uuid.uuid4().hex
-        await publish_confirmed(
-            self._broker, b"", self._broker.settings.names.snapshots, {MARKER_HEADER: marker}
-        )
+        await publish_marker(self._broker, b"", self._broker.settings.names.snapshots, marker)
         async with asyncio.timeout(_READ_TIMEOUT_S):
             data = await self._newest_until(marker)
         if data is None:
