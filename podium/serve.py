@@ -58,10 +58,12 @@ async def serve(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> None:
 
 
 def _say_serving(settings: Settings, roles: frozenset[Role], token: Path | None) -> None:
-    url = f"http://{settings.host}:{settings.api.port}/orchestrator/v1"
+    root = f"http://{settings.host}:{settings.api.port}"
+    url = f"{root}/orchestrator/v1"
     where = token.resolve() if token is not None else None
     log.info("podium is serving", url=url, admin_token_file=str(where), roles=sorted(roles))
     print(f"Podium is serving {url}", flush=True)
+    print(f"Web view: {root}/", flush=True)
     shown = where if where is not None else "in the data dir of the api replica that made it"
     print(f"Admin token: {shown}", flush=True)
 

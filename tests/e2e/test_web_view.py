@@ -235,8 +235,10 @@ async def test_a_job_page_resumes_its_stream_after_the_server_restarts(
 
 
 async def test_the_page_and_its_files_need_no_token_and_load_nothing_from_elsewhere(
-    api: Client,
+    served: tuple[Server, Client],
 ) -> None:
+    server, api = served
+    assert f"Web view: {api.base}/\n" in server.log.read_text()  # where podium serve says it is
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{api.base}/") as response:
             assert response.status == 200
