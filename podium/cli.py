@@ -18,6 +18,7 @@ from typing import Any, Final
 from podium import log_commands
 from podium.client import admin as admin_commands
 from podium.client import commands as client_commands
+from podium.client import events as event_commands
 from podium.client import jobs as job_commands
 from podium.client import plans as plan_commands
 from podium.client import schedules as schedule_commands
@@ -110,7 +111,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         sub = commands.add_parser(command, help=description, description=description)
         for option in options_of(command):
             _add(sub, option, environ)
-    for client in (job_commands, plan_commands, schedule_commands):
+    for client in (job_commands, plan_commands, schedule_commands, event_commands):
         for group, actions in client.add_commands(commands).items():
             for action in actions:
                 for option in options_of(group):

@@ -130,7 +130,7 @@ class Engine:
         if Role.EXECUTOR in roles:
             self._executor = self._start_executor(adapters, producer)
         if projector is not None and Role.API in roles:
-            self._api = await self._start_api(projector, producer)
+            self._api = await self._start_api(adapters, projector, producer)
         if projector is not None and Role.SCHEDULER in roles:
             self._scheduler = self._start_scheduler(adapters, projector, producer)
 
@@ -195,7 +195,9 @@ class Engine:
         self._stack.push_async_callback(producer.close)
         return producer
 
-    async def _start_api(self, projector: Projector, producer: Producer) -> ApiRole:
+    async def _start_api(
+        self, adapters: Adapters, projector: Projector, producer: Producer
+    ) -> ApiRole:
         # Imported here: only a process serving the api loads it.
         from podium.api.app import build_app
         from podium.api.puppetdb import PuppetDb
@@ -224,6 +226,7 @@ class Engine:
         app = build_app(
             projector,
             producer,
+            adapters.event_log,
             self._code(),
             sources,
             settings.api,

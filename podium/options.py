@@ -26,7 +26,7 @@ from podium.settings import PUPPET_ENVIRONMENTS, Settings, SourcePaths
 Command = Literal["serve", "api", "scheduler", "executor"]
 COMMANDS: Final[tuple[Command, ...]] = ("serve", "api", "scheduler", "executor")
 # Clients of a running server (podium.client): their options go to `ClientSettings`.
-CLIENT_COMMANDS: Final = ("task", "job", "plan", "schedule")
+CLIENT_COMMANDS: Final = ("task", "job", "plan", "schedule", "events")
 # The part of the settings tree each option goes to ("" is the process's own), and its class.
 PARTS: Final[dict[str, type[Any]]] = {
     "": Settings,
@@ -87,6 +87,7 @@ def output_format(text: str) -> str:
 
 ALL: Final = frozenset(COMMANDS)
 CLIENTS: Final = frozenset(CLIENT_COMMANDS)
+FORMATTED: Final = CLIENTS - {"events"}  # `events export` has its own --format
 SERVES_API: Final = frozenset({"serve", "api"})
 SCHEDULES: Final = frozenset({"serve", "scheduler"})
 EXECUTES: Final = frozenset({"serve", "executor"})
@@ -423,7 +424,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "client",
         "format",
         "text (tables, a live progress bar) or json (for scripts)",
-        CLIENTS,
+        FORMATTED,
         output_format,
     ),
 )

@@ -10,16 +10,19 @@ from aiohttp import web
 
 from podium.api import (
     commands,
+    diff,
     environment_jobs,
+    events,
     inventory,
     jobs,
     plan_jobs,
     plans,
+    rerun,
     scheduled_jobs,
     status,
-    streams,
     task_targets,
     tasks,
+    usage,
 )
 from podium.api.admin import ADMIN_ROUTES
 from podium.api.environments import get_environment, list_environments
@@ -27,6 +30,7 @@ from podium.api.firings import Firings
 from podium.api.keys import (
     CLOCK,
     ENVIRONMENTS,
+    EVENT_LOG,
     INVENTORY,
     LOCAL_QUERIES,
     PRODUCER,
@@ -44,6 +48,7 @@ from podium.api.settings import ApiSettings
 from podium.api.sources import InventoryHolder
 from podium.api.webview import WEB_ROUTES
 from podium.environments import Environments
+from podium.events.ports import EventLog
 from podium.events.producer import Producer
 from podium.events.projector import Projector
 from podium.health import HEALTH, STATUS_ROUTES, Health, orchestrator_status, projector_health
@@ -72,6 +77,7 @@ ROUTES = [
     web.get(f"{V1}/plan_jobs/{{id}}", plan_jobs.get_plan_job),
     web.get(f"{V1}/plan_jobs/{{id}}/events", plan_jobs.plan_job_events),
     web.get(f"{V1}/plan_jobs/{{id}}/event/{{event}}", plan_jobs.plan_job_event),
+    web.post(f"{V1}/command/rerun", rerun.rerun),
     web.post(f"{V1}/command/task_target", task_targets.create_task_target),
     web.post(f"{V1}/command/schedule_task", scheduled_jobs.schedule_task),
     web.get(f"{V1}/scheduled_jobs", scheduled_jobs.list_scheduled_jobs),
@@ -89,7 +95,9 @@ ROUTES = [
     web.get(f"{V1}/jobs/{{id}}/nodes", jobs.job_nodes),
     web.get(f"{V1}/jobs/{{id}}/report", jobs.job_report),
     web.get(f"{V1}/jobs/{{id}}/events", jobs.job_events),
-    web.get(f"{V1}/events", streams.all_events),
+    web.get(f"{V1}/jobs/{{a}}/diff/{{b}}", diff.diff_jobs),
+    web.get(f"{V1}/events", events.all_events),
+    web.get(f"{V1}/usage", usage.usage),
     web.get("/metrics", metrics),
     web.get(f"{V1}/tasks", tasks.list_tasks),
     web.get(f"{V1}/tasks/{{module}}/{{task}}", tasks.get_task),
@@ -106,6 +114,7 @@ ROUTES = [
 def build_app(
     projector: Projector,
     producer: Producer,
+    event_log: EventLog,
     environments: Environments,
     sources: InventoryHolder,
     settings: ApiSettings,
@@ -120,6 +129,7 @@ def build_app(
     app[REQUESTS] = Counter()
     app[PROJECTOR] = projector
     app[PRODUCER] = producer
+    app[EVENT_LOG] = event_log
     app[ENVIRONMENTS] = environments
     app[INVENTORY] = sources
     app[SETTINGS] = settings

@@ -256,6 +256,19 @@ class StopCommand(_Command):
         return str(self.job)  # normalised by _job_name
 
 
+class RerunCommand(_Command):
+    """POST /command/rerun: a job's command again, over all its nodes, the ones that ended
+    failed or errored, or the ones named (each must be one of the job's)."""
+
+    job: JobName
+    nodes: Literal["all", "failed"] | Annotated[list[NodeName], Field(min_length=1)]
+    description: str | None = None
+
+    @property
+    def job_name(self) -> str:
+        return str(self.job)  # normalised by _job_name
+
+
 def parse_body(model: type[Model], body: bytes) -> Model:
     """Raises ValidationError naming every bad field, or saying the body is not a JSON object,
     or naming a number that JSON answers and the log cannot carry."""
@@ -333,6 +346,7 @@ def openapi_schemas(*more: type[BaseModel]) -> dict[str, Json]:
         DeployCommand,
         TaskCommand,
         StopCommand,
+        RerunCommand,
         TaskTargetCommand,
         InventoryQuery,
         ScheduleTaskCommand,

@@ -69,7 +69,7 @@ async def deploy(request: web.Request) -> web.Response:
     """POST /command/deploy"""
     command = parse_body(DeployCommand, await request.read())
     spec, job = await prepare_deploy(request.app, request[USER], command)
-    return await _create_job(request, spec, job)
+    return await create_job(request, spec, job)
 
 
 async def prepare_deploy(
@@ -124,7 +124,7 @@ async def task(request: web.Request) -> web.Response:
     """POST /command/task"""
     command = parse_body(TaskCommand, await request.read())
     spec, job = await prepare_task(request.app, request[USER], command)
-    return await _create_job(request, spec, job)
+    return await create_job(request, spec, job)
 
 
 async def prepare_task(
@@ -317,7 +317,8 @@ def job_requested(
     )
 
 
-async def _create_job(request: web.Request, spec: JobSpec, job: Planned) -> web.Response:
+async def create_job(request: web.Request, spec: JobSpec, job: Planned) -> web.Response:
+    """Record the job and answer 202 with its name, once this process has folded it."""
     ids = request.app[REQUEST_IDS]
     event = job_requested(spec, job, request[USER], next(ids), request.app[CLOCK]())
     await submit(request, event)

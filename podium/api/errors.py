@@ -135,6 +135,10 @@ class PlanAlreadyFinished(ApiError, kind=f"{ORCH}/plan-already-finished"):
     """Raised for a task sent with the `plan_job` of a plan job that has ended (Bolt retries)."""
 
 
+class HistoryGone(ApiError, status=410, kind=f"{ORCH}/history-gone"):
+    """Raised when an answer about the past needs events the log's retention has dropped."""
+
+
 class NotFound(ApiError, status=404, kind=f"{ORCH}/not-found"):
     """Raised for a path no route serves."""
 

@@ -14,6 +14,7 @@ from podium.api.errors import NotPermitted, UnknownJob, ValidationError
 from podium.api.keys import CLOCK, PROJECTOR, USER, base_url
 from podium.api.params import choice_param, int_param, path_id, time_param
 from podium.api.streams import job_stream, wants_stream
+from podium.api.timetravel import job_as_of
 from podium.api.views import (
     job_item,
     job_type,
@@ -103,12 +104,15 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 
 def _job(request: web.Request) -> Job:
-    name = path_id(request)
-    state = request.app[PROJECTOR].state
+    return visible_job(request.app[PROJECTOR].state, request[USER], path_id(request))
+
+
+def visible_job(state: State, user: str, name: str) -> Job:
+    """Raises UnknownJob, or NotPermitted for another user's job without orchestrator:view."""
     job = state.jobs.get(name)
     if job is None:
         raise UnknownJob(f"No job named {name}", job=name)
-    if not may_see_job(state, request[USER], job.owner):
+    if not may_see_job(state, user, job.owner):
         raise NotPermitted(
             f"You are not permitted to see job {name}: it is another user's, and seeing "
             f"others' jobs needs the permission {ORCHESTRATOR_VIEW}",
@@ -117,16 +121,24 @@ def _job(request: web.Request) -> Job:
     return job
 
 
+async def _job_then(request: web.Request) -> tuple[State, Job, float]:
+    """The state, the job and the time to answer with: now, or just after `?as_of=`."""
+    job = _job(request)  # who may see a job never changes: checked on the live state
+    as_of = int_param(request, "as_of", minimum=1)
+    if as_of is not None:
+        return await job_as_of(request, job.name, as_of)
+    return request.app[PROJECTOR].state, job, request.app[CLOCK]()
+
+
 async def get_job(request: web.Request) -> web.Response:
-    """GET /jobs/<id>"""
-    job = _job(request)
-    state = request.app[PROJECTOR].state
-    return web.json_response(job_item(state, job, base_url(request), request.app[CLOCK]()))
+    """GET /jobs/<id>[?as_of=<event id>]"""
+    state, job, now = await _job_then(request)
+    return web.json_response(job_item(state, job, base_url(request), now))
 
 
 async def job_nodes(request: web.Request) -> web.StreamResponse:
-    """GET /jobs/<id>/nodes"""
-    job = _job(request)
+    """GET /jobs/<id>/nodes[?as_of=<event id>]"""
+    _, job, now = await _job_then(request)
     limit = int_param(request, "limit")
     offset = int_param(request, "offset") or 0
     order = choice_param(request, "order", ORDERS, "asc")
@@ -140,7 +152,7 @@ async def job_nodes(request: web.Request) -> web.StreamResponse:
     else:
         runs.sort(key=_NODE_SORT[order_by], reverse=order == "desc")
     page = runs[offset:] if limit is None else runs[offset : offset + limit]
-    now, base = request.app[CLOCK](), base_url(request)
+    base = base_url(request)
     return await items_answer(
         request,
         page,

@@ -13,10 +13,13 @@ from podium.api.scopes import LocalQueries
 from podium.api.settings import ApiSettings
 from podium.api.sources import InventoryHolder
 from podium.environments import Environments
+from podium.events.ports import EventLog
 from podium.events.producer import Producer
 from podium.events.projector import Projector
 
 PROJECTOR = web.AppKey("projector", Projector)
+# The log itself, read again from its start for answers about the past (time travel, usage).
+EVENT_LOG = web.AppKey("event_log", EventLog)
 PRODUCER = web.AppKey("producer", Producer)
 ENVIRONMENTS = web.AppKey("environments", Environments)
 INVENTORY = web.AppKey("inventory", InventoryHolder)

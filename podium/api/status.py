@@ -29,6 +29,7 @@ COMMANDS: Final = (
     "environment_plan_run",
     "stop_plan",
     "plan_resume",
+    "rerun",
 )
 COLLECTIONS: Final = (
     "jobs",

@@ -13,6 +13,8 @@ import heapq
 import json
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from itertools import repeat
 from typing import Final
 
@@ -20,11 +22,13 @@ import structlog
 from aiohttp import web
 
 from podium.api.errors import ValidationError
-from podium.api.keys import PROJECTOR, SETTINGS, USER
+from podium.api.keys import PROJECTOR, SETTINGS, USER, base_url
 from podium.api.params import decimal_id, int_param, shortened
+from podium.api.views import job_url
 from podium.events.ports import Record
 from podium.events.render import job_event, new_job_events
 from podium.events.state import Job, JobEvent, State
+from podium.jsontypes import Json
 from podium.rbac.decide import holds
 from podium.rbac.permissions import ORCHESTRATOR_VIEW
 
@@ -65,35 +69,56 @@ async def job_stream(request: web.Request, job: Job) -> web.StreamResponse:
     )
 
 
-async def all_events(request: web.Request) -> web.StreamResponse:
-    """GET /events: every job's events from now (or from `Last-Event-ID` / `?start=`): those of
-    the user's own jobs only, without `orchestrator:view:*`."""
-    if not wants_stream(request):
-        raise ValidationError("/events is a stream: send Accept: text/event-stream")
-    state = request.app[PROJECTOR].state
-    start = resume_from(request)
-    only_job, only_type = request.query.get("job"), request.query.get("type")
-    user = request[USER]
-    every_job = holds(state, user, ORCHESTRATOR_VIEW)  # else only the user's own jobs
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which job events a request of the global /events gets: `?job=`, `?type=`, and only the
+    user's own jobs without `orchestrator:view:*`."""
 
-    def wanted(job: Job, event: JobEvent) -> bool:
+    job: str | None
+    type: str | None
+    user: str
+    every_job: bool
+
+    @classmethod
+    def of(cls, request: web.Request, state: State) -> EventFilter:
+        user = request[USER]
+        every_job = holds(state, user, ORCHESTRATOR_VIEW)
+        return cls(request.query.get("job"), request.query.get("type"), user, every_job)
+
+    def __call__(self, job: Job, event: JobEvent) -> bool:
         return (
-            (only_job is None or job.name == only_job)
-            and (only_type is None or event.type == only_type)
-            and (every_job or job.owner == user)
+            (self.job is None or job.name == self.job)
+            and (self.type is None or event.type == self.type)
+            and (self.every_job or job.owner == self.user)
         )
 
+    def jobs(self, state: State) -> list[Job]:
+        """The jobs whose events may pass (references: their events stay where they are)."""
+        if self.job is None:
+            return list(state.jobs.values())
+        return [state.jobs[self.job]] if self.job in state.jobs else []
+
+
+def job_event_of(base: str, job: Job, event: JobEvent) -> dict[str, Json]:
+    """A job event as the global /events serves it: naming its job."""
+    return {**job_event(job, event), "job": {"id": job_url(base, job.name), "name": job.name}}
+
+
+async def global_stream(request: web.Request) -> web.StreamResponse:
+    """GET /events as a stream: every job's events from now (or from `Last-Event-ID` /
+    `?start=`), as the EventFilter lets them through."""
+    state = request.app[PROJECTOR].state
+    start = resume_from(request)
+    wanted = EventFilter.of(request, state)
     backlog: Iterator[tuple[Job, JobEvent]] = iter(())
     if start is not None:
-        if only_job is None:
-            jobs = list(state.jobs.values())  # references: the events stay where they are
-        else:
-            jobs = [state.jobs[only_job]] if only_job in state.jobs else []
-        backlog = _replay(jobs, start, state.position)
-    return await _stream(request, (p for p in backlog if wanted(*p)), wanted, lambda _: False)
+        backlog = backlog_of(wanted.jobs(state), start, state.position)
+    return await _stream(
+        request, (p for p in backlog if wanted(*p)), wanted, lambda _: False, with_job=True
+    )
 
 
-def _replay(jobs: list[Job], start: int, through: int) -> Iterator[tuple[Job, JobEvent]]:
+def backlog_of(jobs: list[Job], start: int, through: int) -> Iterator[tuple[Job, JobEvent]]:
     """The events of `jobs` with ids from `start` through `through`, in id order, merged lazily
     from each job's own (ordered) events: nothing is copied or sorted per subscriber."""
     streams = [zip(repeat(job), _events_between(job, start, through)) for job in jobs]
@@ -117,8 +142,10 @@ async def _stream(
     ends: Callable[[JobEvent], bool],
     *,
     done: bool = False,
+    with_job: bool = False,
 ) -> web.StreamResponse:
-    """Send the backlog, then what comes, until `ends` says so (at once if `done`). A client
+    """Send the backlog, then what comes, until `ends` says so (at once if `done`); each event
+    names its job when `with_job`. A client
     that falls MAX_BACKLOG events behind, or takes longer than the request timeout to take one
     write, is cut off; it resumes with Last-Event-ID. A client that leaves is no error."""
     projector = request.app[PROJECTOR]
@@ -144,7 +171,8 @@ async def _stream(
         sent = state.position
 
     projector.add_listener(listen)  # before the first await: nothing can slip between
-    writer = _Writer(response, request.app[SETTINGS].request_timeout_s)
+    render = partial(job_event_of, base_url(request)) if with_job else job_event
+    writer = _Writer(response, request.app[SETTINGS].request_timeout_s, render)
     try:
         await response.prepare(request)
         if done:
@@ -167,9 +195,15 @@ class _TooSlow(Exception):
 
 
 class _Writer:
-    def __init__(self, response: web.StreamResponse, timeout_s: float) -> None:
+    def __init__(
+        self,
+        response: web.StreamResponse,
+        timeout_s: float,
+        render: Callable[[Job, JobEvent], dict[str, Json]],
+    ) -> None:
         self._response = response
         self._timeout_s = timeout_s
+        self._render = render
 
     async def write(self, data: bytes) -> None:
         try:
@@ -179,7 +213,7 @@ class _Writer:
             raise _TooSlow(f"no write taken in {self._timeout_s:g} s") from exc
 
     async def send(self, job: Job, event: JobEvent) -> None:
-        data = json.dumps(job_event(job, event))
+        data = json.dumps(self._render(job, event))
         await self.write(f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode())
 
 

@@ -86,7 +86,7 @@ def job_type(job: Job) -> str:
 
 def options(spec: JobSpec) -> dict[str, Json]:
     """The orchestrator's `options` object: the validated command with its defaults filled in,
-    and `userdata` when the command gave some."""
+    `userdata` when the command gave some, and `rerun_of` (a Podium addition) for a re-run."""
     match spec:
         case DeployJob():
             rendered = _deploy_options(spec)
@@ -96,6 +96,8 @@ def options(spec: JobSpec) -> dict[str, Json]:
             assert_never(spec)
     if spec.userdata:
         rendered["userdata"] = spec.userdata
+    if spec.origin.rerun_of is not None:
+        rendered["rerun_of"] = spec.origin.rerun_of
     return rendered
 
 
@@ -151,11 +153,11 @@ def node_item(job: Job, run: NodeRun, now: float) -> dict[str, Json]:
         "transaction_uuid": _transaction_uuid(job, run),
         "latest-event-id": run.latest_event or None,
         "details": _node_details(job, run, now),
-        "result": redacted_result(run.result) if run.state in _WITH_RESULT else None,
+        "result": redacted_result(run.result) if run.state in WITH_RESULT else None,
     }
 
 
-_WITH_RESULT: Final = frozenset({NodeState.FINISHED, NodeState.FAILED, NodeState.ERRORED})
+WITH_RESULT: Final = frozenset({NodeState.FINISHED, NodeState.FAILED, NodeState.ERRORED})
 
 
 def _transaction_uuid(job: Job, run: NodeRun) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any, Final
 from podium.client import display
 from podium.client.arguments import add_environment, add_params, add_scope, params_of, scope_of
 from podium.client.commands import ORCH, Context, Subcommands, action, group
+from podium.client.diff import diff_table
 from podium.client.http import JsonObject
 from podium.client.tally import LEFT_RUNNING, OK, exit_code
 from podium.client.watch import watch
@@ -58,9 +59,12 @@ def add_commands(
     job_stop.add_argument("--force", action="store_true", help="kill the runs in progress too")
     job_watch = action(job, "watch", _job_watch, "follow a job to its end")
     job_watch.add_argument("job", help="the job's id")
+    job_diff = action(job, "diff", _job_diff, "compare two jobs node by node")
+    job_diff.add_argument("a", help="a job's id, e.g. 12")
+    job_diff.add_argument("b", help="another job's id, e.g. 15")
     return {
         "task": [task_run, task_show],
-        "job": [job_run, job_show, job_stop, job_watch],
+        "job": [job_run, job_show, job_stop, job_watch, job_diff],
     }
 
 
@@ -174,4 +178,13 @@ async def _task_show(ctx: Context) -> int:
         ctx.json(answer)
     else:
         ctx.out.print(render(answer))
+    return OK
+
+
+async def _job_diff(ctx: Context) -> int:
+    answer = await ctx.client.get(f"{ORCH}/jobs/{ctx.args.a}/diff/{ctx.args.b}")
+    if ctx.as_json:
+        ctx.json(answer)
+    else:
+        ctx.out.file.write(diff_table(answer) + "\n")  # as is: a table wider than 80 stays one
     return OK

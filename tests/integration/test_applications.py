@@ -226,3 +226,17 @@ async def test_enforce_environment_errors_nodes_of_another_environment_without_r
         }
     job = await deployed(apps, {"scope": scope, "enforce_environment": False})
     assert job["node_states"] == {"finished": 3}
+
+
+async def test_a_rerun_of_an_application_deploy_keeps_its_dependency_order(apps: Api) -> None:
+    job = await deployed(apps, {"scope": {"application": "Shop[demo]"}})
+    status, answer = await apps.post(
+        "/command/rerun", {"job": job["name"], "nodes": ["web-2", "db-1", "app-1"]}
+    )
+    assert status == 202, answer
+    again = await apps.wait_job(answer["job"]["name"])
+    assert again["node_states"] == {"finished": 3}
+    assert again["options"]["scope"] == {"nodes": ["db-1", "app-1", "web-2"]}
+    events = await node_events(apps, again["name"])
+    assert last(events, "node_finished", {"db-1"}) < first(events, "node_running", {"app-1"})
+    assert last(events, "node_finished", {"app-1"}) < first(events, "node_running", {"web-2"})

@@ -22,6 +22,7 @@ COMMANDS: Final = [
     "/orchestrator/v1/command/deploy",
     "/orchestrator/v1/command/task",
     "/orchestrator/v1/command/stop",
+    "/orchestrator/v1/command/rerun",
     "/orchestrator/v1/command/task_target",
     "/orchestrator/v1/command/schedule_task",
     "/orchestrator/v1/scheduled_jobs/environment_jobs",
@@ -90,6 +91,7 @@ VALID: Final[dict[str, dict[str, Json]]] = {
         "type": "task", "input": {"name": "testmod::echo", "scope": {"nodes": ["n-01"]}},
         "schedule": {"start_time": LATER, "interval": None},
     },
+    "/orchestrator/v1/command/rerun": {"job": "1", "nodes": "all"},
     "/orchestrator/v1/inventory": {"nodes": ["n-01"]},
     "/orchestrator/v1/command/plan_run": {
         "plan_name": "plantest::nested::inner", "params": {"targets": "n-01", "word": "w"},

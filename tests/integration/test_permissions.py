@@ -35,6 +35,7 @@ class World:
     tokens: dict[str, str]  # who -> token
     admin_job: str
     admin_schedule: str
+    admin_job_event: str  # the id of its first job event
 
     def as_(self, who: str) -> Api:
         return Api(self.api.client, self.tokens[who])
@@ -86,7 +87,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         tokens["nobody"] = "not-a-token-anyone-was-given"
         scheduled = await admin_post(api, f"{V1}/command/schedule_task", later(["n-01"]), 202)
         await asyncio.sleep(max(0.0, expired_by + 0.05 - time.time()))
-        yield World(api, tokens, admin_job, scheduled["scheduled_job"]["name"])
+        first_event = (await api.ok(f"/jobs/{admin_job}/events"))["items"][0]["id"]
+        yield World(api, tokens, admin_job, scheduled["scheduled_job"]["name"], first_event)
 
 
 # The matrix. A cell is the status and kind each user gets; the users whose token does not
@@ -106,7 +108,7 @@ DENIED = (403, f"{ORCH}/not-permitted")
 class Call:
     name: str
     method: str
-    path: str  # {job} is the admin's job
+    path: str  # {job} is the admin's job, {job_event} its first event
     body: Json = None
     # admin, deployer, runner, viewer (the others: UNAUTHENTICATED)
     expected: tuple[tuple[int, str | None], ...] = (OK, OK, OK, OK)
@@ -176,6 +178,13 @@ CALLS: Final = [
         (ACCEPTED, DENIED, DENIED, DENIED),
     ),
     Call(
+        "rerun the admin's job",
+        "POST",
+        f"{V1}/command/rerun",
+        {"job": "{job}", "nodes": "all"},
+        (ACCEPTED, DENIED, DENIED, DENIED),
+    ),
+    Call(
         "task_target",
         "POST",
         f"{V1}/command/task_target",
@@ -222,6 +231,20 @@ CALLS: Final = [
     Call("its nodes", "GET", f"{V1}/jobs/{{job}}/nodes", expected=(OK, DENIED, DENIED, OK)),
     Call("its report", "GET", f"{V1}/jobs/{{job}}/report", expected=(OK, DENIED, DENIED, OK)),
     Call("its events", "GET", f"{V1}/jobs/{{job}}/events", expected=(OK, DENIED, DENIED, OK)),
+    Call(
+        "it as of its first event",
+        "GET",
+        f"{V1}/jobs/{{job}}?as_of={{job_event}}",
+        expected=(OK, DENIED, DENIED, OK),
+    ),
+    Call("the usage", "GET", f"{V1}/usage"),
+    Call("every job's events, a page", "GET", f"{V1}/events?start=1&limit=5"),
+    Call(
+        "its diff with itself",
+        "GET",
+        f"{V1}/jobs/{{job}}/diff/{{job}}",
+        expected=(OK, DENIED, DENIED, OK),
+    ),
     Call("task_targets", "GET", f"{V1}/scopes/task_targets"),
     Call("a task_target", "GET", f"{V1}/scopes/task_targets/1"),
     Call("inventory", "GET", f"{V1}/inventory"),
@@ -273,7 +296,8 @@ def expected(call: Call, who: str) -> tuple[int, str | None]:
 def _filled(value: Json, world: World, who: str) -> Json:
     if isinstance(value, str):
         filled = value.replace("{job}", world.admin_job).replace("{who}", who)
-        return filled.replace("{schedule}", world.admin_schedule)
+        filled = filled.replace("{schedule}", world.admin_schedule)
+        return filled.replace("{job_event}", world.admin_job_event)
     if isinstance(value, dict):
         return {k: _filled(v, world, who) for k, v in value.items()}
     if isinstance(value, list):

@@ -86,6 +86,11 @@ async def test_the_global_stream_follows_new_events_with_filters(api: Api) -> No
     assert [e["type"] for e in replay] == ["node_running", "node_finished", "job_finished"]
 
 
-async def test_the_global_stream_needs_the_event_stream_accept_header(api: Api) -> None:
-    status, answer = await api.get("/events")
-    assert (status, answer["kind"]) == (400, "puppetlabs.orchestrator/validation-error")
+async def test_the_global_events_without_the_stream_header_are_a_json_page(api: Api) -> None:
+    name = await api.run_task(["n-01"])
+    await api.wait_job(name)
+    page = await api.ok("/events")
+    polled = (await api.ok(f"/jobs/{name}/events"))["items"]
+    assert [{k: v for k, v in e.items() if k != "job"} for e in page["items"]] == polled
+    assert {e["job"]["name"] for e in page["items"]} == {name}
+    assert int(page["next-events"]["event"]) > int(polled[-1]["id"])
