@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
+import re
+import select
 import signal
 import sys
 import time
@@ -442,3 +445,50 @@ async def test_schedules_are_made_listed_run_and_deleted(cli: Cli, api: Client) 
     )
     assert past.code == 2
     assert "scheduled_time 2020-01-01T00:00:00Z is in the past" in past.err
+
+
+def _on_a_terminal(argv: list[str], environ: dict[str, str], then: bytes) -> tuple[int, str]:
+    """Run `argv` on a pseudo-terminal; once its live progress shows, type Ctrl+C, and `then`
+    once it asks. Its exit code and all it drew."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the terminal is its stdin, stdout and stderr
+        os.execve(argv[0], argv, environ)
+    drawn, typed = b"", False
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    drawn += os.read(fd, 65536)
+                except OSError:  # the child ended: its side of the terminal is gone
+                    break
+            if not typed and b"running 1" in drawn:
+                os.write(fd, b"\x03")  # Ctrl+C, as a keyboard sends it
+                typed = True
+            if typed and b"Stop job" in drawn and then:
+                os.write(fd, then)
+                then = b""
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), drawn.decode(errors="replace")
+
+
+async def test_on_a_terminal_the_progress_moves_and_ctrl_c_asks_before_stopping(
+    cli: Cli, api: Client
+) -> None:
+    argv = [PODIUM, "task", "run", "testmod::echo", "--nodes", ",".join(SLOW_NODES)]
+    environ = {**cli.environ(), "TERM": "xterm-256color"}
+    code, drawn = await asyncio.to_thread(
+        _on_a_terminal, [*argv, "--concurrency", "1"], environ, b"y\n"
+    )
+    assert code == 0, drawn
+    frames = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn)  # the screen without its controls
+    assert "new 7 · running 1 · finished 0" in frames  # a frame drawn while the job ran
+    assert "Stop job" in frames
+    assert "Stopping job" in frames
+    name = frames.split("Stopping job ")[1].split(".")[0]
+    job = await api.get(f"/jobs/{name}")
+    assert job["state"] == "stopped"
+    assert f"Job {name} stopped" in frames
