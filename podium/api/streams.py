@@ -35,7 +35,11 @@ from podium.rbac.permissions import ORCHESTRATOR_VIEW
 log = structlog.get_logger(__name__)
 KEEPALIVE_S: Final = 15.0
 LEFT_CHECK_S: Final = 1.0  # how often an idle stream looks whether its client is still there
-MAX_BACKLOG: Final = 10_000  # events queued for one client before it is cut off
+# Events queued for one client before it is cut off. The projector folds a burst of records
+# before a client's writer runs again, so a client that reads as fast as it can may still hold
+# a burst: 10,000 cut off the CLI following a 20,000-node job twice. 100,000 references to
+# events the state holds anyway are about 6 MB a client.
+MAX_BACKLOG = 100_000
 
 
 def wants_stream(request: web.Request) -> bool:
