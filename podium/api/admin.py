@@ -13,7 +13,7 @@ import uuid
 from typing import Annotated, Final
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from podium.api.bodies import parse_body
 from podium.api.errors import Conflict, UnknownIdentity, ValidationError
@@ -38,11 +38,20 @@ from podium.events.render import iso
 from podium.events.state import Role, State, TokenRecord, User
 from podium.jsontypes import Json
 from podium.rbac.builtin import ADMIN_ID, ADMIN_ROLE
-from podium.rbac.lifetime import BadLifetime, parse_lifetime
-from podium.rbac.permissions import TOKENS_ISSUE, USERS_EDIT, BadPermission, parse_permission
+from podium.rbac.lifetime import LIFETIME_PATTERN, BadLifetime, parse_lifetime
+from podium.rbac.permissions import (
+    TOKENS_ISSUE,
+    USERS_EDIT,
+    BadPermission,
+    parse_permission,
+    permission_pattern,
+)
 
 ADMIN: Final = "/podium/v1"
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")]
+NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+# Checked by parse_permission (one error naming each bad one); the document states the pattern.
+PermissionText = Annotated[str, Field(json_schema_extra={"pattern": permission_pattern()})]
 
 
 class _Body(BaseModel):
@@ -58,11 +67,11 @@ class NewUser(_Body):
 class NewRole(_Body):
     name: Name
     description: str = ""
-    permissions: list[str] = []
+    permissions: list[PermissionText] = []
 
 
 class Permissions(_Body):
-    permissions: list[str]
+    permissions: list[PermissionText]
 
 
 class Members(_Body):
@@ -71,7 +80,7 @@ class Members(_Body):
 
 class NewToken(_Body):
     user: str
-    lifetime: str = "30d"
+    lifetime: Annotated[str, Field(json_schema_extra={"pattern": LIFETIME_PATTERN})] = "30d"
     label: str = ""
 
 
@@ -106,7 +115,7 @@ async def disable_user(request: web.Request) -> web.Response:
     state = _editor(request)
     user = _user(state, request.match_info["login"])
     if user.id == ADMIN_ID:
-        raise ValidationError("The built-in admin user cannot be disabled", login=user.login)
+        raise Conflict("The built-in admin user cannot be disabled", login=user.login)
     if not user.disabled:
         await submit(
             request, UserDisabled(at=request.app[CLOCK](), user_id=user.id, by=request[USER])
@@ -153,7 +162,7 @@ async def _change_permissions(request: web.Request, *, granting: bool) -> web.Re
     state = _editor(request)
     role = _role(state, request.match_info["name"])
     if role.name == ADMIN_ROLE and not granting:
-        raise ValidationError("The built-in admin role keeps every permission", role=role.name)
+        raise Conflict("The built-in admin role keeps every permission", role=role.name)
     permissions = _permissions(parse_body(Permissions, await request.read()).permissions)
     at, by = request.app[CLOCK](), request[USER]
     change = PermissionGranted if granting else PermissionRevoked
@@ -205,7 +214,7 @@ async def issue_token(request: web.Request) -> web.Response:
         ) from exc
     user = _user(state, body.user)
     if user.disabled:
-        raise ValidationError(f"User {user.login} is disabled", user=user.login)
+        raise Conflict(f"User {user.login} is disabled: no token is issued for it", user=user.login)
     token, at = new_token(), request.app[CLOCK]()
     event = TokenIssued(
         at=at,

@@ -11,6 +11,7 @@ from aiohttp import web
 from podium.api import (
     commands,
     diff,
+    docs,
     environment_jobs,
     events,
     inventory,
@@ -42,6 +43,7 @@ from podium.api.keys import (
 )
 from podium.api.metrics import REQUESTS, count_requests, metrics
 from podium.api.middleware import authenticate, errors, read_body_in_time
+from podium.api.operations import OPERATIONS
 from podium.api.puppetdb import PuppetDb
 from podium.api.scopes import LocalQueries
 from podium.api.settings import ApiSettings
@@ -57,7 +59,8 @@ V1 = "/orchestrator/v1"
 ROUTES = [
     *STATUS_ROUTES,
     web.get(V1, status.root),
-    web.get(f"{V1}/openapi.json", status.openapi),
+    web.get(f"{V1}/openapi.json", docs.openapi_json),
+    web.get(f"{V1}/docs", docs.docs_page),
     web.get(f"{V1}/status", orchestrator_status),
     web.get(f"{V1}/environments", list_environments),
     web.get(f"{V1}/environments/{{name}}", get_environment),
@@ -140,6 +143,7 @@ def build_app(
     app.cleanup_ctx.append(queries.context)
     app.cleanup_ctx.append(Firings(app).context)  # the jobs of fired schedules
     app[HEALTH] = health or (lambda: projector_health(projector))
+    app[docs.DESCRIBED] = docs.Described(OPERATIONS)
     if puppetdb is not None:
         app.cleanup_ctx.append(puppetdb.session_context)
     app.add_routes(ROUTES)

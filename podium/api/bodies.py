@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated, Final, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import pydantic
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -23,7 +25,78 @@ from podium.api.params import MAX_ID_DIGITS, decimal_id, shortened
 from podium.events.jobspec import JobScope
 from podium.jsontypes import Json
 
-NodeName = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\s,]+$")]
+# No comma and no whitespace, the characters spelled out: `\s` differs between Python, the
+# Rust regex that validates and the ECMA one of JSON Schema (\x85, \x1c-\x1f, \ufeff).
+NODE_NAME: Final = (
+    r"^[^,\t\n\x0b\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+$"
+)
+NodeName = Annotated[str, StringConstraints(min_length=1, pattern=NODE_NAME)]
+INT_MIN: Final = -(2**63)  # the log's msgpack holds integers from INT_MIN to UINT_MAX
+UINT_MAX: Final = 2**64 - 1
+SCHEMAS: Final = "#/components/schemas/"
+# A JSON value the log can hold: integers of 64 bits, finite numbers. The OpenAPI document
+# defines it (`storable_json_schema`); validation takes any JSON and `parse_body` refuses the rest.
+STORABLE: Final = "StorableJson"
+# Environment and task names as the document states them (environments.NAME, tasks.names):
+# a malformed one is refused as a validation-error, an unknown one as a 404.
+ENVIRONMENT_NAME: Final = "^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$"
+TASK_NAME: Final = "^[a-z][a-z0-9_]*(::[a-z][a-z0-9_]*)?$"
+# An application type or instance (applications.model.parse_reference): Type or Type[title].
+APPLICATION: Final = r"^[A-Za-z][A-Za-z0-9_]*(::[A-Za-z][A-Za-z0-9_]*)*(\[[^\]]+\])?$"
+ApplicationName = Annotated[str, Field(json_schema_extra={"pattern": APPLICATION})]
+
+
+def storable_json_schema() -> dict[str, Json]:
+    ref = {"$ref": f"{SCHEMAS}{STORABLE}"}
+    return {
+        "description": "Any JSON value whose integers fit in 64 bits",
+        "anyOf": [
+            {"type": "null"},
+            {"type": "boolean"},
+            {"type": "string"},
+            {"type": "integer", "minimum": INT_MIN, "maximum": UINT_MAX},
+            {"type": "number", "not": {"type": "integer"}},
+            {"type": "array", "items": ref},
+            {"type": "object", "additionalProperties": ref},
+        ],
+    }
+
+
+# Inline, not a bare $ref: pydantic resolves a field's own $ref among its models' definitions.
+StorableJson = Annotated[Json, WithJsonSchema(storable_json_schema())]
+
+
+def _without_nulls(schema: dict[str, Any]) -> None:
+    """The document offers each optional key present with a value, never as null."""
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
+        variants = [v for v in field.pop("anyOf", [field.copy()]) if v != {"type": "null"}]
+        if len(variants) == 1:
+            field.update(variants[0])
+        else:
+            field["anyOf"] = variants
+
+
+def _exactly_one_key(schema: dict[str, Any]) -> None:
+    _without_nulls(schema)
+    schema["minProperties"] = schema["maxProperties"] = 1
+
+
+def _no_application(schema: dict[str, Any]) -> None:
+    """A task runs on nodes: its scope is never an application."""
+    schema["properties"]["scope"]["not"] = {"required": ["application"]}
+
+
+def _none_of(*rules: dict[str, Json]) -> dict[str, Json]:
+    """`allOf` of `not`s: the combinations of keys a model validator refuses."""
+    return {"allOf": [{"not": rule} for rule in rules]}
+
+
+def _both(key: str, value: Json, other: str, other_value: Json) -> dict[str, Json]:
+    return {
+        "required": [key, other],
+        "properties": {key: {"const": value}, other: {"const": other_value}},
+    }
 
 
 def _job_name(value: str | int) -> str:
@@ -37,22 +110,43 @@ def _job_name(value: str | int) -> str:
     return str(number)
 
 
-JobName = Annotated[str | int, AfterValidator(_job_name)]
+def _integral(value: object) -> object:
+    """A JSON number with no fraction is an integer, as JSON Schema says (`5.0` is 5)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= UINT_MAX:
+        return int(value)
+    return value
+
+
+JobName = Annotated[
+    str | int,
+    BeforeValidator(_integral),
+    AfterValidator(_job_name),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": f"^[1-9][0-9]{{0,{MAX_ID_DIGITS - 1}}}$"},
+                {"type": "integer", "minimum": 1, "maximum": 10**MAX_ID_DIGITS - 1},
+            ]
+        }
+    ),
+]
 Model = TypeVar("Model", bound=BaseModel)
-INT_MIN: Final = -(2**63)  # the log's msgpack holds integers from INT_MIN to UINT_MAX
-UINT_MAX: Final = 2**64 - 1
+# Counts the log holds (64 bits), as the document states their bounds.
+Count = Annotated[
+    int, Field(gt=0, json_schema_extra={"maximum": UINT_MAX}), BeforeValidator(_integral)
+]
 SCOPE_KEYS = ("nodes", "query", "node_group", "application")
 
 
 class Scope(BaseModel):
     """Exactly one of `nodes`, `query`, `node_group`, `application`."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra=_exactly_one_key)
 
     nodes: list[NodeName] | None = None
-    query: list[Json] | str | None = None
+    query: list[StorableJson] | str | None = None
     node_group: str | None = None
-    application: str | None = None
+    application: ApplicationName | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Scope:
@@ -79,18 +173,26 @@ class _Command(BaseModel):
 
 
 class DeployCommand(_Command):
-    environment: str
+    model_config = ConfigDict(
+        json_schema_extra=_none_of(
+            _both("noop", True, "no_noop", True),
+            _both("environment", "", "enforce_environment", True),
+            {"required": ["scope", "target"]},
+        )
+    )
+
+    environment: Annotated[str, Field(json_schema_extra={"pattern": f"{ENVIRONMENT_NAME}|^$"})]
     scope: Scope | None = None
-    target: str | None = None
+    target: ApplicationName | None = None
     description: str | None = None
     noop: bool | None = None
     no_noop: bool | None = None
-    concurrency: Annotated[int, Field(gt=0)] | None = None
+    concurrency: Count | None = None
     enforce_environment: bool | None = None
     debug: bool | None = None
     trace: bool | None = None
     evaltrace: bool | None = None
-    userdata: dict[str, Json] | None = None
+    userdata: dict[str, StorableJson] | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> DeployCommand:
@@ -112,15 +214,22 @@ class DeployCommand(_Command):
 
 
 class TaskCommand(_Command):
-    environment: str | None = "production"
+    """`params` are checked against the task's own declared parameters, which the document
+    cannot know: a mismatch is a validation-error naming each parameter."""
+
+    environment: Annotated[str, Field(json_schema_extra={"pattern": ENVIRONMENT_NAME})] | None = (
+        "production"
+    )
+    model_config = ConfigDict(json_schema_extra=lambda schema: _no_application(schema))
+
     scope: Scope
-    task: str
-    params: dict[str, Json]
+    task: Annotated[str, Field(json_schema_extra={"pattern": TASK_NAME})]
+    params: dict[str, StorableJson]
     description: str | None = None
     noop: bool | None = None
-    concurrency: Annotated[int, Field(gt=0)] | None = None
-    timeout: Annotated[int, Field(gt=0)] | None = None
-    userdata: dict[str, Json] | None = None
+    concurrency: Count | None = None
+    timeout: Count | None = None
+    userdata: dict[str, StorableJson] | None = None
     plan_job: JobName | None = None  # Bolt's: a job of that plan job
 
 
@@ -140,7 +249,9 @@ def iso_seconds(value: str) -> float:
     return parsed.timestamp()
 
 
-IsoTime = Annotated[str, AfterValidator(_iso_time)]
+IsoTime = Annotated[
+    str, AfterValidator(_iso_time), Field(json_schema_extra={"format": "date-time"})
+]
 
 
 class Interval(BaseModel):
@@ -149,7 +260,7 @@ class Interval(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     units: Literal["seconds"]
-    value: Annotated[int, Field(gt=0, lt=2**40)]
+    value: Annotated[int, Field(gt=0, lt=2**40), BeforeValidator(_integral)]
 
 
 class ScheduleOptions(_Command):
@@ -176,45 +287,83 @@ class ScheduleBody(_Command):
 EnvironmentJobType = Literal["task", "deploy", "plan"]
 
 
+def input_part(schema: dict[str, Any], kind: str = "plan") -> None:
+    """An `input` is stored whole, keys it does not use included: they must be storable too."""
+    schema["additionalProperties"] = {"$ref": f"{SCHEMAS}{STORABLE}"}
+    if kind == "task":
+        _no_application(schema)
+    elif kind == "deploy":
+        schema.update(_none_of(_both("noop", True, "no_noop", True)))
+
+
+def _input_by_type(schema: dict[str, Any]) -> None:
+    """Each type with its `input` (PlanInput is plan_bodies')."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"type": {"const": kind}}},
+            "then": {"properties": {"input": {"$ref": f"{SCHEMAS}{model}"}}},
+        }
+        for kind, model in (("task", "TaskInput"), ("deploy", "DeployInput"), ("plan", "PlanInput"))
+    ]
+
+
 class EnvironmentJobCommand(_Command):
     """POST /scheduled_jobs/environment_jobs; `input` is checked by `type` (TaskInput,
     DeployInput)."""
 
+    model_config = ConfigDict(json_schema_extra=_input_by_type)
+
     type: EnvironmentJobType
-    environment: str = "production"
+    environment: Annotated[str, Field(json_schema_extra={"pattern": ENVIRONMENT_NAME})] = (
+        "production"
+    )
     input: dict[str, Json]
     schedule: ScheduleBody
     description: str | None = None
-    userdata: dict[str, Json] | None = None
+    userdata: dict[str, StorableJson] | None = None
+
+
+def _input_of_either(schema: dict[str, Any]) -> None:
+    """A new `input` must fit the scheduled job's own type, which the request does not say."""
+    refs = [{"$ref": f"{SCHEMAS}{name}"} for name in ("TaskInput", "DeployInput", "PlanInput")]
+    schema["properties"]["input"] = {"anyOf": refs}
 
 
 class EnvironmentJobUpdate(_Command):
     """PUT /scheduled_jobs/environment_jobs/<id>: each key given replaces the stored value."""
 
+    model_config = ConfigDict(json_schema_extra=_input_of_either)
+
     input: dict[str, Json] | None = None
-    environment: str | None = None
+    environment: Annotated[str, Field(json_schema_extra={"pattern": ENVIRONMENT_NAME})] | None = (
+        None
+    )
     schedule: ScheduleBody | None = None
     description: str | None = None
-    userdata: dict[str, Json] | None = None
+    userdata: dict[str, StorableJson] | None = None
     enabled: bool | None = None
 
 
 class TaskInput(_Command):
     """The `input` of a scheduled environment job of type task."""
 
-    name: str
-    parameters: dict[str, Json] = {}
+    model_config = ConfigDict(json_schema_extra=lambda schema: input_part(schema, "task"))
+
+    name: Annotated[str, Field(json_schema_extra={"pattern": TASK_NAME})]
+    parameters: dict[str, StorableJson] = {}
     scope: Scope
     noop: bool | None = None
-    concurrency: Annotated[int, Field(gt=0)] | None = None
+    concurrency: Count | None = None
 
 
 class DeployInput(_Command):
     """The `input` of a scheduled environment job of type deploy. The agent settings PE also
     takes (`tags`, `filetimeout`, ...) are accepted and not used."""
 
+    model_config = ConfigDict(json_schema_extra=lambda schema: input_part(schema, "deploy"))
+
     scope: Scope
-    concurrency: Annotated[int, Field(gt=0)] | None = None
+    concurrency: Count | None = None
     noop: bool | None = None
     no_noop: bool | None = None
     debug: bool | None = None
@@ -226,12 +375,24 @@ class DeployInput(_Command):
 class TaskTargetCommand(_Command):
     """POST /command/task_target. Neither tasks nor nodes have to exist."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["all_tasks"], "properties": {"all_tasks": {"const": True}}},
+                {
+                    "required": ["tasks"],
+                    "properties": {"tasks": {"type": "array", "minItems": 1}},
+                },
+            ]
+        }
+    )
+
     display_name: str
     tasks: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
     all_tasks: bool | None = None
     nodes: list[NodeName] = []
     node_groups: list[Annotated[str, StringConstraints(min_length=1)]] = []
-    pql_query: str | None = None
+    pql_query: Annotated[str, Field(json_schema_extra={"format": "pql-query"})] | None = None
 
     def tasks_problem(self) -> str | None:
         """Why the tasks and all_tasks cannot work together, if they cannot."""
@@ -333,6 +494,8 @@ def _validation_error(exc: pydantic.ValidationError) -> ValidationError:
             message = f"the body is not valid JSON ({error.get('ctx', {}).get('error', '')})"
         elif error["type"] == "model_type" and not field:
             message = "the body must be a JSON object"
+        elif error.get("ctx", {}).get("pattern") == NODE_NAME:
+            message = "a node name must have no whitespace and no comma"
         errors.append({"field": field, "message": message})
     summary = "; ".join(
         f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
@@ -340,24 +503,10 @@ def _validation_error(exc: pydantic.ValidationError) -> ValidationError:
     return ValidationError(f"Invalid request: {summary}", errors=errors)
 
 
-def openapi_schemas(*more: type[BaseModel]) -> dict[str, Json]:
-    """JSON Schemas of the request bodies (and of `more`), for the OpenAPI document."""
-    models: tuple[type[BaseModel], ...] = (
-        DeployCommand,
-        TaskCommand,
-        StopCommand,
-        RerunCommand,
-        TaskTargetCommand,
-        InventoryQuery,
-        ScheduleTaskCommand,
-        EnvironmentJobCommand,
-        EnvironmentJobUpdate,
-        TaskInput,
-        DeployInput,
-        *more,
-    )
+def openapi_schemas(models: list[type[BaseModel]]) -> dict[str, Json]:
+    """JSON Schemas of request bodies, for the OpenAPI document: each model and the models it
+    uses, by name."""
     _, schemas = pydantic.json_schema.models_json_schema(
-        [(model, "validation") for model in models],
-        ref_template="#/components/schemas/{model}",
+        [(model, "validation") for model in models], ref_template=SCHEMAS + "{model}"
     )
-    return dict(schemas.get("$defs", {}))
+    return {**schemas.get("$defs", {}), STORABLE: storable_json_schema()}

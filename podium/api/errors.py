@@ -100,7 +100,8 @@ class UserRevoked(Unauthenticated, kind=f"{RBAC}/user-revoked"):
 
 
 class Conflict(ApiError, status=409, kind=f"{RBAC}/conflict"):
-    """Raised when a login or role name is taken already."""
+    """Raised for a change that conflicts with what exists: a login or role name taken, the
+    built-in admin user or role changed, a token asked for a disabled user."""
 
 
 class UnknownIdentity(ApiError, status=404, kind=f"{RBAC}/not-found"):

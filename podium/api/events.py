@@ -16,7 +16,14 @@ from aiohttp import web
 from podium.api.chunked import items_answer
 from podium.api.keys import PROJECTOR, base_url
 from podium.api.params import int_param
-from podium.api.streams import EventFilter, backlog_of, global_stream, job_event_of, wants_stream
+from podium.api.streams import (
+    EventFilter,
+    backlog_of,
+    global_stream,
+    job_event_of,
+    resume_from,
+    wants_stream,
+)
 from podium.jsontypes import Json
 
 
@@ -25,7 +32,7 @@ async def all_events(request: web.Request) -> web.StreamResponse:
     if wants_stream(request):
         return await global_stream(request)
     state = request.app[PROJECTOR].state
-    start = int_param(request, "start", minimum=1) or 1
+    start = resume_from(request) or 1  # as a stream would: Last-Event-ID, else ?start=
     limit = int_param(request, "limit", minimum=1)
     wanted = EventFilter.of(request, state)
     through = state.position

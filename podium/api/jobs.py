@@ -13,7 +13,7 @@ from podium.api.chunked import STREAM_FROM, LoopShare, items_answer
 from podium.api.errors import NotPermitted, UnknownJob, ValidationError
 from podium.api.keys import CLOCK, PROJECTOR, USER, base_url
 from podium.api.params import choice_param, int_param, path_id, time_param
-from podium.api.streams import job_stream, wants_stream
+from podium.api.streams import job_stream, resume_from, wants_stream
 from podium.api.timetravel import job_as_of
 from podium.api.views import (
     job_item,
@@ -46,6 +46,10 @@ _NODE_SORT: Final[dict[str, Callable[[NodeRun], Any]]] = {
     "start_timestamp": lambda run: (run.started_at or 0.0, run.name),
     "finish_timestamp": lambda run: (run.finished_at or 0.0, run.name),
 }
+
+
+JOB_ORDER_BY: Final = tuple(_JOB_SORT)
+NODE_ORDER_BY: Final = tuple(_NODE_SORT)
 
 
 def _login(state: State, job: Job) -> str:
@@ -200,7 +204,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
     job = _job(request)
     if wants_stream(request):
         return await job_stream(request, job)
-    start = int_param(request, "start", minimum=1)
+    start = resume_from(request)  # a client resuming as a stream would, with Last-Event-ID
     events = events_from(job, start)
     head = {"next-events": next_events(job, base_url(request), events, start)}
     return await items_answer(request, events, lambda event: job_event(job, event), head=head)

@@ -34,6 +34,8 @@ from podium.rbac.decide import Refusal
 log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPEN_PREFIXES: Final = ("/status/",)  # health checks answer without a token
+# The API's description: no data in it, and a browser opening the docs has no token to send.
+OPEN_PATHS: Final = frozenset({"/orchestrator/v1/openapi.json", "/orchestrator/v1/docs"})
 
 
 def error_response(error: ApiError) -> web.Response:
@@ -49,7 +51,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(_from_http(exc, request))
+        response = error_response(_from_http(exc, request))
+        if isinstance(exc, web.HTTPMethodNotAllowed):  # RFC 9110: a 405 says what is allowed
+            response.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return response
     except PortError as exc:
         log.warning("command not accepted", error=str(exc))
         return error_response(Unavailable(f"The event log is unavailable: {exc}"))
@@ -90,7 +95,11 @@ async def read_body_in_time(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(OPEN_PREFIXES) or is_open(request.path):
+    if (
+        request.path.startswith(OPEN_PREFIXES)
+        or request.path in OPEN_PATHS
+        or is_open(request.path)
+    ):
         return await handler(request)
     token = request.headers.get("X-Authentication")
     if not token:

@@ -38,6 +38,7 @@ _SORT: Final[dict[str, Callable[[State, PlanJob], Any]]] = {
     "environment": lambda state, plan: (plan.environment, int(plan.name)),
     "owner": lambda state, plan: (owner(state, plan.owner)["login"], int(plan.name)),
 }
+PLAN_ORDER_BY: Final = tuple(_SORT)
 
 
 class MismatchedEvent(ApiError, status=404, kind="puppetlabs.orchestrator/mismatched-job-event-id"):
@@ -109,7 +110,7 @@ async def list_plan_jobs(request: web.Request) -> web.Response:
     limit = int_param(request, "limit")
     offset = int_param(request, "offset") or 0
     order = choice_param(request, "order", ORDERS, "asc")
-    order_by = choice_param(request, "order_by", _SORT, "timestamp")
+    order_by = choice_param(request, "order_by", PLAN_ORDER_BY, "timestamp")
     results = choice_param(request, "results", ("include", "exclude"), "include") == "include"
     earliest = time_param(request, "min_finish_timestamp")
     latest = time_param(request, "max_finish_timestamp")
@@ -167,7 +168,7 @@ async def plan_job_events(request: web.Request) -> web.StreamResponse:
     plan = _plan_job(request)
     if wants_stream(request):
         return await _plan_stream(request, plan)
-    start = int_param(request, "start", minimum=1)
+    start = resume_from(request)  # as a stream would: Last-Event-ID, else ?start=
     events = (
         plan.events[:]
         if start is None

@@ -1,4 +1,5 @@
-"""Server-Sent Events: `/jobs/<id>/events` with `Accept: text/event-stream`, and `/events`.
+"""Server-Sent Events: `/jobs/<id>/events` with `Accept: text/event-stream`, and `/events`
+(a stream for any client whose Accept header allows one).
 
 Each SSE event is one job event in the API's shape, with `id:` its log position and `event:` its
 type, so a client resumes with `Last-Event-ID` (or `?start=N`) and misses nothing. A job's
@@ -40,21 +41,24 @@ LEFT_CHECK_S: Final = 1.0  # how often an idle stream looks whether its client i
 # a burst: 10,000 cut off the CLI following a 20,000-node job twice. 100,000 references to
 # events the state holds anyway are about 6 MB a client.
 MAX_BACKLOG = 100_000
+EVENT_STREAM: Final = "text/event-stream"
 
 
 def wants_stream(request: web.Request) -> bool:
-    return "text/event-stream" in request.headers.get("Accept", "")
+    """Whether a client of an endpoint that answers JSON asks for the stream instead."""
+    return EVENT_STREAM in request.headers.get("Accept", "")
 
 
 def resume_from(request: web.Request) -> int | None:
-    """The first event id wanted: one past `Last-Event-ID`, else `?start=`."""
+    """The first event id wanted: one past `Last-Event-ID`, else `?start=` (both checked)."""
+    start = int_param(request, "start", minimum=1)
     last = request.headers.get("Last-Event-ID")
     if last is not None:
         number = decimal_id(last)
         if number is None:
             raise ValidationError(f"Last-Event-ID must be an event id, not {shortened(last)!r}")
         return number + 1
-    return int_param(request, "start", minimum=1)
+    return start
 
 
 async def job_stream(request: web.Request, job: Job) -> web.StreamResponse:
@@ -157,7 +161,7 @@ async def _stream(
     sent = projector.state.position  # the backlog covers everything folded so far
     response = web.StreamResponse(
         headers={
-            "Content-Type": "text/event-stream",
+            "Content-Type": EVENT_STREAM,
             "Cache-Control": "no-cache",
             "X-Accel-Buffering": "no",
         }

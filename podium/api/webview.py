@@ -35,6 +35,9 @@ HEADERS: Final = {
 }
 
 
+ASSETS: Final = tuple(name for name in _TYPES if name != "index.html")
+
+
 def is_open(path: str) -> bool:
     """The page and its files: served without a token (they carry no data)."""
     return path == PAGE or path.startswith(ASSETS_PREFIX)

@@ -8,6 +8,10 @@ from typing import Final
 _UNITS_S: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _LIFETIME: Final = re.compile(r"\A([1-9][0-9]{0,9})([smhdw]?)\Z")
 MAX_LIFETIME_S: Final = 10 * 365 * 86400
+# What the OpenAPI document offers: digits per unit kept below ten years.
+LIFETIME_PATTERN: Final = (
+    "^([1-9][0-9]{0,7}s?|[1-9][0-9]{0,5}m|[1-9][0-9]{0,3}h|[1-9][0-9]{0,2}d|[1-9][0-9]?w)$"
+)
 
 
 class BadLifetime(ValueError):

@@ -43,6 +43,17 @@ ADMIN_PERMISSIONS: Final = tuple(
 )
 
 
+def permission_pattern() -> str:
+    """A regular expression (ECMA and Python alike) for the texts `parse_permission` takes."""
+    instance = r"[A-Za-z0-9_:.*-]+"
+    choices = [
+        f"{object_type}:{action}:{instance if instances else re.escape(ALL)}"
+        for object_type, actions in CATALOG.items()
+        for action, instances in actions.items()
+    ]
+    return f"^({'|'.join(choices)})$"
+
+
 class BadPermission(ValueError):
     """Raised for text that is not a permission of the catalog; the message says why."""
 

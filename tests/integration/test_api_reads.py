@@ -184,12 +184,9 @@ async def test_unknown_paths_and_methods_answer_in_the_error_format(api: Api) ->
     assert (await response.json())["kind"] == f"{ORCH}/method-not-allowed"
 
 
-async def test_the_root_and_the_openapi_document_describe_the_api(api: Api) -> None:
+async def test_the_root_links_the_commands(api: Api) -> None:
     root = await api.ok("")
     assert {c["name"] for c in root["commands"]} >= {"deploy", "task", "stop"}
-    document = await api.ok("/openapi.json")
-    assert {"/command/deploy", "/command/task", "/command/stop"} <= set(document["paths"])
-    assert "TaskCommand" in document["components"]["schemas"]
 
 
 async def test_metrics_count_jobs_nodes_and_answers_in_the_prometheus_format(api: Api) -> None:
