@@ -21,6 +21,7 @@ from pathlib import Path
 from benchmarks.fig_cold import figure_6
 from benchmarks.fig_delivery import figure_5
 from benchmarks.fig_fleet import figure_2, figure_4, figure_8
+from benchmarks.fig_history import figure_10
 from benchmarks.fig_http import figure_1
 from benchmarks.fig_jobs import figure_3
 from benchmarks.fig_scale import figure_7
@@ -42,6 +43,7 @@ FIGURES: dict[int, FigureRun] = {
     7: figure_7,
     8: figure_8,
     9: figure_9,
+    10: figure_10,
 }
 
 

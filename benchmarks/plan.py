@@ -23,6 +23,7 @@ class Plan:
     delivery_nodes: int = 300  # figure 5
     delivery_spread_ms: int = 2_000
     cold_events: int = 1_000_000  # figure 6
+    history_events: tuple[int, ...] = (1_000_000, 5_000_000)  # figure 10
     scale_nodes: int = 1_500  # figure 7
     scale_latency_ms: int = 50
     scale_slots: int = 64
@@ -45,6 +46,7 @@ QUICK = replace(
     delivery_nodes=60,
     delivery_spread_ms=600,
     cold_events=100_000,
+    history_events=(100_000, 300_000),
     scale_nodes=300,
     scale_executors=(1, 2),
     unbatched_nodes=300,

@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Final
 
-from podium import log_commands
+from podium import log_commands, projection_commands
 from podium.client import admin as admin_commands
 from podium.client import commands as client_commands
 from podium.client import events as event_commands
@@ -118,6 +118,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
                     _add(action, option, environ)
     admin_commands.add_commands(commands, environ)
     log_commands.add_commands(commands, environ)
+    projection_commands.add_commands(commands, environ)
     return parser
 
 
@@ -150,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return client_commands.run(args, client, token_sources(client.token_file, environ))
     if args.command in log_commands.COMMANDS:
         return log_commands.run(args)
+    if args.command in projection_commands.COMMANDS:
+        return projection_commands.run(args)
     if args.command != "serve" and not args.amqp_url:
         parser.error(f"podium {args.command} needs --amqp-url (or PODIUM_AMQP_URL)")
     settings = build_settings(vars(args), base_env(environ))

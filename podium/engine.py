@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
     from podium.api.sources import InventoryHolder
     from podium.executor.executor import Executor
+    from podium.history.archive import Archive
+    from podium.history.store import Checkpoint
     from podium.scheduler.scheduler import Scheduler
 
 __all__ = ["ALL_ROLES", "ConfigurationError", "Engine", "Role", "first_of"]
@@ -71,6 +73,8 @@ class Engine:
         self._environments: Environments | None = None
         self._adapters: Adapters | None = None
         self._projector: Projector | None = None
+        self._archive: Archive | None = None
+        self.folded_at_start = 0  # events the projector folded to catch up: the log's tail
         self._api: ApiRole | None = None
         self._scheduler: Scheduler | None = None
         self._executor: Executor | None = None
@@ -101,6 +105,11 @@ class Engine:
     @property
     def projector(self) -> Projector:
         return _running(self._projector, "a projector")
+
+    @property
+    def archive(self) -> Archive:
+        """The api's projection of ended jobs (docs/history.md)."""
+        return _running(self._archive, "an archive of ended jobs")
 
     @property
     def api(self) -> ApiRole:
@@ -163,13 +172,30 @@ class Engine:
                 hint = "use --environments or PODIUM_ENVIRONMENTS"
                 raise ConfigurationError(f"{exc} ({hint})") from exc
 
+    def _archives(self) -> bool:
+        """An api keeps ended jobs in its projection, unless it shares its process with the
+        scheduler on RabbitMQ: that scheduler's snapshots carry the history to replicas that
+        start after the stream dropped the log's start (docs/history.md)."""
+        roles = self.roles
+        return Role.API in roles and (self.settings.amqp is None or Role.SCHEDULER not in roles)
+
     async def _follow_log(self, adapters: Adapters) -> Projector:
         try:
-            snapshot = await adapters.snapshots.latest()
+            snapshot = await adapters.snapshots.latest()  # checked against the log, used or not
         except LogCorrupted as exc:
             raise ConfigurationError(str(exc)) from exc
-        if snapshot is None:
-            projector = Projector(adapters.event_log)
+        archive, checkpoint = (
+            await self._open_archive(adapters) if self._archives() else (None, None)
+        )
+        event_log = adapters.event_log
+        if checkpoint is not None:
+            log.info("starting from the projection", next_offset=checkpoint.next_offset)
+            projector = Projector(
+                event_log, checkpoint.state, checkpoint.next_offset, checkpoint.chain, archive
+            )
+        elif snapshot is None or (archive is not None and self.settings.amqp is None):
+            # The embedded log holds it all: a projection is built from its start.
+            projector = Projector(event_log, archive=archive)
         else:
             log.info(
                 "starting from a snapshot",
@@ -177,16 +203,48 @@ class Engine:
                 events=snapshot.state.position,
             )
             projector = Projector(
-                adapters.event_log, snapshot.state, snapshot.next_offset, snapshot.chain
+                event_log, snapshot.state, snapshot.next_offset, snapshot.chain, archive
             )
+        if archive is not None:
+            archive.start(projector.state, projector.next_offset, projector.chain)
         if adapters.mirror is not None:
             projector.add_listener(adapters.mirror.on_record)
         self._projector = projector
         self._health.append(lambda: projector_health(projector))
         self._spawn(projector.run(), "projector")
         await first_of(projector.caught_up.wait(), self.tasks)
-        log.info("log folded", events=projector.state.position, jobs=len(projector.state.jobs))
+        self.folded_at_start = projector.folded
+        log.info(
+            "log folded",
+            events=projector.state.position,
+            folded=projector.folded,
+            live_jobs=len(projector.state.jobs),
+        )
         return projector
+
+    async def _open_archive(self, adapters: Adapters) -> tuple[Archive, Checkpoint | None]:
+        """The api's projection; one whose checkpoint does not fit the embedded log (a log
+        repaired or replaced since) is set aside and built again."""
+        from podium.events.filelog import FileEventLog
+        from podium.history.archive import Archive
+        from podium.history.rebuild import remove_projection
+        from podium.history.store import PROJECTION_FILE
+
+        path = self.settings.data_dir / PROJECTION_FILE
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        archive, checkpoint = await Archive.open(path)
+        event_log = adapters.event_log
+        if checkpoint is not None and isinstance(event_log, FileEventLog):
+            try:
+                await event_log.check_snapshot(path, checkpoint.next_offset, checkpoint.chain)
+            except LogCorrupted as exc:
+                log.warning("projection does not fit the log; rebuilding it", why=str(exc))
+                await archive.close(checkpoint=False)
+                remove_projection(path)
+                archive, checkpoint = await Archive.open(path)
+        self._archive = archive
+        self._stack.push_async_callback(archive.close)  # after the projector has stopped
+        return archive, checkpoint
 
     def _start_producer(self, adapters: Adapters) -> Producer:
         origin = f"{'-'.join(sorted(self.roles))}-{uuid.uuid4().hex[:12]}"
@@ -232,6 +290,7 @@ class Engine:
             settings.api,
             puppetdb=puppetdb,
             health=self.health,
+            archive=self._archive,
         )
         if settings.api.watch_s > 0:
             self._spawn(sources.watch(settings.api.watch_s), "inventory watcher")

@@ -33,6 +33,7 @@ from podium.api.keys import (
     ENVIRONMENTS,
     EVENT_LOG,
     INVENTORY,
+    JOBS,
     LOCAL_QUERIES,
     PRODUCER,
     PROJECTOR,
@@ -54,6 +55,8 @@ from podium.events.ports import EventLog
 from podium.events.producer import Producer
 from podium.events.projector import Projector
 from podium.health import HEALTH, STATUS_ROUTES, Health, orchestrator_status, projector_health
+from podium.history.archive import Archive
+from podium.history.reads import JobReader
 
 V1 = "/orchestrator/v1"
 ROUTES = [
@@ -124,13 +127,16 @@ def build_app(
     clock: Callable[[], float] = time.time,
     puppetdb: PuppetDb | None = None,
     health: Callable[[], Health] | None = None,
+    archive: Archive | None = None,
 ) -> web.Application:
+    """`archive`: where the projector puts ended jobs (None: they stay in its state)."""
     app = web.Application(
         middlewares=[count_requests, errors, read_body_in_time, authenticate],
         client_max_size=settings.max_body_bytes,
     )
     app[REQUESTS] = Counter()
     app[PROJECTOR] = projector
+    app[JOBS] = JobReader(projector, archive)
     app[PRODUCER] = producer
     app[EVENT_LOG] = event_log
     app[ENVIRONMENTS] = environments

@@ -25,6 +25,7 @@ from podium.api.keys import (
     CLOCK,
     ENVIRONMENTS,
     INVENTORY,
+    JOBS,
     LOCAL_QUERIES,
     PROJECTOR,
     PUPPETDB,
@@ -173,7 +174,7 @@ async def stop(request: web.Request) -> web.Response:
     command = parse_body(StopCommand, await request.read())
     name = command.job_name
     projector = request.app[PROJECTOR]
-    job = projector.state.jobs.get(name)
+    job = await request.app[JOBS].head(name)
     if job is None:
         raise UnknownJob(f"No job named {name}", job=name)
     if not may_stop_job(projector.state, request[USER], job.owner):

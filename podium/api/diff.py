@@ -16,7 +16,7 @@ from aiohttp import web
 from podium.api.chunked import STREAM_FROM
 from podium.api.errors import ValidationError
 from podium.api.jobs import visible_job
-from podium.api.keys import PROJECTOR, USER, base_url
+from podium.api.keys import JOBS, PROJECTOR, USER, base_url
 from podium.api.params import path_id
 from podium.api.views import WITH_RESULT, job_url
 from podium.events.render import redacted_result
@@ -29,8 +29,8 @@ Difference = Literal["differ", "only_a", "only_b"]
 async def diff_jobs(request: web.Request) -> web.Response:
     """GET /jobs/<a>/diff/<b>"""
     names = path_id(request, "a"), path_id(request, "b")
-    state, user = request.app[PROJECTOR].state, request[USER]
-    a, b = (visible_job(state, user, name) for name in names)
+    state, user, reader = request.app[PROJECTOR].state, request[USER], request.app[JOBS]
+    a, b = [await visible_job(reader, state, user, name, nodes=True) for name in names]
     if a.kind != b.kind:
         raise ValidationError(
             f"Job {a.name} is a {a.kind} and job {b.name} a {b.kind}: only jobs of one kind "

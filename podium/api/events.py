@@ -9,18 +9,17 @@ Every event folded later has a higher id, so pages chained this way give each ev
 
 from __future__ import annotations
 
-from itertools import islice
-
 from aiohttp import web
 
 from podium.api.chunked import items_answer
-from podium.api.keys import PROJECTOR, base_url
+from podium.api.keys import JOBS, PROJECTOR, base_url
 from podium.api.params import int_param
 from podium.api.streams import (
     EventFilter,
     backlog_of,
     global_stream,
     job_event_of,
+    passing,
     resume_from,
     wants_stream,
 )
@@ -36,8 +35,11 @@ async def all_events(request: web.Request) -> web.StreamResponse:
     limit = int_param(request, "limit", minimum=1)
     wanted = EventFilter.of(request, state)
     through = state.position
-    selected = (pair for pair in backlog_of(wanted.jobs(state), start, through) if wanted(*pair))
-    page = list(selected if limit is None else islice(selected, limit))
+    page = []
+    async for pair in passing(backlog_of(request.app[JOBS], wanted, start, through), wanted):
+        page.append(pair)
+        if limit is not None and len(page) == limit:
+            break
     if limit is not None and len(page) == limit:
         resume = page[-1][1].id + 1
     else:

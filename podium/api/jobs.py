@@ -11,7 +11,7 @@ from aiohttp import web
 
 from podium.api.chunked import STREAM_FROM, LoopShare, items_answer
 from podium.api.errors import NotPermitted, UnknownJob, ValidationError
-from podium.api.keys import CLOCK, PROJECTOR, USER, base_url
+from podium.api.keys import CLOCK, JOBS, PROJECTOR, USER, base_url
 from podium.api.params import choice_param, int_param, path_id, time_param
 from podium.api.streams import job_stream, resume_from, wants_stream
 from podium.api.timetravel import job_as_of
@@ -26,18 +26,20 @@ from podium.events.jobspec import TaskJob
 from podium.events.model import NodeState
 from podium.events.render import iso, job_event
 from podium.events.state import Job, JobEvent, NodeRun, State
+from podium.history.reads import JobReader
+from podium.history.store import JobFilter, JobKey
 from podium.jsontypes import Json
 from podium.rbac.decide import holds, may_see_job
 from podium.rbac.permissions import ORCHESTRATOR_VIEW
 
 JOB_TYPES: Final = ("deploy", "task", "plan_task")
 ORDERS: Final = ("asc", "desc")
-_JOB_SORT: Final[dict[str, Callable[[State, Job], Any]]] = {
-    "timestamp": lambda state, job: (job.updated_at, int(job.name)),
-    "name": lambda state, job: int(job.name),
-    "state": lambda state, job: (job.state.value, int(job.name)),
-    "environment": lambda state, job: (job.environment, int(job.name)),
-    "owner": lambda state, job: (_login(state, job), int(job.name)),
+_JOB_SORT: Final[dict[str, Callable[[State, JobKey], Any]]] = {
+    "timestamp": lambda state, key: (key.updated_at, key.name),
+    "name": lambda state, key: key.name,
+    "state": lambda state, key: (key.state, key.name),
+    "environment": lambda state, key: (key.environment, key.name),
+    "owner": lambda state, key: (_login(state, key.owner), key.name),
 }
 _NODE_SORT: Final[dict[str, Callable[[NodeRun], Any]]] = {
     "name": lambda run: run.name,
@@ -52,9 +54,9 @@ JOB_ORDER_BY: Final = tuple(_JOB_SORT)
 NODE_ORDER_BY: Final = tuple(_NODE_SORT)
 
 
-def _login(state: State, job: Job) -> str:
-    user = state.users.get(job.owner)
-    return user.login if user else job.owner
+def _login(state: State, owner: str) -> str:
+    user = state.users.get(owner)
+    return user.login if user else owner
 
 
 def _span(run: NodeRun) -> float:
@@ -94,26 +96,42 @@ async def list_jobs(request: web.Request) -> web.Response:
 
     user = request[USER]
     every_job = holds(state, user, ORCHESTRATOR_VIEW)  # else only the user's own jobs
-    jobs = [job for job in state.jobs.values() if (every_job or job.owner == user) and wanted(job)]
+    reader = request.app[JOBS]
+    which = JobFilter(kind, task, earliest, latest, None if every_job else user)
+    first = None if limit is None else offset + limit
+    jobs, total = await reader.listed(wanted, which, order_by, order == "desc", first)
     sort = _JOB_SORT[order_by]
-    jobs.sort(key=lambda job: sort(state, job), reverse=order == "desc")
+    jobs.sort(key=lambda listed: sort(state, listed.key), reverse=order == "desc")
     page = jobs[offset:] if limit is None else jobs[offset : offset + limit]
+    heads = await reader.heads([listed.key.name for listed in page if listed.job is None])
+    shown = [listed.job or heads.get(listed.key.name) for listed in page]
     base, now = base_url(request), request.app[CLOCK]()
     return web.json_response(
         {
-            "items": [job_item(state, job, base, now) for job in page],
-            "pagination": pagination(limit, offset, order, order_by, len(jobs), type=kind),
+            "items": [job_item(state, job, base, now) for job in shown if job is not None],
+            "pagination": pagination(limit, offset, order, order_by, total, type=kind),
         }
     )
 
 
-def _job(request: web.Request) -> Job:
-    return visible_job(request.app[PROJECTOR].state, request[USER], path_id(request))
+async def _job(request: web.Request, *, nodes: bool = False, events_from: int | None = None) -> Job:
+    state, reader = request.app[PROJECTOR].state, request.app[JOBS]
+    name = path_id(request)
+    return await visible_job(reader, state, request[USER], name, nodes, events_from)
 
 
-def visible_job(state: State, user: str, name: str) -> Job:
-    """Raises UnknownJob, or NotPermitted for another user's job without orchestrator:view."""
-    job = state.jobs.get(name)
+async def visible_job(
+    reader: JobReader,
+    state: State,
+    user: str,
+    name: str,
+    nodes: bool = False,
+    events_from: int | None = None,
+) -> Job:
+    """The job, with its node runs and its events from `events_from` when it is archived (a
+    live one has them all). Raises UnknownJob, or NotPermitted for another user's job without
+    orchestrator:view."""
+    job = await reader.job(name, nodes=nodes, events_from=events_from)
     if job is None:
         raise UnknownJob(f"No job named {name}", job=name)
     if not may_see_job(state, user, job.owner):
@@ -125,9 +143,9 @@ def visible_job(state: State, user: str, name: str) -> Job:
     return job
 
 
-async def _job_then(request: web.Request) -> tuple[State, Job, float]:
+async def _job_then(request: web.Request, *, nodes: bool = False) -> tuple[State, Job, float]:
     """The state, the job and the time to answer with: now, or just after `?as_of=`."""
-    job = _job(request)  # who may see a job never changes: checked on the live state
+    job = await _job(request, nodes=nodes)  # who may see a job never changes: checked live
     as_of = int_param(request, "as_of", minimum=1)
     if as_of is not None:
         return await job_as_of(request, job.name, as_of)
@@ -142,7 +160,7 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def job_nodes(request: web.Request) -> web.StreamResponse:
     """GET /jobs/<id>/nodes[?as_of=<event id>]"""
-    _, job, now = await _job_then(request)
+    _, job, now = await _job_then(request, nodes=True)
     limit = int_param(request, "limit")
     offset = int_param(request, "offset") or 0
     order = choice_param(request, "order", ORDERS, "asc")
@@ -168,7 +186,7 @@ async def job_nodes(request: web.Request) -> web.StreamResponse:
 
 async def job_report(request: web.Request) -> web.StreamResponse:
     """GET /jobs/<id>/report: per node, its state and its job events."""
-    job = _job(request)
+    job = await _job(request, nodes=True, events_from=1)
     by_node = await _events_by_node(job)
 
     def report(run: NodeRun) -> Json:
@@ -201,13 +219,23 @@ def _iso_activity(job: Job, run: NodeRun) -> str | None:
 
 async def job_events(request: web.Request) -> web.StreamResponse:
     """GET /jobs/<id>/events?start=N (inclusive); a stream with Accept: text/event-stream."""
-    job = _job(request)
+    job = await _job(request, events_from=_first_wanted(request))
     if wants_stream(request):
         return await job_stream(request, job)
     start = resume_from(request)  # a client resuming as a stream would, with Last-Event-ID
     events = events_from(job, start)
     head = {"next-events": next_events(job, base_url(request), events, start)}
     return await items_answer(request, events, lambda event: job_event(job, event), head=head)
+
+
+def _first_wanted(request: web.Request) -> int:
+    """The first event id an answer needs, for loading an archived job; 1 for a `start` or
+    `Last-Event-ID` that does not parse, whose error is raised once the job is found (an
+    unknown job says so first, as it always has)."""
+    try:
+        return resume_from(request) or 1
+    except ValidationError:
+        return 1
 
 
 def events_from(job: Job, start: int | None) -> list[JobEvent]:

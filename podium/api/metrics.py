@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from podium.api.keys import PROJECTOR
+from podium.api.keys import JOBS, PROJECTOR
 from podium.events.model import JobState, NodeState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -32,7 +32,9 @@ async def count_requests(request: web.Request, handler: Handler) -> web.StreamRe
 
 async def metrics(request: web.Request) -> web.Response:
     state = request.app[PROJECTOR].state
-    jobs = Counter(job.state for job in state.jobs.values())
+    reader = request.app[JOBS]
+    jobs = Counter(job.state.value for job in reader.memory_jobs())
+    jobs.update(await reader.count_by_state())
     nodes: Counter[NodeState] = Counter()
     for name in state.active:
         nodes.update(state.jobs[name].counts)
@@ -42,7 +44,7 @@ async def metrics(request: web.Request) -> web.Response:
         f"podium_log_position {state.position}",
         "# HELP podium_jobs Jobs by state.",
         "# TYPE podium_jobs gauge",
-        *(f'podium_jobs{{state="{s.value}"}} {jobs.get(s, 0)}' for s in JobState),
+        *(f'podium_jobs{{state="{s.value}"}} {jobs.get(s.value, 0)}' for s in JobState),
         "# HELP podium_active_nodes Nodes of jobs not yet ended, by node state.",
         "# TYPE podium_active_nodes gauge",
         *(f'podium_active_nodes{{state="{s.value}"}} {nodes.get(s, 0)}' for s in NodeState),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from aiohttp import web
@@ -14,13 +14,13 @@ from aiohttp import web
 from podium.api.chunked import items_answer
 from podium.api.commands import find_environment
 from podium.api.errors import ApiError, NotPermitted, UnknownJob, UnknownPlan, ValidationError
-from podium.api.keys import CLOCK, ENVIRONMENTS, PROJECTOR, SETTINGS, USER, base_url
+from podium.api.keys import CLOCK, ENVIRONMENTS, JOBS, PROJECTOR, SETTINGS, USER, base_url
 from podium.api.params import choice_param, decimal_id, int_param, path_id, time_param
 from podium.api.streams import KEEPALIVE_S, resume_from, wants_stream
 from podium.api.views import owner, pagination
 from podium.environments import Environment
 from podium.events.render import iso
-from podium.events.state import PLAN_TERMINAL, JobEvent, PlanJob, State
+from podium.events.state import PLAN_TERMINAL, Job, JobEvent, PlanJob, State
 from podium.jsontypes import Json
 from podium.plans.catalog import PuppetPlan, list_plan_files, read_plan
 from podium.plans.load import PlanError
@@ -77,11 +77,14 @@ def plan_item(
     return item
 
 
-def plan_detail(state: State, plan: PlanJob, base: str, now: float) -> dict[str, Json]:
-    """One plan job: its item, when it last changed, and the status history of its jobs."""
+def plan_detail(
+    state: State, plan: PlanJob, jobs: Mapping[str, Job | None], base: str, now: float
+) -> dict[str, Json]:
+    """One plan job: its item, when it last changed, and the status history of its jobs
+    (`jobs`: those of `plan.jobs` that are known, live or archived)."""
     status: dict[str, Json] = {}
     for name in plan.jobs:
-        job = state.jobs.get(name)
+        job = jobs.get(name)
         if job is not None:
             status[name] = [
                 {"state": e.state.value, "enter_time": iso(e.enter), "exit_time": iso(e.exit)}
@@ -160,7 +163,10 @@ async def get_plan_job(request: web.Request) -> web.Response:
     """GET /plan_jobs/<id>"""
     plan = _plan_job(request)
     state = request.app[PROJECTOR].state
-    return web.json_response(plan_detail(state, plan, base_url(request), request.app[CLOCK]()))
+    reader = request.app[JOBS]
+    jobs = {name: await reader.head(name) for name in plan.jobs}
+    base, now = base_url(request), request.app[CLOCK]()
+    return web.json_response(plan_detail(state, plan, jobs, base, now))
 
 
 async def plan_job_events(request: web.Request) -> web.StreamResponse:

@@ -18,7 +18,7 @@ from podium.api.bodies import DeployCommand, RerunCommand, Scope, TaskCommand, p
 from podium.api.commands import create_job, prepare_deploy, prepare_task
 from podium.api.errors import EmptyTarget, ValidationError
 from podium.api.jobs import visible_job
-from podium.api.keys import PROJECTOR, USER
+from podium.api.keys import JOBS, PROJECTOR, USER
 from podium.events.jobspec import DeployJob, JobOrigin, JobSpec, TaskJob
 from podium.events.model import Component, NodeState
 from podium.events.state import Job
@@ -31,7 +31,8 @@ async def rerun(request: web.Request) -> web.Response:
     """POST /command/rerun"""
     command = parse_body(RerunCommand, await request.read())
     user = request[USER]
-    job = visible_job(request.app[PROJECTOR].state, user, command.job_name)
+    state, reader = request.app[PROJECTOR].state, request.app[JOBS]
+    job = await visible_job(reader, state, user, command.job_name, nodes=True)
     nodes = rerun_nodes(job, command.nodes)
     description = job.spec.description if command.description is None else command.description
     again = command_again(job.spec, nodes, description)

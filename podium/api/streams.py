@@ -13,7 +13,7 @@ import asyncio
 import heapq
 import json
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
@@ -23,12 +23,13 @@ import structlog
 from aiohttp import web
 
 from podium.api.errors import ValidationError
-from podium.api.keys import PROJECTOR, SETTINGS, USER, base_url
+from podium.api.keys import JOBS, PROJECTOR, SETTINGS, USER, base_url
 from podium.api.params import decimal_id, int_param, shortened
 from podium.api.views import job_url
 from podium.events.ports import Record
 from podium.events.render import job_event, new_job_events
 from podium.events.state import Job, JobEvent, State
+from podium.history.reads import REPLAY_SPAN, JobReader
 from podium.jsontypes import Json
 from podium.rbac.decide import holds
 from podium.rbac.permissions import ORCHESTRATOR_VIEW
@@ -67,11 +68,11 @@ async def job_stream(request: web.Request, job: Job) -> web.StreamResponse:
     through = request.app[PROJECTOR].state.position
     if job.finished_at is not None and (not job.events or job.events[-1].id < start):
         return await _stream(
-            request, iter(()), lambda _job, _event: False, lambda _: True, done=True
+            request, _each(()), lambda _job, _event: False, lambda _: True, done=True
         )
     return await _stream(
         request,
-        ((job, event) for event in _events_between(job, start, through)),
+        _each((job, event) for event in _events_between(job, start, through)),
         wanted=lambda candidate, _event: candidate.name == job.name,
         ends=lambda event: event.type == "job_finished",
     )
@@ -100,12 +101,6 @@ class EventFilter:
             and (self.every_job or job.owner == self.user)
         )
 
-    def jobs(self, state: State) -> list[Job]:
-        """The jobs whose events may pass (references: their events stay where they are)."""
-        if self.job is None:
-            return list(state.jobs.values())
-        return [state.jobs[self.job]] if self.job in state.jobs else []
-
 
 def job_event_of(base: str, job: Job, event: JobEvent) -> dict[str, Json]:
     """A job event as the global /events serves it: naming its job."""
@@ -118,15 +113,62 @@ async def global_stream(request: web.Request) -> web.StreamResponse:
     state = request.app[PROJECTOR].state
     start = resume_from(request)
     wanted = EventFilter.of(request, state)
-    backlog: Iterator[tuple[Job, JobEvent]] = iter(())
+    backlog: AsyncIterator[tuple[Job, JobEvent]] = _each(())
     if start is not None:
-        backlog = backlog_of(wanted.jobs(state), start, state.position)
-    return await _stream(
-        request, (p for p in backlog if wanted(*p)), wanted, lambda _: False, with_job=True
-    )
+        backlog = backlog_of(request.app[JOBS], wanted, start, state.position)
+    return await _stream(request, passing(backlog, wanted), wanted, lambda _: False, with_job=True)
 
 
-def backlog_of(jobs: list[Job], start: int, through: int) -> Iterator[tuple[Job, JobEvent]]:
+def backlog_of(
+    reader: JobReader, wanted: EventFilter, start: int, through: int
+) -> AsyncIterator[tuple[Job, JobEvent]]:
+    """The events of the jobs `wanted` may pass with ids from `start` through `through`, in id
+    order. The jobs in memory are taken now, with `through`, before any wait (references: their
+    events stay where they are); archived ones are read as the backlog is."""
+    if wanted.job is None:
+        return _replay_all(reader, list(reader.memory_jobs()), start, through)
+    return _replay_one(reader, wanted.job, start, through)
+
+
+async def passing(
+    pairs: AsyncIterator[tuple[Job, JobEvent]], wanted: Callable[[Job, JobEvent], bool]
+) -> AsyncIterator[tuple[Job, JobEvent]]:
+    async for pair in pairs:
+        if wanted(*pair):
+            yield pair
+
+
+async def _each(pairs: Iterable[tuple[Job, JobEvent]]) -> AsyncIterator[tuple[Job, JobEvent]]:
+    for pair in pairs:
+        yield pair
+
+
+async def _replay_one(
+    reader: JobReader, name: str, start: int, through: int
+) -> AsyncIterator[tuple[Job, JobEvent]]:
+    job = await reader.job(name, events_from=start)
+    for pair in _merged([job] if job is not None else [], start, through):
+        yield pair
+
+
+async def _replay_all(
+    reader: JobReader, jobs: list[Job], start: int, through: int
+) -> AsyncIterator[tuple[Job, JobEvent]]:
+    """Every job's events with ids from `start` through `through`, in id order: those of the
+    jobs in memory (`jobs`) merged with the archived ones, read a span of ids at a time."""
+    held = {job.name for job in jobs}
+    low = start
+    while low <= through:
+        high = min(low + REPLAY_SPAN, through + 1)
+        archived = [
+            pair for pair in await reader.archived_events(low, high) if pair[0].name not in held
+        ]
+        for pair in heapq.merge(archived, _merged(jobs, low, high - 1), key=lambda p: p[1].id):
+            yield pair
+        low = high
+
+
+def _merged(jobs: list[Job], start: int, through: int) -> Iterator[tuple[Job, JobEvent]]:
     """The events of `jobs` with ids from `start` through `through`, in id order, merged lazily
     from each job's own (ordered) events: nothing is copied or sorted per subscriber."""
     streams = [zip(repeat(job), _events_between(job, start, through)) for job in jobs]
@@ -145,7 +187,7 @@ def _events_between(job: Job, start: int, through: int) -> Iterator[JobEvent]:
 
 async def _stream(
     request: web.Request,
-    backlog: Iterator[tuple[Job, JobEvent]],
+    backlog: AsyncIterator[tuple[Job, JobEvent]],
     wanted: Callable[[Job, JobEvent], bool],
     ends: Callable[[JobEvent], bool],
     *,
@@ -185,7 +227,7 @@ async def _stream(
         await response.prepare(request)
         if done:
             return response
-        for job, event in backlog:
+        async for job, event in backlog:
             await writer.send(job, event)
             if ends(event):
                 return response

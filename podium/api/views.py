@@ -47,7 +47,8 @@ def job_url(base: str, name: str) -> str:
 def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
     """A job as GET /jobs lists it and GET /jobs/<id> shows it, its status history included."""
     url = job_url(base, job.name)
-    node_states = {s.value: n for s, n in job.counts.items() if n} if job.nodes else None
+    count = node_count(job)
+    node_states = {s.value: n for s, n in job.counts.items() if n} if count else None
     return {
         "id": url,
         "name": job.name,
@@ -62,7 +63,7 @@ def job_item(state: State, job: Job, base: str, now: float) -> dict[str, Json]:
         "finished_timestamp": iso(job.finished_at),
         "duration": _duration(job.started_at, job.finished_at, now),
         "environment": {"name": job.environment},
-        "node_count": len(job.nodes),
+        "node_count": count,
         "node_states": node_states,
         "userdata": job.spec.userdata,
         "nodes": {"id": f"{url}/nodes"},
@@ -134,6 +135,12 @@ def _task_options(spec: TaskJob) -> dict[str, Json]:
         "concurrency": spec.concurrency,
         "timeout": spec.timeout_s,
     }
+
+
+def node_count(job: Job) -> int:
+    """How many nodes the job has: its counts cover every node, also when its node runs are
+    not loaded (an archived job's head)."""
+    return sum(job.counts.values())
 
 
 def node_counts(job: Job) -> dict[str, int]:

@@ -22,6 +22,7 @@ from podium.events.model import (
     JobFinished,
     JobReady,
     JobRequested,
+    JobsPruned,
     JobState,
     JobStopping,
     JobStopRequested,
@@ -73,12 +74,14 @@ def fold(state: State, event: Event) -> State:
             return state  # a copy left by a retried append
         state.marks[event.origin] = event.seq
     state.position += 1
+    if state.position == 1:
+        state.began_at = event.at
     match event:  # the events of node runs first: they are most of any log
         case NodeRunFinished() | NodeRunStarted() | NodeRunDispatched():
             _fold_run_event(state, event)
         case JobRequested() | JobReady() | JobStopRequested() | JobStopping():
             _fold_job_event(state, event)
-        case JobAborted() | JobFinished() | ExecutorLost() | WorkQueued():
+        case JobAborted() | JobFinished() | ExecutorLost() | WorkQueued() | JobsPruned():
             _fold_other_event(state, event)
         case (
             PlanJobRequested()
@@ -146,7 +149,7 @@ def _fold_job_event(
 
 
 def _fold_other_event(
-    state: State, event: JobAborted | JobFinished | ExecutorLost | WorkQueued
+    state: State, event: JobAborted | JobFinished | ExecutorLost | WorkQueued | JobsPruned
 ) -> None:
     match event:
         case JobAborted():
@@ -157,6 +160,8 @@ def _fold_other_event(
             _executor_lost(state, event)
         case WorkQueued():
             _work_queued(state, event)
+        case JobsPruned():
+            _jobs_pruned(state, event)
         case _:
             assert_never(event)
 
@@ -174,7 +179,8 @@ def _job_requested(state: State, event: JobRequested) -> None:
     scheduled = event.spec.origin.scheduled_job_id is not None
     if scheduled and not is_fired_unmade(state, event.request_id):
         return  # its occurrence was refused already, or never fired
-    name = str(len(state.jobs) + 1)
+    state.job_count += 1
+    name = str(state.job_count)
     target_of = {node: index for index, target in enumerate(event.targets) for node in target.nodes}
     nodes = {node: NodeRun(node, target_of[node]) for node in event.nodes}
     job = state.jobs[name] = Job(
@@ -319,6 +325,20 @@ def _executor_lost(state: State, event: ExecutorLost) -> None:
 
 def _work_queued(state: State, event: WorkQueued) -> None:
     state.work_queued_through = max(state.work_queued_through, event.through)
+
+
+def _jobs_pruned(state: State, event: JobsPruned) -> None:
+    """Forget the jobs that ended before `before`: those still held here (a process without a
+    projection keeps ended jobs in memory); a projection deletes its own."""
+    if event.before <= state.pruned_before:
+        return
+    state.pruned_before = event.before
+    for name in [name for name, job in state.jobs.items() if is_pruned(job, event.before)]:
+        del state.jobs[name]
+
+
+def is_pruned(job: Job, before: float) -> bool:
+    return job.finished_at is not None and job.state in JOB_TERMINAL and job.finished_at < before
 
 
 def _live_job(state: State, name: str) -> Job | None:

@@ -424,6 +424,14 @@ PlanEvent = (
 )
 """What plan jobs do: requested, each step's start and end, stops, resumes, the end."""
 
+
+class JobsPruned(EventBase, tag="jobs_pruned", frozen=True, kw_only=True):
+    """Retention: every job that ended before `before` (seconds since the epoch) is forgotten,
+    with its nodes and events. Names and event ids are never given again."""
+
+    before: float
+
+
 IdentityEvent = (
     TokenIssued
     | TokenRevoked
@@ -452,4 +460,5 @@ Event = (
     | ExecutorLost
     | WorkQueued
     | PlanEvent
+    | JobsPruned
 )

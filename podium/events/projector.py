@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Protocol
 
 from podium.events.fold import fold
 from podium.events.model import Event
@@ -19,6 +20,18 @@ from podium.events.state import State
 Listener = Callable[[Record, State], None]
 
 
+class ArchiveHook(Protocol):
+    """Where ended jobs go (`podium.history.archive.Archive`): it sees each record after the
+    listeners, and may hold the fold back while it writes."""
+
+    def on_record(self, record: Record, state: State) -> None: ...
+
+    @property
+    def behind(self) -> bool: ...
+
+    async def drained(self) -> None: ...
+
+
 class Projector:
     def __init__(
         self,
@@ -26,8 +39,11 @@ class Projector:
         state: State | None = None,
         from_offset: int = 0,
         chain: bytes = b"",
+        archive: ArchiveHook | None = None,
     ):
         self.state = State() if state is None else state
+        self.archive = archive
+        self.folded = 0  # events folded by this projector (copies included)
         self.next_offset = from_offset
         self.chain = chain  # the chain hash of record next_offset - 1, where the log keeps one
         self.version = 0  # records folded by this projector
@@ -50,6 +66,8 @@ class Projector:
         try:
             async for record in self._log.subscribe(self.next_offset):
                 self.apply(record)
+                if self.archive is not None and self.archive.behind:
+                    await self.archive.drained()
         finally:
             catching_up.cancel()
 
@@ -74,8 +92,11 @@ class Projector:
         self.next_offset = record.offset + 1
         self.chain = record.chain
         self.version += 1
+        self.folded += len(record.events)
         for listener in self._listeners:
             listener(record, state)
+        if self.archive is not None:
+            self.archive.on_record(record, state)
         if self._heads:
             self._resolve_heads(record)
         self._changed.notify()

@@ -46,7 +46,7 @@ def decode_snapshot(data: bytes) -> Snapshot:
     current shape (see `legacy`)."""
     raw = zlib.decompress(data)
     try:
-        return _decoder.decode(raw)
+        return _counted(_decoder.decode(raw))
     except msgspec.ValidationError:
         old = msgspec.msgpack.decode(raw)
         if not isinstance(old, dict) or not isinstance(old.get("state"), dict):
@@ -55,7 +55,14 @@ def decode_snapshot(data: bytes) -> Snapshot:
     for job in jobs.values():
         upcast_snapshot_job(job)
     upcast_snapshot_identity(old["state"])
-    return msgspec.convert(old, Snapshot)
+    return _counted(msgspec.convert(old, Snapshot))
+
+
+def _counted(snapshot: Snapshot) -> Snapshot:
+    """A snapshot taken before `job_count` held every job it had named."""
+    state = snapshot.state
+    state.job_count = max(state.job_count, len(state.jobs))
+    return snapshot
 
 
 class FileSnapshots:

@@ -264,6 +264,9 @@ class State(msgspec.Struct, gc=False):
     plan_jobs: dict[str, PlanJob] = {}  # by name ("1", "2", ...)
     plan_requests: dict[str, str] = {}  # request id -> plan job name
     active_plans: dict[str, None] = {}  # plan jobs not yet ended, oldest first
+    job_count: int = 0  # jobs ever requested: the next job's name is one more, pruned or not
+    pruned_before: float = 0.0  # jobs that ended before this were pruned (JobsPruned)
+    began_at: float = 0.0  # the time of the first event: nothing ended before it
 
     def job(self, name: str) -> Job | None:
         return self.jobs.get(name)

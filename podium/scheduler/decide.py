@@ -20,6 +20,7 @@ from podium.events.model import (
     ExecutorLost,
     JobFinished,
     JobReady,
+    JobsPruned,
     JobState,
     JobStopping,
     NodeRunDispatched,
@@ -70,6 +71,15 @@ def decide(state: State, now: float, max_inflight: int, max_dispatch: int = UNBO
             elif not job.refused:  # nothing left that could ever release them
                 _skip(job, _blocked(job, job.waiting), now, SKIPPED_BY_CYCLE, decision)
     return decision
+
+
+def prune_due(state: State, now: float, retention_s: float, every_s: float) -> JobsPruned | None:
+    """Retention: prune the jobs that ended more than `retention_s` ago, once the horizon has
+    moved by `every_s` since the last pruning, and only once the log is older than that."""
+    before = now - retention_s
+    if state.began_at >= before or before - state.pruned_before < every_s:
+        return None
+    return JobsPruned(at=now, before=before)
 
 
 def _stop(job: Job, now: float, decision: Decision) -> None:

@@ -45,6 +45,7 @@ from podium.scheduler.decide import (
     decide,
     lost_executors,
     parked_run,
+    prune_due,
     settle_lost_executor,
     stopping_now,
     undelivered_work,
@@ -179,6 +180,10 @@ class Scheduler:
         settings = self._settings
         decision = decide(state, now, settings.max_inflight, settings.max_dispatch)
         decision.events.extend(self._timers.due(state, now))
+        pruning = prune_due(state, now, settings.job_retention_s, settings.prune_every_s)
+        if pruning is not None:
+            log.info("pruning jobs", ended_before=pruning.before)
+            decision.events.append(pruning)
         seen = self._heartbeats.last_seen()
         for executor in lost_executors(state, seen, now, self._settings.lease_s, self._since):
             log.warning("executor lost; settling its runs", executor=executor)
@@ -246,8 +251,8 @@ class Scheduler:
 
     async def _publish_stops(self) -> None:
         for name in list(self.state.active):
-            job = self.state.jobs[name]
-            if job.stop_requested:
+            job = self.state.jobs.get(name)  # one that ended meanwhile may have been archived
+            if job is not None and job.stop_requested:
                 await self._stop_bus.publish(StopNotice(job=name, force=job.force))
 
     async def _take_snapshots(self) -> None:

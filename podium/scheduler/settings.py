@@ -18,3 +18,9 @@ class SchedulerSettings:
     stop_repeat_s: float = 5.0  # stop notices of stopping jobs go out again this often
     snapshot_interval_s: float = 60.0
     snapshot_min_events: int = 10_000
+    job_retention_days: float = 30.0  # ended jobs older than this are pruned (JobsPruned)
+    prune_every_s: float = 3600.0  # how far the pruning horizon moves before it is moved again
+
+    @property
+    def job_retention_s(self) -> float:
+        return self.job_retention_days * 86_400.0

@@ -7,6 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from podium.api.keys import JOBS
 from podium.engine import Engine
 from podium.jsontypes import Json
 from tests.conftest import Api, running
@@ -91,8 +92,9 @@ async def test_as_of_refuses_events_not_on_the_log_and_jobs_not_made_yet(
     await api.wait_job(first)
     second = await api.run_task(["n-02"])
     await api.wait_job(second)
-    assert engine.projector is not None
-    created = engine.projector.state.jobs[second].created_position
+    ended = await engine.api.app[JOBS].head(second)  # ended jobs are in the projection
+    assert ended is not None
+    created = ended.created_position
     for path, status, kind in (
         (f"/jobs/{second}?as_of=0", 400, "validation-error"),
         (f"/jobs/{second}?as_of=x", 400, "validation-error"),

@@ -29,6 +29,7 @@ SHARED: Final = frozenset(
         "health",
         "rbac",
         "plans",
+        "history",
     }
 )
 ROLES: Final = frozenset({"api", "scheduler", "executor"})
