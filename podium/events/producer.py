@@ -17,6 +17,7 @@ benchmarks measure the gain).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,7 +90,8 @@ class Producer:
             self._pending.append(entry)
             parts.append(entry)
             if timeout_s is not None:
-                loop.call_later(timeout_s, self._expire, entry)
+                timer = loop.call_later(timeout_s, self._expire, entry)
+                entry.done.add_done_callback(functools.partial(_cancel, timer))
         self._wakeup.set()
         if len(parts) == 1:
             return await parts[0].done
@@ -195,6 +197,10 @@ class Producer:
                     entry.appending = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX_S)
+
+
+def _cancel(timer: asyncio.TimerHandle, _: object) -> None:
+    timer.cancel()  # its entry was settled before its deadline
 
 
 def _settle(taken: list[_Entry], error: BaseException | None) -> None:

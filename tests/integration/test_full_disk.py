@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from podium.events.filelog import FileEventLog
 from podium.events.model import Event, JobReady
 from podium.events.ports import LogUnavailable
 from podium.events.producer import Producer
-from tests.integration.test_filelog import jobs, read_all
+from tests.integration.test_filelog import V1_LOG, jobs, read_all
 
 
 @pytest.fixture
@@ -108,3 +109,15 @@ async def test_a_caller_told_not_recorded_never_sees_its_events_land(small_disk:
         ["3"],
         ["4"],
     ]
+
+
+async def test_an_old_log_that_cannot_be_upgraded_is_left_as_it_was(small_disk: Path) -> None:
+    """The upgrade to format 2 needs room for a copy; without it the start is refused and the
+    old log, still format 1, is all there is, as before."""
+    path = small_disk / "events.log"
+    shutil.copy(V1_LOG, path)
+    fill(small_disk)
+    with pytest.raises(OSError, match="No space left on device"):
+        await FileEventLog.open(path)
+    assert path.read_bytes() == V1_LOG.read_bytes()
+    assert sorted(p.name for p in small_disk.iterdir()) == ["events.log", "filler"]
