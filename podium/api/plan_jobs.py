@@ -19,7 +19,7 @@ from podium.api.params import choice_param, decimal_id, int_param, path_id, time
 from podium.api.streams import KEEPALIVE_S, resume_from, wants_stream
 from podium.api.views import owner, pagination
 from podium.environments import Environment
-from podium.events.render import iso
+from podium.events.render import REDACTED, iso
 from podium.events.state import PLAN_TERMINAL, Job, JobEvent, PlanJob, State
 from podium.jsontypes import Json
 from podium.plans.catalog import PuppetPlan, list_plan_files, read_plan
@@ -60,7 +60,10 @@ def plan_item(
         "options": {
             "description": plan.description,
             "plan_name": plan.plan,
-            "parameters": plan.params,
+            "parameters": {
+                key: REDACTED if key in plan.sensitive else value
+                for key, value in plan.params.items()
+            },
             "environment": plan.environment,
             "sensitive": plan.sensitive,
             "scheduled_job_id": plan.scheduled_job_id,

@@ -57,6 +57,7 @@ from podium.tasks.params import (
     Problem,
     check_parameters,
     declared_parameters,
+    sensitive_names,
 )
 
 log = structlog.get_logger(__name__)
@@ -139,7 +140,7 @@ async def _requested(
     _require_plan(app[PROJECTOR].state, user, name)
     environment = find_environment(app[ENVIRONMENTS], command.environment)
     found = await asyncio.to_thread(_bundle, environment, name)
-    params = _checked(found, given)
+    params, sensitive = _checked(found, given)
     return PlanJobRequested(
         at=at,
         request_id=request_id,
@@ -149,6 +150,7 @@ async def _requested(
         params=params,
         description=command.description,
         userdata=command.userdata or {},
+        sensitive=sensitive,
         timeout_s=command.timeout,
         sources=found.sources,
         tasks=found.tasks,
@@ -287,9 +289,9 @@ def _bundle(environment: Environment, name: str) -> Bundle:
     return found
 
 
-def _checked(found: Bundle, given: dict[str, Json]) -> dict[str, Json]:
-    """The plan's parameters with defaults applied. Raises one ValidationError listing every
-    bad parameter with the type it expects."""
+def _checked(found: Bundle, given: dict[str, Json]) -> tuple[dict[str, Json], list[str]]:
+    """The plan's parameters with defaults applied, and the names of the sensitive ones.
+    Raises one ValidationError listing every bad parameter with the type it expects."""
     try:
         declared = declared_parameters(found.plan.declarations())
     except ParameterDeclarationError as exc:  # the bundle checked them already
@@ -301,4 +303,4 @@ def _checked(found: Bundle, given: dict[str, Json]) -> dict[str, Json]:
             for p in problems
         ]
         raise parameter_error(f"Plan {found.plan.name}", problems, plan=found.plan.name)
-    return params
+    return params, sensitive_names(declared)

@@ -3,12 +3,14 @@ parsed into an expression (`podium.plans.expr`)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from podium.jsontypes import Json
 from podium.plans.expr import Expr
 
+SENSITIVE: Final = re.compile(r"\ASensitive(?:\[(.*)\])?\Z", re.S)
 NodeAction = Literal["task", "command", "script", "upload"]
 NODE_ACTIONS: Final[tuple[NodeAction, ...]] = ("task", "command", "script", "upload")
 Action = Literal["task", "command", "script", "upload", "plan", "message", "verbose", "eval"]
@@ -37,8 +39,13 @@ class PlanParameter:
     description: str | None = None
 
     def declaration(self) -> dict[str, Json]:
-        """As task metadata declares a parameter, for the task parameter checks."""
-        declared: dict[str, Json] = {"type": self.type or "Any"}
+        """As task metadata declares a parameter, for the task parameter checks: Bolt's
+        `Sensitive[T]` is `T` marked sensitive (its value is hidden from reads)."""
+        kind = self.type or "Any"
+        sensitive = SENSITIVE.match(kind)
+        if sensitive is not None:
+            kind = sensitive.group(1) or "Any"
+        declared: dict[str, Json] = {"type": kind, "sensitive": sensitive is not None}
         if self.has_default:
             declared["default"] = self.default
         return declared

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -455,3 +456,23 @@ async def test_the_references_plan_examples_sent_verbatim(tmp_path: Path) -> Non
         assert (status, answer["kind"]) == (404, f"{ORCH}/unknown-job")
         status, answer = await api.post_raw("/command/stop_plan", b'{"plan_job": "1"}')
         assert (status, answer) == (202, {"name": "1"})
+
+
+async def test_a_sensitive_parameter_is_checked_and_hidden_from_reads(api: Api) -> None:
+    status, answer = await api.post(
+        "/command/plan_run",
+        {"plan_name": "plantest::secret", "params": {"targets": "localhost", "password": "short"}},
+    )
+    assert (status, answer["kind"]) == (400, f"{ORCH}/validation-error"), answer
+    assert "short" not in answer["msg"]  # a sensitive value is described by its type only
+    name = await run_plan(
+        api, "plantest::secret", {"targets": "localhost", "password": "s3cr3t-pw"}
+    )
+    plan = await wait_plan(api, name)
+    assert plan["state"] == "success", plan["result"]
+    assert plan["options"]["sensitive"] == ["password"]
+    assert plan["options"]["parameters"]["password"] == "Sensitive [value redacted]"
+    assert "s3cr3t-pw" not in json.dumps(await api.ok("/plan_jobs"))
+    job = next(iter(plan["status"]))
+    nodes = await api.ok(f"/jobs/{job}/nodes")
+    assert nodes["items"][0]["result"]["length"] == "s3cr3t-pw"  # the task got the value
