@@ -155,6 +155,7 @@ async def _requested(
         sources=found.sources,
         tasks=found.tasks,
         files=found.files,
+        file_modes=found.file_modes,
     )
 
 

@@ -364,6 +364,7 @@ class PlanJobRequested(EventBase, tag="plan_job_requested", frozen=True, kw_only
     tasks: dict[str, Json] = {}
     files: dict[str, str] = {}
     driven_by_client: bool = False
+    file_modes: dict[str, int] = {}  # the permission bits of each file, as an upload keeps them
     scheduled_job_id: str | None = None  # the schedule whose fired occurrence this is
 
 

@@ -95,6 +95,7 @@ def _plan_job_requested(state: State, event: PlanJobRequested) -> None:
         sources=event.sources,
         tasks=event.tasks,
         files=event.files,
+        file_modes=event.file_modes,
         driven_by_client=event.driven_by_client,
         state=PlanState.RUNNING if event.driven_by_client else PlanState.PENDING,
         attempt_started_at=event.at,

@@ -225,6 +225,7 @@ class PlanJob(msgspec.Struct, gc=False):
     sources: dict[str, str] = {}
     tasks: dict[str, Json] = {}
     files: dict[str, str] = {}
+    file_modes: dict[str, int] = {}
     driven_by_client: bool = False
     state: PlanState = PlanState.PENDING
     attempt: int = 1

@@ -111,6 +111,7 @@ class Bundle:
     plans: dict[str, Plan] = field(default_factory=dict)
     tasks: dict[str, Json] = field(default_factory=dict)  # task -> parameters, supports_noop
     files: dict[str, str] = field(default_factory=dict)  # "<module>/<file>" -> base64
+    file_modes: dict[str, int] = field(default_factory=dict)  # its permission bits
 
 
 def bundle(environment: Environment, name: str) -> Bundle | None:
@@ -200,5 +201,6 @@ def _file(environment: Environment, found: Bundle, plan: Plan, source: str, step
             if len(data) > MAX_FILE_BYTES:
                 raise PlanError(plan.name, step, f"{source} is larger than {MAX_FILE_BYTES} bytes")
             found.files[source] = base64.b64encode(data).decode("ascii")
+            found.file_modes[source] = path.stat().st_mode & 0o7777
             return
     raise PlanError(plan.name, step, f"no file {source} (looked in modules/{module}/files/)")

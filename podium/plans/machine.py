@@ -290,15 +290,18 @@ class _Walk:
         content = self.job.files.get(step.object, "")
         if step.action == "script":
             arguments = [] if step.parameters is None else evaluate(step.parameters, scope)
-            params = {
+            script: dict[str, Json] = {
                 "content": content,
                 "arguments": [as_text(a) for a in arguments],
                 "name": step.object.rsplit("/", 1)[-1],
             }
-            return SHIM_TASKS["script"], params, step.object
+            return SHIM_TASKS["script"], script, step.object
         assert step.destination is not None
         path = as_text(evaluate(step.destination, scope))
-        return SHIM_TASKS["upload"], {"path": path, "content": content}, step.object
+        upload: dict[str, Json] = {"path": path, "content": content}
+        if step.object in self.job.file_modes:
+            upload["mode"] = self.job.file_modes[step.object]  # kept, as Bolt's upload keeps it
+        return SHIM_TASKS["upload"], upload, step.object
 
     def _job_ended(self, step: Step, path: str, record: StepRecord) -> Outcome:
         job = None if record.job is None else self.state.jobs.get(record.job)

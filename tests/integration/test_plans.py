@@ -73,11 +73,13 @@ async def test_commands_scripts_and_uploads_run_through_the_bolt_shim(
     assert result["script"] == f"3 arguments: one two {tmp_path}\n"
     assert result["read_back"] == "uploaded by a plan\n"
     assert (tmp_path / "payload.txt").read_text() == "uploaded by a plan\n"
+    assert (tmp_path / "count_args.sh").stat().st_mode & 0o777 == 0o755  # its mode kept
     kinds = [e["type"] for e in await events_of(api, name)]
     assert kinds == [
         "command_start",
         "command_start",
         "script_start",
+        "upload_start",
         "upload_start",
         "command_start",
         "plan_finished",
