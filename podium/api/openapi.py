@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import msgspec
 from aiohttp import web
@@ -72,7 +72,7 @@ class Operation:
     `answer` of None is an answer without a body (204)."""
 
     summary: str
-    answer: Any
+    answer: type | None
     statuses: tuple[int, ...] = (200,)
     body: type[BaseModel] | None = None
     models: tuple[type[BaseModel], ...] = ()  # that the body's schema names besides its own
@@ -81,7 +81,9 @@ class Operation:
     path: Mapping[str, dict[str, Json]] = field(default_factory=dict)
     follow: tuple[Follow, ...] = ()
     media: str | tuple[str, ...] = "application/json"  # the answer's media type(s)
-    events: Any = None  # also answers `text/event-stream`, each event's data one of these
+    events: type[msgspec.Struct] | None = (
+        None  # also answers `text/event-stream`, each event's data one of these
+    )
     public: bool = False  # needs no token
     description: str = ""
 
@@ -107,9 +109,7 @@ def build_document(
     for method, path, handler in routes:
         operation = operations.get(handler)
         entry = (
-            _undescribed(handler, path)
-            if operation is None
-            else _operation(handler, path, operation, answer_schema)
+            _undescribed(path) if operation is None else _operation(path, operation, answer_schema)
         )
         entry["operationId"] = _unique(handler.__name__, path, named)
         paths.setdefault(path, {})[method.lower()] = entry
@@ -132,7 +132,7 @@ def build_document(
     }
 
 
-def _schemas(operations: Sequence[Operation]) -> tuple[dict[str, Json], Callable[[Any], Json]]:
+def _schemas(operations: Sequence[Operation]) -> tuple[dict[str, Json], Callable[[type], Json]]:
     """Every component schema, and the schema of each answer type."""
     bodies = list(
         dict.fromkeys(
@@ -168,9 +168,7 @@ def _unique(name: str, path: str, named: set[str]) -> str:
     return name
 
 
-def _operation(
-    handler: Handler, path: str, op: Operation, answer_schema: Callable[[Any], Json]
-) -> dict[str, Json]:
+def _operation(path: str, op: Operation, answer_schema: Callable[[type], Json]) -> dict[str, Json]:
     entry: dict[str, Json] = {
         "summary": op.summary,
         "tags": [_tag(path)],
@@ -196,7 +194,7 @@ def _operation(
     return entry
 
 
-def _answers(op: Operation, answer_schema: Callable[[Any], Json]) -> dict[str, Json]:
+def _answers(op: Operation, answer_schema: Callable[[type], Json]) -> dict[str, Json]:
     content: dict[str, Json] = {}
     if op.answer is not None:
         for media in (op.media,) if isinstance(op.media, str) else op.media:
@@ -295,7 +293,7 @@ def _reason(status: int) -> str:
     return reasons.get(status, "")
 
 
-def _undescribed(handler: Handler, path: str) -> dict[str, Json]:
+def _undescribed(path: str) -> dict[str, Json]:
     return {
         "summary": f"{path} (not described yet)",
         "x-undescribed": True,
