@@ -1,56 +1,44 @@
 """What each handler takes and answers, for the OpenAPI document: one `Operation` per handler.
 
-A new endpoint adds its entry here (its body model, its answer Struct from `answers`, the
-ApiErrors it raises); tests/integration/test_openapi.py fails for a route without one.
+A new endpoint adds its entry here, or in its area's table (`schedule_operations`,
+`plan_operations`, `admin_operations`): its body model, its answer Struct (`answers` and the
+areas' `*_answers`), the ApiErrors it raises. tests/unit/test_openapi_document.py fails for a
+route without one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Final
 
 from podium.api import (
-    admin,
     answers,
     commands,
     diff,
     docs,
-    environment_jobs,
     environments,
     events,
     inventory,
     jobs,
-    plan_jobs,
-    plans,
     rerun,
-    scheduled_jobs,
     status,
     task_targets,
     tasks,
     usage,
     webview,
 )
+from podium.api.admin_operations import ADMIN
 from podium.api.bodies import (
-    ENVIRONMENT_NAME,
     DeployCommand,
-    DeployInput,
-    EnvironmentJobCommand,
-    EnvironmentJobUpdate,
     InventoryQuery,
     RerunCommand,
-    ScheduleTaskCommand,
     StopCommand,
     TaskCommand,
-    TaskInput,
     TaskTargetCommand,
 )
 from podium.api.errors import (
-    Conflict,
     DependencyCycle,
-    DisabledScheduledJob,
     EmptyEnvironment,
     EmptyTarget,
-    InvalidTime,
     InventoryInvalid,
     NotFound,
     NotPermitted,
@@ -59,74 +47,36 @@ from podium.api.errors import (
     QueryError,
     Unavailable,
     UnknownEnvironment,
-    UnknownIdentity,
     UnknownJob,
-    UnknownPlan,
     UnknownTask,
     UnknownTaskTarget,
 )
 from podium.api.metrics import metrics
 from podium.api.openapi import Follow, Handler, Operation, Param
-from podium.api.plan_bodies import (
-    EnvironmentPlanRunCommand,
-    PlanFinishCommand,
-    PlanInput,
-    PlanResumeCommand,
-    PlanRunCommand,
-    PlanStartCommand,
-    StopPlanCommand,
+from podium.api.operation_params import (
+    AS_OF,
+    AS_OF_PAST,
+    ENVIRONMENT,
+    ENVIRONMENT_SCHEMA,
+    EVENTS_OF_THE_JOB,
+    ID,
+    JOB_ID,
+    JOB_READ_ERRORS,
+    LAST_EVENT_ID,
+    LEVEL,
+    LIMIT,
+    OFFSET,
+    ORDER,
+    SEGMENT_NAME,
+    START,
+    TASK_PARAMETERS,
+    TIME,
+    choice,
 )
-from podium.api.schedule_views import ENVIRONMENT_SORT, SCHEDULED_SORT, TYPES
+from podium.api.plan_operations import PLANS
+from podium.api.schedule_operations import SCHEDULES
 from podium.events.model import NodeState
 from podium.health import orchestrator_status, service, services, simple
-from podium.jsontypes import Json
-from podium.tasks.names import SEGMENT
-
-ID: Final = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
-COUNT: Final = {"type": "integer", "minimum": 0}
-
-
-def choice(values: Iterable[str]) -> dict[str, Json]:
-    """One of `values`; empty is as absent (the default)."""
-    return {"enum": [*values, ""]}
-
-
-ORDER: Final = Param("order", choice(jobs.ORDERS), "asc (the default) or desc")
-LIMIT: Final = Param("limit", COUNT, "at most this many items (all when absent)")
-OFFSET: Final = Param("offset", COUNT, "the index of the first item (0 when absent)")
-START: Final = Param("start", {"type": "integer", "minimum": 1}, "the first event id wanted")
-LAST_EVENT_ID: Final = Param(
-    "Last-Event-ID",
-    {"type": "string", "pattern": "^[0-9]{1,17}$"},
-    "resume a stream after this event id",
-    where="header",
-)
-ENVIRONMENT: Final = Param(
-    "environment",
-    {"type": "string", "pattern": f"{ENVIRONMENT_NAME}|^$"},
-    "production when absent or empty",
-)
-AS_OF: Final = Param("as_of", {"type": "integer", "minimum": 1}, "as it was after this event")
-AS_OF_PAST: Final = "An as_of past the log's last event is a validation-error."
-LEVEL: Final = Param("level", {"type": "string"}, "critical, info or debug: echoed")
-TIME: Final = {"type": "string", "format": "date-time"}
-JOB_ID: Final = {"id": ID}
-SEGMENT_NAME: Final = {
-    "type": "string",
-    "pattern": SEGMENT.pattern.replace("\\A", "^").replace("\\Z", "$"),
-}
-NAME: Final = {"type": "string", "pattern": admin.NAME_PATTERN}
-ENVIRONMENT_SCHEMA: Final = {"type": "string", "pattern": ENVIRONMENT_NAME}
-JOB_READ_ERRORS: Final = (UnknownJob, NotPermitted)
-EVENTS_OF_THE_JOB: Final = "$response.body#/job/name"
-ADMIN_ERRORS: Final = (NotPermitted,)
-
-
-TASK_PARAMETERS: Final = (
-    "params are checked against the parameters the task declares, and noop against its "
-    "supports_noop: the document cannot know them, and a mismatch is a validation-error naming "
-    "each parameter."
-)
 
 
 def _job_links(expression: str) -> tuple[Follow, ...]:
@@ -220,210 +170,6 @@ _COMMANDS: Final[dict[Handler, Operation]] = {
 }
 
 # What scheduling a job checks: what running it checks, as its owner, and its start time.
-SCHEDULE_ERRORS: Final = (
-    UnknownEnvironment,
-    UnknownTask,
-    UnknownPlan,
-    EmptyEnvironment,
-    EmptyTarget,
-    DependencyCycle,
-    PuppetDbError,
-    QueryError,
-    NotPermitted,
-    InvalidTime,
-    Unavailable,
-)
-SCHEDULED_JOB: Final = "$response.body#/scheduled_job/name"
-
-
-def _schedule_list(sorts: tuple[str, ...], default: str) -> tuple[Param, ...]:
-    return (
-        LIMIT,
-        OFFSET,
-        ORDER,
-        Param("order_by", choice(sorts), f"{default} when absent"),
-        Param("type", choice(TYPES), "only scheduled jobs of this type"),
-    )
-
-
-_SCHEDULES: Final[dict[Handler, Operation]] = {
-    scheduled_jobs.schedule_task: Operation(
-        "Run a task later, once or every interval",
-        answers.ScheduledJobCreated,
-        (202,),
-        body=ScheduleTaskCommand,
-        errors=SCHEDULE_ERRORS,
-        follow=(
-            Follow("delete", scheduled_jobs.delete_scheduled_job, {"id": SCHEDULED_JOB}),
-            Follow("environment_job", environment_jobs.get_environment_job, {"id": SCHEDULED_JOB}),
-        ),
-        description=TASK_PARAMETERS,
-    ),
-    scheduled_jobs.list_scheduled_jobs: Operation(
-        "Scheduled jobs with a run to come (deprecated API; bad paging is a query-error)",
-        answers.ScheduledJobList,
-        params=_schedule_list(tuple(SCHEDULED_SORT), "next_run"),
-        errors=(QueryError,),
-    ),
-    scheduled_jobs.delete_scheduled_job: Operation(
-        "Delete a scheduled job: it never runs again (an unknown id answers 204 too)",
-        None,
-        (204,),
-        path=JOB_ID,
-        errors=(NotPermitted, Unavailable),
-    ),
-    environment_jobs.list_environment_jobs: Operation(
-        "Every scheduled job the user may see, disabled ones included",
-        answers.EnvironmentJobList,
-        params=_schedule_list(tuple(ENVIRONMENT_SORT), "next_run_time"),
-        errors=(QueryError,),
-    ),
-    environment_jobs.get_environment_job: Operation(
-        "One scheduled job", answers.EnvironmentJob, path=JOB_ID, errors=JOB_READ_ERRORS
-    ),
-    environment_jobs.create_environment_job: Operation(
-        "Schedule a task, a deploy or a plan, once or every interval",
-        answers.ScheduledJobCreated,
-        body=EnvironmentJobCommand,
-        models=(TaskInput, DeployInput, PlanInput),
-        errors=SCHEDULE_ERRORS,
-        follow=(
-            Follow("job", environment_jobs.get_environment_job, {"id": SCHEDULED_JOB}),
-            Follow("change", environment_jobs.update_environment_job, {"id": SCHEDULED_JOB}),
-        ),
-    ),
-    environment_jobs.update_environment_job: Operation(
-        "Change a scheduled job: each key given replaces its value; enabled false deletes it",
-        answers.ScheduledJobCreated,
-        body=EnvironmentJobUpdate,
-        models=(TaskInput, DeployInput, PlanInput),
-        path=JOB_ID,
-        errors=(*SCHEDULE_ERRORS, UnknownJob, DisabledScheduledJob),
-        description="A new input must fit the scheduled job's type (a task's or a deploy's): "
-        "one that does not is a validation-error.",
-    ),
-}
-
-PLAN_JOB: Final = "$response.body#/name"
-PLAN_RUN_ERRORS: Final = (UnknownEnvironment, UnknownPlan, NotPermitted, Unavailable)
-PLAN_PARAMETERS: Final = (
-    "params are checked against the parameters the plan declares, and the plan against the "
-    "subset of Bolt YAML plans Podium runs: the document cannot know them, and a mismatch is a "
-    "validation-error naming the plan."
-)
-
-
-def _plan_links() -> tuple[Follow, ...]:
-    return (
-        Follow("plan_job", plan_jobs.get_plan_job, {"id": PLAN_JOB}),
-        Follow("events", plan_jobs.plan_job_events, {"id": PLAN_JOB}),
-        Follow("stop", plans.stop_plan, body={"plan_job": PLAN_JOB}),
-    )
-
-
-_PLANS: Final[dict[Handler, Operation]] = {
-    plans.plan_run: Operation(
-        "Run a Bolt YAML plan",
-        answers.PlanJobName,
-        (202,),
-        body=PlanRunCommand,
-        errors=PLAN_RUN_ERRORS,
-        follow=_plan_links(),
-        description=PLAN_PARAMETERS,
-    ),
-    plans.environment_plan_run: Operation(
-        "Run a plan with parameters given as values, PQL queries or node groups",
-        answers.PlanJobName,
-        (202,),
-        body=EnvironmentPlanRunCommand,
-        errors=(*PLAN_RUN_ERRORS, QueryError, PuppetDbError, EmptyTarget),
-        follow=_plan_links(),
-        description=PLAN_PARAMETERS,
-    ),
-    plans.stop_plan: Operation(
-        "Stop a plan job: no step starts after the one running",
-        answers.PlanJobName,
-        (202,),
-        body=StopPlanCommand,
-        errors=(UnknownJob, NotPermitted, Unavailable),
-    ),
-    plans.plan_resume: Operation(
-        "Run a failed or stopped plan job again from one of its steps",
-        answers.PlanJobName,
-        (202,),
-        body=PlanResumeCommand,
-        errors=(UnknownJob, NotPermitted, Unavailable),
-        description="from_step must be a step of the plan, and the plan job must have ended "
-        "unsuccessfully: otherwise a validation-error.",
-    ),
-    plans.plan_start: Operation(
-        "Bolt's start of a plan it runs itself: a plan job for its tasks to name",
-        answers.PlanJobName,
-        (202,),
-        body=PlanStartCommand,
-        errors=PLAN_RUN_ERRORS,
-        follow=(Follow("finish", plans.plan_finish, body={"plan_job": PLAN_JOB}),),
-        description=PLAN_PARAMETERS,
-    ),
-    plans.plan_finish: Operation(
-        "Bolt's end of a plan it ran itself, with its result",
-        answers.PlanJobName,
-        (202,),
-        body=PlanFinishCommand,
-        errors=(UnknownJob, NotPermitted, PlanAlreadyFinished, Unavailable),
-    ),
-    plan_jobs.list_plans: Operation(
-        "An environment's YAML plans, and whether the user may run each",
-        answers.PlanList,
-        params=(ENVIRONMENT,),
-        errors=(UnknownEnvironment,),
-    ),
-    plan_jobs.get_plan: Operation(
-        "One plan and its parameters (init is the module's own plan)",
-        answers.Plan,
-        path={"module": SEGMENT_NAME, "plan": SEGMENT_NAME},
-        params=(ENVIRONMENT,),
-        errors=(UnknownEnvironment, UnknownPlan),
-        description="A Puppet-language plan, or one outside the subset Podium runs, is a "
-        "validation-error naming it.",
-    ),
-    plan_jobs.list_plan_jobs: Operation(
-        "Plan jobs, sorted and paged",
-        answers.PlanJobList,
-        params=(
-            LIMIT,
-            OFFSET,
-            ORDER,
-            Param("order_by", choice(plan_jobs.PLAN_ORDER_BY), "timestamp when absent"),
-            Param("results", choice(("include", "exclude")), "exclude leaves out result"),
-            Param("min_finish_timestamp", TIME, "only plan jobs finished at or after it"),
-            Param("max_finish_timestamp", TIME, "only plan jobs finished at or before it"),
-        ),
-        follow=(Follow("first", plan_jobs.get_plan_job, {"id": "$response.body#/items/0/name"}),),
-    ),
-    plan_jobs.get_plan_job: Operation(
-        "One plan job and the status history of its jobs",
-        answers.PlanJobDetail,
-        path=JOB_ID,
-        errors=JOB_READ_ERRORS,
-    ),
-    plan_jobs.plan_job_events: Operation(
-        "A plan job's events from an id on; with Accept: text/event-stream, a stream of them "
-        "that ends after plan_finished or plan_failed",
-        answers.PlanEvents,
-        path=JOB_ID,
-        params=(START, LAST_EVENT_ID),
-        errors=JOB_READ_ERRORS,
-        events=answers.PlanEvent,
-    ),
-    plan_jobs.plan_job_event: Operation(
-        "One event of a plan job, nothing cut",
-        answers.PlanEvent,
-        path={**JOB_ID, "event": ID},
-        errors=(*JOB_READ_ERRORS, plan_jobs.MismatchedEvent),
-    ),
-}
-
 _WEB: Final[dict[Handler, Operation]] = {
     webview.page: Operation(
         "The live web view (it signs in with a token)", str, media="text/html", public=True
@@ -617,92 +363,13 @@ _HEALTH: Final[dict[Handler, Operation]] = {
     ),
 }
 
-_USER_LINKS: Final = (
-    Follow("disable", admin.disable_user, {"login": "$response.body#/login"}),
-    Follow("token", admin.issue_token, body={"user": "$response.body#/login"}),
-)
-_ROLE_LINKS: Final = tuple(
-    Follow(name, handler, {"name": "$response.body#/name"})
-    for name, handler in (
-        ("grant", admin.grant),
-        ("revoke", admin.revoke),
-        ("assign", admin.assign),
-    )
-)
-_ADMIN: Final[dict[Handler, Operation]] = {
-    admin.list_users: Operation("Every user (users:edit:*)", answers.UserList, errors=ADMIN_ERRORS),
-    admin.create_user: Operation(
-        "Make a user (users:edit:*)",
-        answers.User,
-        (201,),
-        body=admin.NewUser,
-        errors=(NotPermitted, Conflict, Unavailable),
-        follow=_USER_LINKS,
-    ),
-    admin.disable_user: Operation(
-        "Disable a user: its tokens stop working (users:edit:*)",
-        answers.User,
-        path={"login": NAME},
-        errors=(NotPermitted, UnknownIdentity, Conflict, Unavailable),
-    ),
-    admin.list_roles: Operation("Every role (users:edit:*)", answers.RoleList, errors=ADMIN_ERRORS),
-    admin.create_role: Operation(
-        "Make a role with permissions (users:edit:*)",
-        answers.Role,
-        (201,),
-        body=admin.NewRole,
-        errors=(NotPermitted, Conflict, Unavailable),
-        follow=_ROLE_LINKS,
-    ),
-    admin.grant: Operation(
-        "Grant a role permissions (users:edit:*)",
-        answers.Role,
-        body=admin.Permissions,
-        path={"name": NAME},
-        errors=(NotPermitted, UnknownIdentity, Unavailable),
-    ),
-    admin.revoke: Operation(
-        "Take permissions from a role; the admin role keeps all of them (users:edit:*)",
-        answers.Role,
-        body=admin.Permissions,
-        path={"name": NAME},
-        errors=(NotPermitted, UnknownIdentity, Conflict, Unavailable),
-    ),
-    admin.assign: Operation(
-        "Add users to a role (users:edit:*)",
-        answers.Role,
-        body=admin.Members,
-        path={"name": NAME},
-        errors=(NotPermitted, UnknownIdentity, Unavailable),
-    ),
-    admin.list_tokens: Operation(
-        "Every token, by id, never the token itself (tokens:issue:*)",
-        answers.TokenList,
-        errors=ADMIN_ERRORS,
-    ),
-    admin.issue_token: Operation(
-        "Issue a token for a user: the answer is the only place it is shown (tokens:issue:*)",
-        answers.IssuedToken,
-        (201,),
-        body=admin.NewToken,
-        errors=(NotPermitted, UnknownIdentity, Conflict, Unavailable),
-        follow=(Follow("revoke", admin.revoke_token, {"id": "$response.body#/id"}),),
-    ),
-    admin.revoke_token: Operation(
-        "Revoke a token by its id (tokens:issue:*)",
-        answers.Token,
-        path={"id": {"type": "string", "pattern": "^[0-9a-f]{12}$"}},
-        errors=(NotPermitted, UnknownIdentity, Unavailable),
-    ),
-}
-
 OPERATIONS: Final[dict[Handler, Operation]] = {
     **_COMMANDS,
-    **_SCHEDULES,
-    **_PLANS,
+    **SCHEDULES,
+    **PLANS,
     **_WEB,
     **_JOBS,
     **_READS,
     **_HEALTH,
-    **_ADMIN,
+    **ADMIN,
 }
