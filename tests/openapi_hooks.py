@@ -11,6 +11,7 @@ words because JSON Schema cannot: each is listed here with the reason.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Final
 
 import schemathesis
@@ -30,32 +31,65 @@ schemathesis.openapi.format(
 )
 
 
-def _refused_for_a_documented_reason(case: schemathesis.Case[Any], details: dict[str, Any]) -> bool:
-    query = case.query or {}
-    if case.path == "/orchestrator/v1/jobs" and "task" in query and query.get("type") == "deploy":
-        return True  # reference §3.3: task with type=deploy is a validation-error
-    if {"as_of", "position"} <= details.keys():
-        return True  # as_of past the log's last event: the log decides
-    if "jobs" in details and case.path.endswith("/diff/{b}"):
-        return True  # two jobs of different kinds
-    if case.path == "/orchestrator/v1/usage" and "value" not in details:
-        return True  # dates out of order, or a window too wide: a rule across two parameters
-    if case.path == "/orchestrator/v1/command/rerun":
-        return True  # named nodes that are not the job's
-    if case.path == "/orchestrator/v1/command/plan_resume":
-        return True  # from_step must be a step, and the plan job one Podium ran that failed
-    fields = [str(error.get("field", "")) for error in details.get("errors", [])]
-    if case.path.endswith("/environment_jobs/{id}") and any(f.startswith("input") for f in fields):
-        return True  # a new input must fit the scheduled job's own type (task or deploy)
-    if "task" in details:  # a task's own parameters and noop support, from its metadata
-        return any(field.startswith("params.") for field in fields) or "noop" in str(details)
-    # A node group the classifier does not have, or one without a rule of its own.
-    return "node_group" in details and details.get("reason") in ("unknown", "no rule of its own")
+Case = schemathesis.Case[Any]
+Details = dict[str, Any]
+
+
+def _fields(details: Details) -> list[str]:
+    return [str(error.get("field", "")) for error in details.get("errors", [])]
+
+
+# Each refusal the operation's description states, as (why, whether an answer is one).
+DOCUMENTED: Final[list[tuple[str, Callable[[Case, Details], bool]]]] = [
+    (
+        "task with type=deploy on /jobs (reference §3.3)",
+        lambda case, _: (
+            case.path == "/orchestrator/v1/jobs"
+            and "task" in (case.query or {})
+            and (case.query or {}).get("type") == "deploy"
+        ),
+    ),
+    ("as_of past the log's last event", lambda _, details: {"as_of", "position"} <= details.keys()),
+    (
+        "two jobs of different kinds",
+        lambda case, d: "jobs" in d and case.path.endswith("/diff/{b}"),
+    ),
+    (
+        "usage dates out of order, or a window too wide",
+        lambda case, details: case.path == "/orchestrator/v1/usage" and "value" not in details,
+    ),
+    ("rerun's named nodes not the job's", lambda case, _: case.path.endswith("/command/rerun")),
+    (
+        "plan_resume of a step the plan lacks, or of a plan job not failed or not Podium's",
+        lambda case, _: case.path.endswith("/command/plan_resume"),
+    ),
+    (
+        "a new input of another type than the scheduled job's",
+        lambda case, details: (
+            case.path.endswith("/environment_jobs/{id}")
+            and any(field.startswith("input") for field in _fields(details))
+        ),
+    ),
+    (
+        "a task's own parameters or noop support",
+        lambda _, details: (
+            "task" in details
+            and (any(f.startswith("params.") for f in _fields(details)) or "noop" in str(details))
+        ),
+    ),
+    ("a plan's own parameters, or a plan outside the subset", lambda _, d: "plan" in d),
+    (
+        "a node group the classifier lacks, or one without a rule of its own",
+        lambda _, details: (
+            "node_group" in details and details.get("reason") in ("unknown", "no rule of its own")
+        ),
+    ),
+]
 
 
 @schemathesis.check
 def not_refused_as_malformed(
-    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: Case
 ) -> bool | None:
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive or response.status_code != 400:
@@ -66,6 +100,7 @@ def not_refused_as_malformed(
         raise AssertionError(f"A 400 that is not JSON: {response.content[:200]!r}") from exc
     if body.get("kind") != VALIDATION:
         return None  # empty-target, query-error ...: refusals of what the request names
-    if _refused_for_a_documented_reason(case, body.get("details", {})):
+    details = body.get("details", {})
+    if any(applies(case, details) for _, applies in DOCUMENTED):
         return None
     raise AssertionError(f"A request the document allows was refused as malformed: {body['msg']}")
