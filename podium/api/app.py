@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from podium.api import (
+    audit,
     commands,
     diff,
     docs,
@@ -104,6 +105,7 @@ ROUTES = [
     web.get(f"{V1}/jobs/{{a}}/diff/{{b}}", diff.diff_jobs),
     web.get(f"{V1}/events", events.all_events),
     web.get(f"{V1}/usage", usage.usage),
+    web.get(f"{V1}/audit", audit.audit),
     web.get("/metrics", metrics),
     web.get(f"{V1}/tasks", tasks.list_tasks),
     web.get(f"{V1}/tasks/{{module}}/{{task}}", tasks.get_task),

@@ -184,7 +184,9 @@ async def stop(request: web.Request) -> web.Response:
             job=name,
         )
     if job.state not in JOB_TERMINAL:  # stopping an ended job changes nothing
-        event = JobStopRequested(at=request.app[CLOCK](), job=name, force=bool(command.force))
+        event = JobStopRequested(
+            at=request.app[CLOCK](), job=name, force=bool(command.force), by=request[USER]
+        )
         await submit(request, event)
         log.info("job stop requested", job_id=name, force=event.force, user=request[USER])
     url = job_url(base_url(request), name)

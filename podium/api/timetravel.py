@@ -13,6 +13,7 @@ from podium.api.errors import UnknownJob, ValidationError
 from podium.api.keys import PROJECTOR
 from podium.api.replays import replay_log
 from podium.events.model import Event
+from podium.events.ports import Record
 from podium.events.state import Job, State
 
 
@@ -26,16 +27,18 @@ async def job_as_of(request: web.Request, name: str, as_of: int) -> tuple[State,
             as_of=as_of,
             position=position,
         )
-    times: list[float] = []
-
-    def note_time(_state: State, event: Event) -> None:
-        if len(times) == 0:
-            times.append(event.at)
-        else:
-            times[0] = event.at
-
-    state = await replay_log(request, as_of, note_time)
+    last = LastTime()
+    state = await replay_log(request, as_of, last)
     job = state.jobs.get(name)
     if job is None:
         raise UnknownJob(f"No job named {name} as of event {as_of}", job=name, as_of=as_of)
-    return state, job, times[0]
+    return state, job, last.at
+
+
+class LastTime:
+    """An observer of a replay: the time of the last event applied."""
+
+    at: float = 0.0
+
+    def __call__(self, _state: State, event: Event, _record: Record) -> None:
+        self.at = event.at

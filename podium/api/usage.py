@@ -27,6 +27,7 @@ from podium.api.keys import CLOCK, PROJECTOR, USER
 from podium.api.params import choice_param
 from podium.api.replays import replay_log
 from podium.events.model import Event, NodeRunFinished, NodeState
+from podium.events.ports import Record
 from podium.events.state import Job, State
 from podium.jsontypes import Json
 from podium.rbac.decide import holds
@@ -62,7 +63,7 @@ class Usage:
     owner: str | None = None
     days: dict[date, Day] = field(default_factory=dict)
 
-    def __call__(self, state: State, event: Event) -> None:
+    def __call__(self, state: State, event: Event, _record: Record) -> None:
         if not isinstance(event, NodeRunFinished) or event.state == NodeState.SKIPPED:
             return
         job = state.jobs.get(event.job)

@@ -232,8 +232,11 @@ class NodeRunFinished(EventBase, tag="node_run_finished.v2", frozen=True, kw_onl
 
 
 class JobStopRequested(EventBase, tag="job_stop_requested", frozen=True, kw_only=True):
+    """`by`: the user who asked ("" in logs written before it was recorded)."""
+
     job: str
     force: bool = False
+    by: str = ""
 
 
 class JobStopping(EventBase, tag="job_stopping", frozen=True, kw_only=True):

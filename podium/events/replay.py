@@ -3,7 +3,8 @@
 
 It is the same pure fold over the same records in the same order, so the state after event N
 is exactly the one the live fold had after event N. `Observer`s see each event the fold
-applied (not the copies it dropped), with the state just after it.
+applied (not the copies it dropped), with the state just after it and the record holding it
+(its offset, and its chain hash where the log keeps one).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Final
 
 from podium.events.fold import fold
 from podium.events.model import Event
-from podium.events.ports import EventLog
+from podium.events.ports import EventLog, Record
 from podium.events.state import State
 
-Observer = Callable[[State, Event], None]
+Observer = Callable[[State, Event, Record], None]
 _RECORDS_PER_TURN: Final = 16  # records folded between two turns of the loop
 
 
@@ -31,7 +32,7 @@ async def replay(log: EventLog, through: int, observe: Observer | None = None) -
     records = log.subscribe(0)
     async with contextlib.aclosing(records):
         async for record in records:
-            if fold_through(state, record.events, through, observe):
+            if fold_through(state, record, through, observe):
                 break
             if record.offset % _RECORDS_PER_TURN == _RECORDS_PER_TURN - 1:
                 await asyncio.sleep(0)  # a long replay shares the loop
@@ -39,14 +40,15 @@ async def replay(log: EventLog, through: int, observe: Observer | None = None) -
 
 
 def fold_through(
-    state: State, events: list[Event], through: int, observe: Observer | None = None
+    state: State, record: Record, through: int, observe: Observer | None = None
 ) -> bool:
-    """Fold `events` until the state's position reaches `through`; True once it has."""
-    for event in events:
+    """Fold the record's events until the state's position reaches `through`; True once it
+    has."""
+    for event in record.events:
         position = state.position
         fold(state, event)
         if state.position != position and observe is not None:
-            observe(state, event)
+            observe(state, event, record)
         if state.position >= through:
             return True
     return False

@@ -238,6 +238,7 @@ CALLS: Final = [
         expected=(OK, DENIED, DENIED, OK),
     ),
     Call("the usage", "GET", f"{V1}/usage"),
+    Call("the audit trail", "GET", f"{V1}/audit?limit=5", expected=(OK, DENIED, DENIED, OK)),
     Call("every job's events, a page", "GET", f"{V1}/events?start=1&limit=5"),
     Call(
         "its diff with itself",

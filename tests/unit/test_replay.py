@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from podium.events.fold import fold
 from podium.events.model import Event
+from podium.events.ports import Record
 from podium.events.replay import fold_through
 from podium.events.state import State
 from tests.unit.test_fold import histories
@@ -25,7 +26,8 @@ class _Observed:
     def __init__(self) -> None:
         self.events: list[Event] = []
 
-    def __call__(self, _state: State, event: Event) -> None:
+    def __call__(self, _state: State, event: Event, record: Record) -> None:
+        assert event in record.events
         self.events.append(event)
 
 
@@ -47,8 +49,8 @@ def test_a_replay_through_an_event_is_the_live_state_just_after_it(
     for through, expected in after.items():
         replayed, observed = State(), _Observed()
         if through:
-            for batch in _records(history, cuts):
-                if fold_through(replayed, batch, through, observed):
+            for offset, batch in enumerate(_records(history, cuts)):
+                if fold_through(replayed, Record(offset, batch), through, observed):
                     break
         assert msgspec.msgpack.encode(replayed) == expected
         assert observed.events == seen[:through]
