@@ -1,11 +1,12 @@
 """GET /orchestrator/v1/audit?start=N&limit=M: who did what, read from the log itself.
 
-Each entry is one event of the log that a person caused: a command (a job requested, a
-schedule made or changed), a stop, or a change of who may do what (users, roles, permissions,
-tokens, task-targets). It carries its event id, who did it, and the record of the log that holds
-it with that record's chain hash (the file log's: SHA-256 over the record, which holds the
-previous record's hash). An auditor who keeps the hashes it was given can later prove that no
-record up to them was removed or changed: every later hash depends on every earlier record.
+Each entry is one event of the log that a person caused: a command (a job or a plan job
+requested, a plan resumed, a schedule made or changed), a stop (of a job or a plan job), or a
+change of who may do what (users, roles, permissions, tokens, task-targets). It carries its
+event id, who did it, and the record of the log that holds it with that record's chain hash
+(the file log's: SHA-256 over the record, which holds the previous record's hash). An auditor
+who keeps the hashes it was given can later prove that no record up to them was removed or
+changed: every later hash depends on every earlier record.
 
 The log is folded again from its start for each answer (`podium.events.replay`): ids and the
 names of jobs, users and task-targets are those the fold gave at that event.
@@ -21,13 +22,16 @@ from podium.api.errors import NotPermitted
 from podium.api.keys import PROJECTOR, USER, base_url
 from podium.api.params import int_param
 from podium.api.replays import replay_log
-from podium.events.jobspec import JobSpec, TaskJob
+from podium.events.jobspec import PlanRun, ScheduledSpec, TaskJob
 from podium.events.model import (
     Event,
     JobRequested,
     JobStopRequested,
     PermissionGranted,
     PermissionRevoked,
+    PlanJobRequested,
+    PlanResumed,
+    PlanStopRequested,
     RoleCreated,
     ScheduleChanged,
     ScheduleCreated,
@@ -124,6 +128,14 @@ def what_was_done(state: State, event: Event) -> tuple[str, dict[str, Json]] | N
             return event.owner, {"job": job, **_spec(event.spec), "node_count": len(event.nodes)}
         case JobStopRequested():
             return event.by, {"job": event.job, "force": event.force}
+        case PlanJobRequested():
+            plan_job = state.plan_requests.get(event.request_id)
+            what = {"plan_job": plan_job, "plan": event.plan, "environment": event.environment}
+            return event.owner, what
+        case PlanStopRequested():
+            return event.by, {"plan_job": event.plan_job}
+        case PlanResumed():
+            return event.by, {"plan_job": event.plan_job, "from_step": event.from_step}
         case ScheduleCreated():
             schedule = state.schedule_requests.get(event.request_id)
             return event.owner, {"schedule": schedule, **_spec(event.spec)}
@@ -159,8 +171,11 @@ def _identity(state: State, event: Event) -> tuple[str, dict[str, Json]] | None:
             return None
 
 
-def _spec(spec: JobSpec) -> dict[str, Json]:
+def _spec(spec: ScheduledSpec) -> dict[str, Json]:
     what: dict[str, Json] = {"command": spec.kind, "environment": spec.environment}
+    if isinstance(spec, PlanRun):
+        what["plan"] = spec.plan
+        return what
     if isinstance(spec, TaskJob):
         what["task"] = spec.task
     if spec.origin.rerun_of is not None:
