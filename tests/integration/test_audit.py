@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from podium.adapters import LOG_FILE
 from podium.events import logformat
+from podium.events.filelog import LOG_FILE
 from podium.events.logcheck import verify
 from podium.jsontypes import Json
 from podium.rbac.permissions import ADMIN_PERMISSIONS
