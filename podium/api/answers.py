@@ -404,6 +404,42 @@ class Usage(Struct):
     pagination: UsageWindow
 
 
+class Who(Struct):
+    id: str
+    login: str
+
+
+class AuditEntry(Struct):
+    """An event a person caused, the log record holding it and that record's chain hash."""
+
+    id: str
+    type: str
+    timestamp: str | None
+    user: Who | None
+    details: dict[str, Json]
+    record: int
+    chain: str | None
+
+
+class AuditPage(Struct):
+    event: str
+    id: str
+
+
+class AuditLog(Struct):
+    """The last record the answer covered, and its chain hash."""
+
+    event: int
+    record: int | None
+    chain: str | None
+
+
+class Audit(Struct):
+    items: list[AuditEntry]
+    next: AuditPage
+    log: AuditLog
+
+
 class Document(Struct):
     """An OpenAPI 3.1 document."""
 

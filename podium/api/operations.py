@@ -12,6 +12,7 @@ from typing import Final
 
 from podium.api import (
     answers,
+    audit,
     commands,
     diff,
     docs,
@@ -257,6 +258,13 @@ _JOBS: Final[dict[Handler, Operation]] = {
         path={"a": ID, "b": ID},
         errors=JOB_READ_ERRORS,
         description="Jobs of different kinds (a task and a deploy) are a validation-error.",
+    ),
+    audit.audit: Operation(
+        "Who did what (commands, stops, identity changes), each with its log record's chain hash",
+        answers.Audit,
+        params=(START, Param("limit", {"type": "integer", "minimum": 1}, "at most this many")),
+        errors=(NotPermitted,),
+        description="Needs orchestrator:view:*. The log is folded again from its start.",
     ),
     usage.usage: Operation(
         "Per day, the nodes run and their runs (the user's own without orchestrator:view:*)",
