@@ -363,3 +363,32 @@ async def test_after_a_restart_the_missed_runs_run_once_and_the_schedule_keeps_i
         assert (occurrence - schedule_state.start) % 1 == 0  # still on the schedule's times
         runs = await wait_runs(api, name, schedule_state.fired)
         assert len(runs) == schedule_state.fired
+
+
+async def test_an_empty_target_at_fire_time_is_the_last_run_and_the_schedule_goes_on(
+    tmp_path: Path,
+) -> None:
+    """The query matched a node when the schedule was made; the node has left the inventory
+    when the run comes: the run is refused as /command/task would be, and the schedule goes on
+    (the node back, the next run is made)."""
+    inventory = tmp_path / "inventory.yaml"
+    with_node = "version: 2\nconfig: {transport: sim}\ntargets: [n-01, n-02]\n"
+    inventory.write_text(with_node)
+    async with running(tmp_path / "data", inventory=inventory) as (_, api):
+        scope = {"query": 'inventory[certname] { certname = "n-01" }'}
+        body = {**ECHO, "scope": scope, "scheduled_time": at(3), "schedule_options": every(1)}
+        name = await schedule(api, body)
+        inventory.write_text("version: 2\nconfig: {transport: sim}\ntargets: [n-02]\n")
+        status, answer = await api.post("/inventory/reload", {})
+        assert status == 200, answer
+        item = await wait_last_run(api, name)
+        assert item["last_run"]["job"]["submission_error"]["kind"] == f"{ORCH}/empty-target"
+        assert await runs_of(api, name) == []
+        inventory.write_text(with_node)
+        status, answer = await api.post("/inventory/reload", {})
+        assert status == 200, answer
+        [run] = (await wait_runs(api, name, 1))[:1]
+        job = await api.wait_job(run["name"])
+        assert [n["name"] for n in (await api.ok(f"/jobs/{job['name']}/nodes"))["items"]] == [
+            "n-01"
+        ]
