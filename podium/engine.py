@@ -14,6 +14,7 @@ a scheduler or an executor never loads the HTTP API.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
@@ -228,10 +229,11 @@ class Engine:
         from podium.events.filelog import FileEventLog
         from podium.history.archive import Archive
         from podium.history.rebuild import remove_projection
-        from podium.history.store import PROJECTION_FILE
+        from podium.history.store import claim
 
-        path = self.settings.data_dir / PROJECTION_FILE
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path, lock = claim(self.settings.data_dir)  # replicas sharing the dir: one file each
+        self._stack.callback(os.close, lock)  # let go once the archive is closed
         archive, checkpoint = await Archive.open(path)
         event_log = adapters.event_log
         if checkpoint is not None and isinstance(event_log, FileEventLog):

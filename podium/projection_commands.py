@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     from podium.events.filelog import LOG_FILE, FileEventLog
     from podium.events.ports import PortError
     from podium.history.rebuild import Rebuilt, rebuild
-    from podium.history.store import PROJECTION_FILE
+    from podium.history.store import PROJECTION_FILE, ProjectionBusy, claim
     from podium.logs import configure_logging
 
     out, err = out or sys.stdout, err or sys.stderr
@@ -70,10 +71,20 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
     configure_logging("warning")
     try:
+        _, lock = claim(data_dir, first_only=True)
+    except ProjectionBusy:
+        print(
+            f"podium projection rebuild: a running podium holds {data_dir / PROJECTION_FILE}",
+            file=err,
+        )
+        return 2
+    try:
         done = asyncio.run(rebuilt())
     except (OSError, PortError) as exc:
         print(f"podium projection rebuild: {exc}", file=err)
         return 2
+    finally:
+        os.close(lock)
     if on_terminal:
         print(file=err)
     rate = done.events / done.seconds if done.seconds else 0.0

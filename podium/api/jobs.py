@@ -98,11 +98,13 @@ async def list_jobs(request: web.Request) -> web.Response:
     every_job = holds(state, user, ORCHESTRATOR_VIEW)  # else only the user's own jobs
     reader = request.app[JOBS]
     which = JobFilter(kind, task, earliest, latest, None if every_job else user)
-    first = None if limit is None else offset + limit
-    jobs, total = await reader.listed(wanted, which, order_by, order == "desc", first)
+    jobs, total, skipped = await reader.listed(
+        wanted, which, order_by, order == "desc", offset, limit
+    )
     sort = _JOB_SORT[order_by]
     jobs.sort(key=lambda listed: sort(state, listed.key), reverse=order == "desc")
-    page = jobs[offset:] if limit is None else jobs[offset : offset + limit]
+    start = offset - skipped
+    page = jobs[start:] if limit is None else jobs[start : start + limit]
     heads = await reader.heads([listed.key.name for listed in page if listed.job is None])
     shown = [listed.job or heads.get(listed.key.name) for listed in page]
     base, now = base_url(request), request.app[CLOCK]()

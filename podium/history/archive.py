@@ -10,6 +10,7 @@ pending jobs that transaction wrote. Whatever is folded meanwhile goes into the 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Final
 
@@ -23,6 +24,7 @@ from podium.history.store import Checkpoint, HistoryStore, Write, encode_checkpo
 
 log = structlog.get_logger(__name__)
 
+RETRY_S: Final = 1.0  # a write that failed (a full disk) is tried again this often
 CHECKPOINT_EVENTS: Final = 50_000  # folded events between two checkpoints of the live state
 MAX_PENDING_ROWS: Final = 200_000  # node runs and job events queued before the fold waits
 
@@ -189,6 +191,15 @@ class Archive:
             while (write := self._take()) is not None:
                 try:
                     await loop.run_in_executor(self.store.writer, self.store.write, write)
+                except sqlite3.OperationalError as exc:  # a full disk, say: it may pass
+                    log.warning(
+                        "projection not written; retrying in a second",
+                        path=str(self.store.path),
+                        error=str(exc),
+                    )
+                    self._queued = _joined(write, self._queued)  # nothing of it was applied
+                    await asyncio.sleep(RETRY_S)
+                    continue
                 except Exception as exc:
                     log.error("projection not written", path=str(self.store.path), error=repr(exc))
                     self._failure = exc
@@ -202,3 +213,16 @@ class Archive:
                 if self._rows <= MAX_PENDING_ROWS:
                     self._room.set()
             self._settled.set()
+
+
+def _joined(first: Write, then: Write | None) -> Write:
+    """One write doing what `first` and then `then` do."""
+    if then is None:
+        return first
+    pruned = [p for p in (first.pruned_before, then.pruned_before) if p is not None]
+    return Write(
+        then.next_offset,
+        first.jobs + then.jobs,
+        max(pruned) if pruned else None,
+        then.checkpoint or first.checkpoint,
+    )

@@ -26,6 +26,15 @@ class Listed(NamedTuple):
     job: Job | None
 
 
+class Candidates(NamedTuple):
+    """What GET /jobs sorts to cut its page from: the job at `skipped + i` of the whole
+    sorted list is at `i` of these sorted, from `offset` on; `total` counts the whole list."""
+
+    listed: list[Listed]
+    total: int
+    skipped: int
+
+
 class JobReader:
     def __init__(self, projector: Projector, archive: Archive | None = None) -> None:
         self._projector = projector
@@ -91,33 +100,39 @@ class JobReader:
         which: JobFilter,
         order_by: str,
         descending: bool,
-        first: int | None,
-    ) -> tuple[list[Listed], int]:
-        """What GET /jobs needs to list the `first` jobs in its order (None: all of them), and
-        how many jobs it lists in all. The jobs in memory that `wanted` takes (as the store's
-        filter `which` does) all come; of the archived ones, the `first` in the order when
-        SQLite can sort as the api does, else all: the `first` of the union are among them."""
+        offset: int,
+        limit: int | None,
+    ) -> Candidates:
+        """What GET /jobs needs for its page `offset`, `limit` (None: to the end) in its
+        order. Every job in memory that `wanted` takes (as the store's filter `which` does)
+        comes. Of the archived ones, when SQLite sorts as the api does and a limit is given,
+        only those from `offset - (jobs in memory)` through `offset + limit` in that order:
+        the archived job at `i` of the store's order is at `i` plus the jobs in memory before
+        it, at most those, in the whole list, so the page is among them. Else all come."""
         found = [
             Listed(_key(job), job)
             for job in self.memory_jobs()
             if (which.owner is None or job.owner == which.owner) and wanted(job)
         ]
         if self._archive is None:
-            return found, len(found)
+            return Candidates(found, len(found), 0)
         store = self._archive.store
         which = replace(which, since=self.state.pruned_before)
         held = {listed.key.name for listed in found}
-        sortable = order_by in SQL_ORDERS and first is not None
-        sql_order = order_by if sortable else None
-        keys, total, both = await self._stored(
-            lambda: (
-                store.keys(which, sql_order, descending, first),
-                store.count(which),
-                store.present(held),  # ended jobs not yet let go of by the archive
-            )
-        )
+        sortable = order_by in SQL_ORDERS and limit is not None
+
+        def read() -> tuple[list[JobKey], int, set[int], int]:
+            both = store.present(held)  # ended jobs the archive has not let go of yet
+            if not sortable or limit is None:
+                return store.keys(which), store.count(which), both, 0
+            # A job both in memory and in the store would count twice in the store's order.
+            skip = 0 if both else max(0, offset - len(found))
+            keys = store.keys(which, order_by, descending, offset + limit - skip, skip)
+            return keys, store.count(which), both, skip
+
+        keys, total, both, skipped = await self._stored(read)
         found.extend(Listed(key, None) for key in keys if key.name not in held)
-        return found, len(held) + total - len(both)
+        return Candidates(found, len(held) + total - len(both), skipped)
 
     async def heads(self, names: list[int], *, light: bool = False) -> dict[int, Job]:
         if self._archive is None or not names:

@@ -15,6 +15,8 @@ the log is the truth, and the projection is rebuilt from it.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from bisect import bisect_left
@@ -34,6 +36,7 @@ log = structlog.get_logger(__name__)
 
 PROJECTION_FILE: Final = "projection.sqlite"  # in the data dir of an api process
 SCHEMA_VERSION: Final = 1
+MAX_SHARING: Final = 64  # api processes sharing one data dir, each with its own projection
 NODE_BITS: Final = 24  # a block's row id is its job's name << NODE_BITS | its index
 NODE_BLOCK: Final = 1_000  # node runs per row
 EVENT_SPAN: Final = 512  # event ids per epoch: an events row holds one job's, of one epoch
@@ -80,6 +83,27 @@ SQL_ORDERS: Final = {
     "environment": ("environment", "name"),
 }
 _IN_CHUNK: Final = 500  # names per `IN (...)`, under SQLite's variable limit
+
+
+class ProjectionBusy(Exception):
+    """Raised when every projection file of a data dir is held by another process."""
+
+
+def claim(directory: Path, *, first_only: bool = False) -> tuple[Path, int]:
+    """A projection file of `directory` that no other process holds, and the lock holding it
+    (a file descriptor: closing it lets go). `projection.sqlite`, else `projection-2.sqlite`
+    and so on: api replicas sharing a data dir each keep their own, and find it again after a
+    restart. Raises ProjectionBusy."""
+    for number in range(1, 2 if first_only else MAX_SHARING + 1):
+        name = PROJECTION_FILE if number == 1 else f"projection-{number}.sqlite"
+        fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return directory / name, fd
+    raise ProjectionBusy(f"{directory}: every projection file is held by a running process")
 
 
 class Checkpoint(NamedTuple):
@@ -280,17 +304,18 @@ class HistoryStore:
         order_by: str | None = None,
         descending: bool = False,
         first: int | None = None,
+        skip: int = 0,
     ) -> list[JobKey]:
         """The archived jobs `which` selects; with `order_by` (one of SQL_ORDERS), in that
-        order and only the `first` of them."""
+        order, `first` of them after the `skip` first."""
         where, values = which.where()
         sql = "SELECT name, updated_at, state, environment, owner FROM jobs" + where
         if order_by is not None:
             direction = " DESC" if descending else ""
             sql += " ORDER BY " + ", ".join(f"{c}{direction}" for c in SQL_ORDERS[order_by])
             if first is not None:
-                sql += " LIMIT ?"
-                values.append(first)
+                sql += " LIMIT ? OFFSET ?"
+                values += [first, skip]
         return [JobKey(*row) for row in self._reader().execute(sql, values)]
 
     def count(self, which: JobFilter) -> int:

@@ -198,27 +198,33 @@ class Both:
         self.compared += 1
 
 
+async def _compare_lists(both: Both, state: State, token: str) -> None:
+    """GET /jobs in every order, pages near and far, and every filter."""
+    finished = sorted(job.finished_at for job in state.jobs.values() if job.finished_at is not None)
+    middle = finished[len(finished) // 2]
+    await both.same("/jobs", token)
+    for order_by in ("timestamp", "name", "state", "environment", "owner"):
+        for order in ("asc", "desc"):
+            for page in ("limit=3&offset=1", "limit=2&offset=4", "limit=4&offset=6"):
+                await both.same(f"/jobs?order_by={order_by}&order={order}&{page}", token)
+    for query in (
+        "type=task",
+        "type=deploy",
+        "task=echo",
+        "task=testmod::echo&limit=2",
+        f"min_finish_timestamp={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(middle))}",
+        f"max_finish_timestamp={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(middle))}",
+        "offset=100",
+        "order_by=nonsense",
+    ):
+        await both.same(f"/jobs?{query}", token)
+
+
 async def _compare_every_read(both: Both, projector: Projector, admin: str, runner: str) -> None:
     state = projector.state
     names = sorted(state.jobs, key=int)
-    finished = sorted(job.finished_at for job in state.jobs.values() if job.finished_at is not None)
-    middle = finished[len(finished) // 2]
     for token in (admin, runner):
-        await both.same("/jobs", token)
-        for order_by in ("timestamp", "name", "state", "environment", "owner"):
-            for order in ("asc", "desc"):
-                await both.same(f"/jobs?order_by={order_by}&order={order}&limit=3&offset=1", token)
-        for query in (
-            "type=task",
-            "type=deploy",
-            "task=echo",
-            "task=testmod::echo&limit=2",
-            f"min_finish_timestamp={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(middle))}",
-            f"max_finish_timestamp={time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(middle))}",
-            "offset=100",
-            "order_by=nonsense",
-        ):
-            await both.same(f"/jobs?{query}", token)
+        await _compare_lists(both, state, token)
     for name in [*names, "999999", "0012"]:
         token = admin if int(name) % 2 else runner
         for path in (
