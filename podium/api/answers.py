@@ -410,7 +410,8 @@ class Who(Struct):
 
 
 class AuditEntry(Struct):
-    """An event a person caused, the log record holding it and that record's chain hash."""
+    """An event a person caused, the log record holding it and that record's chain hash (on
+    RabbitMQ, the chain of the producer named)."""
 
     id: str
     type: str
@@ -419,6 +420,7 @@ class AuditEntry(Struct):
     details: dict[str, Json]
     record: int
     chain: str | None
+    producer: str | None
 
 
 class AuditPage(Struct):

@@ -4,7 +4,8 @@ Each entry is one event of the log that a person caused: a command (a job or a p
 requested, a plan resumed, a schedule made or changed), a stop (of a job or a plan job), or a
 change of who may do what (users, roles, permissions, tokens, task-targets). It carries its
 event id, who did it, and the record of the log that holds it with that record's chain hash
-(the file log's: SHA-256 over the record, which holds the previous record's hash). An auditor
+(the file log's: SHA-256 over the record, which holds the previous record's hash; RabbitMQ's:
+the chain of the producer named, see `podium.events.amqp.chain`). An auditor
 who keeps the hashes it was given can later prove that no record up to them was removed or
 changed: every later hash depends on every earlier record.
 
@@ -108,6 +109,7 @@ class Trail:
                     "details": details,
                     "record": record.offset,
                     "chain": self.chain,
+                    "producer": record.producer or None,
                 }
             )
 

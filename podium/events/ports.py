@@ -52,12 +52,14 @@ class Record(NamedTuple):
     """One appended batch. `offset` numbers records (not events) in append order; `marker` is
     set on the empty records that `EventLog.head` may append. `chain` is the record's chain
     hash where the log keeps one (the file log: SHA-256 over the record, which holds the
-    previous record's; see `logformat`), empty elsewhere."""
+    previous record's; see `logformat`; RabbitMQ: its producer's chain, named by `producer`;
+    see `amqp.chain`), empty elsewhere."""
 
     offset: int
     events: list[Event]
     marker: str = ""
     chain: bytes = b""
+    producer: str = ""
 
 
 class Head(NamedTuple):

@@ -28,6 +28,7 @@ from podium.events.amqp.broker import (
     publish_confirmed,
     publish_marker,
 )
+from podium.events.amqp.chain import Link, Producer
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.topology import declare_events
 from podium.events.codec import decode_batch, encode_batch
@@ -44,6 +45,8 @@ class AmqpEventLog:
         self._broker = broker
         self._settings: AmqpSettings = broker.settings
         self._closed = asyncio.Event()
+        self._chain = Producer(uuid.uuid4().hex)
+        self._appending = asyncio.Lock()  # the chain follows the stream's order of our records
 
     @classmethod
     async def open(cls, broker: Broker) -> AmqpEventLog:
@@ -52,7 +55,13 @@ class AmqpEventLog:
         return cls(broker)
 
     async def append(self, batch: Sequence[Event]) -> None:
-        await publish_confirmed(self._broker, encode_batch(batch), self._settings.names.events)
+        """One at a time (the producer's loop appends so anyway), so that this producer's
+        chain follows the order its records have on the stream."""
+        body = encode_batch(batch)
+        async with self._appending:
+            link = self._chain.next(body)
+            await publish_confirmed(self._broker, body, self._settings.names.events, link.headers())
+            self._chain.confirmed(link)
 
     async def head(self) -> Head:
         """The end is learnt by appending an empty marker record: a reader that has seen it has
@@ -113,7 +122,11 @@ def _record(message: AbstractIncomingMessage, position: _Position, requested: in
     position.next = offset + 1
     position.started = True
     marker = message.headers.get(MARKER_HEADER)
-    return Record(offset, decode_batch(message.body), str(marker) if marker else "")
+    link = Link.of(message.headers)
+    events = decode_batch(message.body)
+    if link is None:
+        return Record(offset, events, str(marker) if marker else "")
+    return Record(offset, events, chain=link.chain, producer=link.producer)
 
 
 async def _ack(message: AbstractIncomingMessage) -> None:
