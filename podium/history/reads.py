@@ -122,13 +122,14 @@ class JobReader:
         sortable = order_by in SQL_ORDERS and limit is not None
 
         def read() -> tuple[list[JobKey], int, set[int], int]:
-            both = store.present(held)  # ended jobs the archive has not let go of yet
-            if not sortable or limit is None:
-                return store.keys(which), store.count(which), both, 0
-            # A job both in memory and in the store would count twice in the store's order.
-            skip = 0 if both else max(0, offset - len(found))
-            keys = store.keys(which, order_by, descending, offset + limit - skip, skip)
-            return keys, store.count(which), both, skip
+            with store.snapshot():  # a job written meanwhile would be counted twice
+                both = store.present(held)  # ended jobs the archive has not let go of yet
+                if not sortable or limit is None:
+                    return store.keys(which), store.count(which), both, 0
+                # A job both in memory and in the store would count twice in its order.
+                skip = 0 if both else max(0, offset - len(found))
+                keys = store.keys(which, order_by, descending, offset + limit - skip, skip)
+                return keys, store.count(which), both, skip
 
         keys, total, both, skipped = await self._stored(read)
         found.extend(Listed(key, None) for key in keys if key.name not in held)

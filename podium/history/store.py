@@ -15,6 +15,7 @@ the log is the truth, and the projection is rebuilt from it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -246,6 +247,17 @@ class HistoryStore:
             with self._lock:
                 self._read_connections.append(connection)
         return connection
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """The reads inside see one state of the store (one read transaction): without it each
+        is its own, and a job written between two of them is seen by one and not the other."""
+        connection = self._reader()
+        connection.execute("BEGIN")
+        try:
+            yield
+        finally:
+            connection.execute("COMMIT")
 
     def head(self, name: int) -> Job | None:
         row = self._reader().execute("SELECT head FROM jobs WHERE name = ?", (name,)).fetchone()

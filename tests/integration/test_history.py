@@ -28,6 +28,7 @@ from podium.api.views import job_item, node_item
 from podium.engine import Engine
 from podium.environments import Environments
 from podium.events.filelog import FileEventLog
+from podium.events.jobspec import TaskJob
 from podium.events.model import (
     Event,
     JobFinished,
@@ -45,7 +46,7 @@ from podium.events.render import job_event
 from podium.events.state import Job, State
 from podium.history.archive import Archive
 from podium.history.reads import JobReader
-from podium.history.store import PROJECTION_FILE
+from podium.history.store import PROJECTION_FILE, HistoryStore, JobFilter, Write
 from tests.builders import job_requested, stamp
 from tests.conftest import ENVIRONMENTS, FLEET, INVENTORY, running, serving, settings_for
 
@@ -525,3 +526,38 @@ def _rendered(state: State, job: Job) -> bytes:
             [job_event(job, event) for event in job.events],
         ]
     )
+
+
+def test_reads_in_one_snapshot_see_one_state_of_the_store(tmp_path: Path) -> None:
+    """GET /jobs counted a job twice when it was written between the store's two reads of one
+    page (which jobs in memory it holds, then how many it holds): 5 jobs for 4, once in a full
+    run. Reads inside `snapshot` see the store as it was at the first of them."""
+
+    def ended(name: str) -> Job:
+        return Job(
+            name=name,
+            owner="u",
+            spec=TaskJob(environment="production", task="m::t"),
+            targets=[],
+            created_at=1.0,
+            created_position=1,
+            state=JobState.FINISHED,
+            status=[],
+            nodes={},
+            undispatched={},
+            counts={},
+            finished_at=2.0,
+        )
+
+    store, _ = HistoryStore.open(tmp_path / PROJECTION_FILE)
+    try:
+        store.write(Write(next_offset=1, jobs=[ended("1")]))
+        everything = JobFilter()
+        with store.snapshot():
+            assert store.count(everything) == 1
+            store.write(Write(next_offset=2, jobs=[ended("2")]))  # the writer commits meanwhile
+            assert store.present([1, 2]) == {1}
+            assert store.count(everything) == 1
+        assert store.count(everything) == 2
+    finally:
+        store.close()
