@@ -53,11 +53,13 @@ async def test_an_embedded_restart_from_a_snapshot_matches_a_full_fold(tmp_path:
 async def test_an_api_started_after_retention_rebuilds_the_state_from_a_snapshot(
     tmp_path: Path, amqp_settings: AmqpSettings
 ) -> None:
-    tiny = replace(amqp_settings, log_max_bytes=40_000, log_segment_bytes=10_000)
+    # Room after the snapshot for the three jobs' records however small their batches come
+    # (a busy run writes more, smaller records): 40,000 bytes once dropped the snapshot's own.
+    tiny = replace(amqp_settings, log_max_bytes=80_000, log_segment_bytes=10_000)
     async with open_broker(tiny, "cleanup"):
         first = await Engine.start(settings_for(tmp_path / "one", amqp=tiny))
         async with serving(first) as api:
-            names = await run_jobs(api, 40)  # more than retention keeps
+            names = await run_jobs(api, 90)  # more than retention keeps
             assert await first.scheduler.snapshot_if_due(min_events=1)
             names += await run_jobs(api, 3)  # after the snapshot, within retention
             expected = await api_view(api, names)
