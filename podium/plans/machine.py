@@ -306,8 +306,15 @@ class _Walk:
     def _job_ended(self, step: Step, path: str, record: StepRecord) -> Outcome:
         job = None if record.job is None else self.state.jobs.get(record.job)
         if job is None:
-            error = pal_error(self.job.plan, step.label, "the step's job is not in the log")
-            return self._finish(step, path, False, error)
+            # An ended plan's jobs leave memory (podium.history): a step left unfinished by a
+            # stop, passed over by a resume from a later step, has no results to give.
+            why = (
+                "the step's job is not in the log"
+                if record.job is None
+                else f"the step's job {record.job} ended after the plan was stopped, without "
+                "a result for this step; resume from this step to run it again"
+            )
+            return self._finish(step, path, False, pal_error(self.job.plan, step.label, why))
         if job.state not in JOB_TERMINAL:
             return WAITING
         results = result_set(job, step.action, record.object)

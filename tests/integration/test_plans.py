@@ -478,3 +478,35 @@ async def test_a_sensitive_parameter_is_checked_and_hidden_from_reads(api: Api) 
     job = next(iter(plan["status"]))
     nodes = await api.ok(f"/jobs/{job}/nodes")
     assert nodes["items"][0]["result"]["length"] == "s3cr3t-pw"  # the task got the value
+
+
+async def test_a_plan_stopped_mid_step_resumes_from_that_step_once_its_job_has_ended(
+    api: Api,
+) -> None:
+    """The stopped step's job ends (stopped) after the plan did, and leaves memory with it
+    (podium.history): a resume from that step runs it again as a new job; a resume from a
+    later step says the stopped one has no result, rather than a job "not in the log"."""
+    name = await run_plan(api, "plantest::slow", {"targets": "localhost", "seconds": 30})
+    job = await wait_running_job(api, name, 2)  # step 2 (sleep) runs
+    status, _ = await api.post("/command/stop_plan", {"plan_job": name})
+    assert status == 202
+    assert (await wait_plan(api, name))["state"] == "failure"
+    status, _ = await api.post("/command/stop", {"job": job, "force": True})
+    assert status == 202
+    assert (await api.wait_job(job))["state"] == "stopped"
+
+    past_it = {"plan_job": name, "from_step": 3}
+    assert (await api.post("/command/plan_resume", past_it))[0] == 202
+    plan = await wait_plan(api, name)
+    assert plan["state"] == "failure"
+    assert "ended after the plan was stopped" in plan["result"]["msg"], plan["result"]
+
+    status, answer = await api.post("/command/plan_resume", {"plan_job": name, "from_step": 2})
+    assert (status, answer) == (202, {"name": name})
+    again = await wait_running_job(api, name, 3)  # step 2 as a job of its own
+    assert again != job
+    status, _ = await api.post("/command/stop_plan", {"plan_job": name})
+    assert status == 202
+    status, _ = await api.post("/command/stop", {"job": again, "force": True})
+    assert status == 202
+    await api.wait_job(again)
