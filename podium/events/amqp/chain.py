@@ -63,7 +63,7 @@ class Link(NamedTuple):
             return cls(producer, b"", b"")  # not hex: it will not check
 
 
-class Producer:
+class ProducerChain:
     """The chain one log instance appends to: `next` links a body, `confirmed` moves on once
     the broker has it (an unconfirmed append sent again links the same)."""
 

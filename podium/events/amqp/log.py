@@ -28,7 +28,7 @@ from podium.events.amqp.broker import (
     publish_confirmed,
     publish_marker,
 )
-from podium.events.amqp.chain import Link, Producer
+from podium.events.amqp.chain import Link, ProducerChain
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.topology import declare_events
 from podium.events.codec import decode_batch, encode_batch
@@ -45,7 +45,7 @@ class AmqpEventLog:
         self._broker = broker
         self._settings: AmqpSettings = broker.settings
         self._closed = asyncio.Event()
-        self._chain = Producer(uuid.uuid4().hex)
+        self._chain = ProducerChain(uuid.uuid4().hex)
         self._appending = asyncio.Lock()  # the chain follows the stream's order of our records
 
     @classmethod
