@@ -36,6 +36,7 @@ from podium.api.keys import (
     INVENTORY,
     JOBS,
     LOCAL_QUERIES,
+    PLANS,
     PRODUCER,
     PROJECTOR,
     PUPPETDB,
@@ -57,7 +58,7 @@ from podium.events.producer import Producer
 from podium.events.projector import Projector
 from podium.health import HEALTH, STATUS_ROUTES, Health, orchestrator_status, projector_health
 from podium.history.archive import Archive
-from podium.history.reads import JobReader
+from podium.history.reads import JobReader, PlanReader
 
 V1 = "/orchestrator/v1"
 ROUTES = [
@@ -139,6 +140,7 @@ def build_app(
     app[REQUESTS] = Counter()
     app[PROJECTOR] = projector
     app[JOBS] = JobReader(projector, archive)
+    app[PLANS] = PlanReader(projector, archive)
     app[PRODUCER] = producer
     app[EVENT_LOG] = event_log
     app[ENVIRONMENTS] = environments

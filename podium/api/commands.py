@@ -27,6 +27,7 @@ from podium.api.keys import (
     INVENTORY,
     JOBS,
     LOCAL_QUERIES,
+    PLANS,
     PROJECTOR,
     PUPPETDB,
     REQUEST_IDS,
@@ -53,7 +54,7 @@ from podium.events.model import (
     JobRequested,
     JobStopRequested,
 )
-from podium.events.state import PLAN_TERMINAL, State
+from podium.events.state import PLAN_TERMINAL, PlanJob
 from podium.inventory import Inventory
 from podium.inventory.targets import targets_for
 from podium.jsontypes import Json
@@ -142,7 +143,11 @@ async def prepare_task(
     if command.scope.application is not None:
         raise ValidationError("Application scopes are not allowed for task jobs", field="scope")
     state = app[PROJECTOR].state
-    origin = JobOrigin() if command.plan_job is None else plan_origin(state, user, command.plan_job)
+    origin = (
+        JobOrigin()
+        if command.plan_job is None
+        else plan_origin(user, command.plan_job, await app[PLANS].plan(str(command.plan_job)))
+    )
     grant = task_grant(state, user, found.name.full)
     if not grant.anything:  # before resolving anything
         raise NotPermitted(f"You are not permitted to run task {found.name.full}")
@@ -195,11 +200,11 @@ async def stop(request: web.Request) -> web.Response:
     )
 
 
-def plan_origin(state: State, user: str, plan_job: str | int) -> JobOrigin:
-    """A task Bolt sends for one of its plan jobs: that plan job must be the user's and live.
-    Raises UnknownJob, NotPermitted, or PlanAlreadyFinished (Bolt starts a plan job again)."""
+def plan_origin(user: str, plan_job: str | int, plan: PlanJob | None) -> JobOrigin:
+    """A task Bolt sends for one of its plan jobs (`plan`, None when there is none): that plan
+    job must be the user's and live. Raises UnknownJob, NotPermitted, or PlanAlreadyFinished
+    (Bolt starts a plan job again)."""
     name = str(plan_job)
-    plan = state.plan_jobs.get(name)
     if plan is None:
         raise UnknownJob(f"No plan job named {name}", plan_job=name)
     if plan.owner != user:

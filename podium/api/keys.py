@@ -16,13 +16,14 @@ from podium.environments import Environments
 from podium.events.ports import EventLog
 from podium.events.producer import Producer
 from podium.events.projector import Projector
-from podium.history.reads import JobReader
+from podium.history.reads import JobReader, PlanReader
 
 PROJECTOR = web.AppKey("projector", Projector)
 # The log itself, read again from its start for answers about the past (time travel, usage).
 EVENT_LOG = web.AppKey("event_log", EventLog)
 PRODUCER = web.AppKey("producer", Producer)
 JOBS = web.AppKey("jobs", JobReader)  # every job, live or archived
+PLANS = web.AppKey("plans", PlanReader)  # every plan job, live or archived
 ENVIRONMENTS = web.AppKey("environments", Environments)
 INVENTORY = web.AppKey("inventory", InventoryHolder)
 PUPPETDB: web.AppKey[PuppetDb | None] = web.AppKey("puppetdb")

@@ -1,5 +1,6 @@
 """GET /plans, /plans/<module>/<plan> (an environment's YAML plans and their parameters), and
-GET /plan_jobs, /plan_jobs/<id>, its events and one event, served from the folded state."""
+GET /plan_jobs, /plan_jobs/<id>, its events and one event, from the folded state or, once
+ended, the projection (podium.history)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from aiohttp import web
 from podium.api.chunked import items_answer
 from podium.api.commands import find_environment
 from podium.api.errors import ApiError, NotPermitted, UnknownJob, UnknownPlan, ValidationError
-from podium.api.keys import CLOCK, ENVIRONMENTS, JOBS, PROJECTOR, SETTINGS, USER, base_url
+from podium.api.keys import CLOCK, ENVIRONMENTS, JOBS, PLANS, PROJECTOR, SETTINGS, USER, base_url
 from podium.api.params import choice_param, decimal_id, int_param, path_id, time_param
 from podium.api.streams import KEEPALIVE_S, resume_from, wants_stream
 from podium.api.views import owner, pagination
 from podium.environments import Environment
 from podium.events.render import REDACTED, iso
 from podium.events.state import PLAN_TERMINAL, Job, JobEvent, PlanJob, State
+from podium.history.store import PlanKey
 from podium.jsontypes import Json
 from podium.plans.catalog import PuppetPlan, list_plan_files, read_plan
 from podium.plans.load import PlanError
@@ -31,12 +33,12 @@ from podium.rbac.permissions import ORCHESTRATOR_VIEW
 PLAN_ENDS: Final = frozenset({"plan_finished", "plan_failed"})
 MESSAGE_BYTES: Final = 1024  # an out_message's text in lists; whole from /event/<id>
 ORDERS: Final = ("asc", "desc")
-_SORT: Final[dict[str, Callable[[State, PlanJob], Any]]] = {
-    "timestamp": lambda state, plan: (plan.updated_at, int(plan.name)),
-    "name": lambda state, plan: int(plan.name),
-    "state": lambda state, plan: (plan.state.value, int(plan.name)),
-    "environment": lambda state, plan: (plan.environment, int(plan.name)),
-    "owner": lambda state, plan: (owner(state, plan.owner)["login"], int(plan.name)),
+_SORT: Final[dict[str, Callable[[State, PlanKey], Any]]] = {
+    "timestamp": lambda state, plan: (plan.updated_at, plan.name),
+    "name": lambda state, plan: plan.name,
+    "state": lambda state, plan: (plan.state, plan.name),
+    "environment": lambda state, plan: (plan.environment, plan.name),
+    "owner": lambda state, plan: (owner(state, plan.owner)["login"], plan.name),
 }
 PLAN_ORDER_BY: Final = tuple(_SORT)
 
@@ -134,23 +136,24 @@ async def list_plan_jobs(request: web.Request) -> web.Response:
             and (latest is None or done <= latest)
         )
 
-    plans = [plan for plan in state.plan_jobs.values() if wanted(plan)]
+    reader = request.app[PLANS]
+    listed = await reader.listed(wanted, None if every else user, earliest, latest)
     sort = _SORT[order_by]
-    plans.sort(key=lambda plan: sort(state, plan), reverse=order == "desc")
-    page = plans[offset:] if limit is None else plans[offset : offset + limit]
+    listed.sort(key=lambda item: sort(state, item.key), reverse=order == "desc")
+    page = await reader.plans(listed[offset:] if limit is None else listed[offset : offset + limit])
     base, now = base_url(request), request.app[CLOCK]()
     return web.json_response(
         {
             "items": [plan_item(state, p, base, now, results=results) for p in page],
-            "pagination": pagination(limit, offset, order, order_by, len(plans)),
+            "pagination": pagination(limit, offset, order, order_by, len(listed)),
         }
     )
 
 
-def _plan_job(request: web.Request) -> PlanJob:
+async def _plan_job(request: web.Request) -> PlanJob:
     name = path_id(request)
     state = request.app[PROJECTOR].state
-    plan = state.plan_jobs.get(name)
+    plan = await request.app[PLANS].plan(name)
     if plan is None:
         raise UnknownJob(f"No plan job named {name}", plan_job=name)
     if not may_see_job(state, request[USER], plan.owner):
@@ -164,7 +167,7 @@ def _plan_job(request: web.Request) -> PlanJob:
 
 async def get_plan_job(request: web.Request) -> web.Response:
     """GET /plan_jobs/<id>"""
-    plan = _plan_job(request)
+    plan = await _plan_job(request)
     state = request.app[PROJECTOR].state
     reader = request.app[JOBS]
     jobs = {name: await reader.head(name) for name in plan.jobs}
@@ -174,7 +177,7 @@ async def get_plan_job(request: web.Request) -> web.Response:
 
 async def plan_job_events(request: web.Request) -> web.StreamResponse:
     """GET /plan_jobs/<id>/events?start=N (inclusive); a stream with Accept: text/event-stream."""
-    plan = _plan_job(request)
+    plan = await _plan_job(request)
     if wants_stream(request):
         return await _plan_stream(request, plan)
     start = resume_from(request)  # as a stream would: Last-Event-ID, else ?start=
@@ -229,7 +232,7 @@ async def _plan_stream(request: web.Request, plan: PlanJob) -> web.StreamRespons
 
 async def plan_job_event(request: web.Request) -> web.Response:
     """GET /plan_jobs/<id>/event/<event-id>: one event, nothing cut."""
-    plan = _plan_job(request)
+    plan = await _plan_job(request)
     raw = request.match_info["event"]
     number = decimal_id(raw)
     if number is None or number <= 0:

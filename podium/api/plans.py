@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import structlog
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from podium.api.keys import (
     ENVIRONMENTS,
     INVENTORY,
     LOCAL_QUERIES,
+    PLANS,
     PROJECTOR,
     PUPPETDB,
     REQUEST_IDS,
@@ -188,7 +190,7 @@ async def _started(request: web.Request, event: PlanJobRequested) -> web.Respons
 async def plan_finish(request: web.Request) -> web.Response:
     """POST /command/plan_finish: Bolt's plan ended; a plan job that has ended stays as it is."""
     command = parse_body(PlanFinishCommand, await request.read())
-    plan = _plan_job(request, str(command.plan_job), stopping=True)
+    plan = await _plan_job(request, str(command.plan_job), stopping=True)
     if plan.state not in PLAN_TERMINAL:
         ok = command.status == "success"
         event = PlanFinished(
@@ -206,7 +208,7 @@ async def stop_plan(request: web.Request) -> web.Response:
     """POST /command/stop_plan: no further step starts; the jobs it started run on until they
     end or are stopped with /command/stop. Idempotent."""
     command = parse_body(StopPlanCommand, await request.read())
-    plan = _plan_job(request, str(command.plan_job), stopping=True)
+    plan = await _plan_job(request, str(command.plan_job), stopping=True)
     if plan.state not in PLAN_TERMINAL and not plan.stop_requested:
         event = PlanStopRequested(at=request.app[CLOCK](), plan_job=plan.name, by=request[USER])
         await submit(request, event)
@@ -218,7 +220,7 @@ async def plan_resume(request: web.Request) -> web.Response:
     """POST /command/plan_resume: a failed plan job runs again from step `from_step`, the steps
     before it keeping the results the log has for them."""
     command = parse_body(PlanResumeCommand, await request.read())
-    plan = _plan_job(request, str(command.plan_job), stopping=False)
+    plan = await _plan_job(request, str(command.plan_job), stopping=False)
     _require_plan(request.app[PROJECTOR].state, request[USER], plan.plan)
     if plan.driven_by_client:
         raise ValidationError(
@@ -237,7 +239,11 @@ async def plan_resume(request: web.Request) -> web.Response:
             from_step=command.from_step,
         )
     event = PlanResumed(
-        at=request.app[CLOCK](), plan_job=plan.name, from_step=command.from_step, by=request[USER]
+        at=request.app[CLOCK](),
+        plan_job=plan.name,
+        from_step=command.from_step,
+        by=request[USER],
+        plan=msgspec.msgpack.encode(plan),  # for a process that has archived it
     )
     await submit(request, event)
     log.info("plan job resumed", plan_job=plan.name, from_step=command.from_step)
@@ -249,9 +255,9 @@ def _request_id(request: web.Request) -> str:
     return next(ids)
 
 
-def _plan_job(request: web.Request, name: str, *, stopping: bool) -> PlanJob:
+async def _plan_job(request: web.Request, name: str, *, stopping: bool) -> PlanJob:
     state, user = request.app[PROJECTOR].state, request[USER]
-    plan = state.plan_jobs.get(name)
+    plan = await request.app[PLANS].plan(name)
     if plan is None:
         raise UnknownJob(f"No plan job named {name}", plan_job=name)
     if stopping and not may_stop_job(state, user, plan.owner):

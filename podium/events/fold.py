@@ -53,7 +53,7 @@ from podium.events.model import (
     UserDisabled,
     WorkQueued,
 )
-from podium.events.planfold import fold_plan, plan_job_of
+from podium.events.planfold import fold_plan, is_plan_pruned, plan_job_of
 from podium.events.schedules import fold_schedule, is_fired_unmade, job_made
 from podium.events.state import (
     CONTACT_TRANSPORTS,
@@ -328,13 +328,16 @@ def _work_queued(state: State, event: WorkQueued) -> None:
 
 
 def _jobs_pruned(state: State, event: JobsPruned) -> None:
-    """Forget the jobs that ended before `before`: those still held here (a process without a
-    projection keeps ended jobs in memory); a projection deletes its own."""
+    """Forget the jobs and plan jobs that ended before `before`: those still held here (a
+    state folded without an archive keeps them); a projection deletes its own."""
     if event.before <= state.pruned_before:
         return
     state.pruned_before = event.before
     for name in [name for name, job in state.jobs.items() if is_pruned(job, event.before)]:
         del state.jobs[name]
+    plans = state.plan_jobs
+    for name in [name for name, plan in plans.items() if is_plan_pruned(plan, event.before)]:
+        del plans[name]
 
 
 def is_pruned(job: Job, before: float) -> bool:

@@ -407,6 +407,9 @@ class PlanResumed(EventBase, tag="plan_resumed", frozen=True, kw_only=True):
     plan_job: str
     from_step: int
     by: str = ""
+    # The plan job as the api read it (msgpack of `PlanJob`): a process that has archived or
+    # forgotten it since it ended takes it back from here (podium.history).
+    plan: bytes = b""
 
 
 class PlanFinished(EventBase, tag="plan_finished", frozen=True, kw_only=True):

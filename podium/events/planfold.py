@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Final, assert_never
 
+import msgspec
+
 from podium.events.model import (
     PlanEvent,
     PlanFinished,
@@ -38,6 +40,7 @@ START_EVENTS: Final = {
     "bolt_shim::script": "script_start",
     "bolt_shim::upload": "upload_start",
 }
+_PLAN_JOB: Final = msgspec.msgpack.Decoder(PlanJob)
 
 
 def fold_plan(state: State, event: PlanEvent) -> None:
@@ -79,7 +82,9 @@ def _plan_job_requested(state: State, event: PlanJobRequested) -> None:
     scheduled = event.scheduled_job_id is not None
     if scheduled and not is_fired_unmade(state, event.request_id):
         return  # its occurrence was refused already, or never fired
-    name = str(len(state.plan_jobs) + 1)
+    # A state from before `plan_job_count` held every plan job it had named.
+    state.plan_job_count = max(state.plan_job_count, len(state.plan_jobs)) + 1
+    name = str(state.plan_job_count)
     state.plan_jobs[name] = PlanJob(
         name=name,
         owner=event.owner,
@@ -138,9 +143,10 @@ def _step_finished(state: State, event: PlanStepFinished) -> None:
 
 
 def _resumed(state: State, event: PlanResumed) -> None:
-    plan = state.plan_jobs.get(event.plan_job)
+    plan = state.plan_jobs.get(event.plan_job) or _revived(state, event)
     if plan is None or plan.state != PlanState.FAILURE or plan.driven_by_client:
         return
+    state.plan_jobs[plan.name] = plan
     plan.steps = {
         path: record
         for path, record in plan.steps.items()
@@ -152,6 +158,25 @@ def _resumed(state: State, event: PlanResumed) -> None:
     plan.result = plan.finished_at = None
     plan.stop_requested = False
     state.active_plans[plan.name] = None
+
+
+def _revived(state: State, event: PlanResumed) -> PlanJob | None:
+    """The ended plan job the event carries, for a state that no longer holds it (archived,
+    or forgotten by a scheduler); None when it carries none, or one since pruned."""
+    if not event.plan:
+        return None
+    try:
+        plan = _PLAN_JOB.decode(event.plan)
+    except msgspec.DecodeError:
+        return None
+    if plan.name != event.plan_job or is_plan_pruned(plan, state.pruned_before):
+        return None
+    return plan
+
+
+def is_plan_pruned(plan: PlanJob, before: float) -> bool:
+    done = plan.finished_at
+    return plan.state in PLAN_TERMINAL and done is not None and done < before
 
 
 def _finished(state: State, event: PlanFinished) -> None:

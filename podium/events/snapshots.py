@@ -59,9 +59,11 @@ def decode_snapshot(data: bytes) -> Snapshot:
 
 
 def _counted(snapshot: Snapshot) -> Snapshot:
-    """A snapshot taken before `job_count` held every job it had named."""
+    """A snapshot taken before `job_count` (`plan_job_count`) held every job (plan job) it
+    had named."""
     state = snapshot.state
     state.job_count = max(state.job_count, len(state.jobs))
+    state.plan_job_count = max(state.plan_job_count, len(state.plan_jobs))
     return snapshot
 
 

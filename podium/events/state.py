@@ -268,6 +268,7 @@ class State(msgspec.Struct, gc=False):
     job_count: int = 0  # jobs ever requested: the next job's name is one more, pruned or not
     pruned_before: float = 0.0  # jobs that ended before this were pruned (JobsPruned)
     began_at: float = 0.0  # the time of the first event: nothing ended before it
+    plan_job_count: int = 0  # plan jobs ever requested: names go on after archiving or pruning
 
     def job(self, name: str) -> Job | None:
         return self.jobs.get(name)

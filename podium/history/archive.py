@@ -17,9 +17,10 @@ from typing import Final
 import structlog
 
 from podium.events.fold import is_pruned
-from podium.events.model import JOB_TERMINAL, JobFinished, JobsPruned
+from podium.events.model import JOB_TERMINAL, JobFinished, JobsPruned, PlanFinished, PlanResumed
+from podium.events.planfold import is_plan_pruned
 from podium.events.ports import Record
-from podium.events.state import Job, State
+from podium.events.state import PLAN_TERMINAL, Job, PlanJob, State
 from podium.history.store import Checkpoint, HistoryStore, Write, encode_checkpoint
 
 log = structlog.get_logger(__name__)
@@ -41,6 +42,7 @@ class Archive:
     def __init__(self, store: HistoryStore, checkpoint_events: int = CHECKPOINT_EVENTS) -> None:
         self.store = store
         self.pending: dict[str, Job] = {}  # ended, not yet written
+        self.pending_plans: dict[str, PlanJob] = {}  # the same, of plan jobs
         self._held: dict[str, list[str]] = {}  # plan job -> its ended jobs, kept for its steps
         self._checkpoint_events = checkpoint_events
         self._queued: Write | None = None
@@ -71,6 +73,9 @@ class Archive:
         self._checkpointed_at = state.position
         for name in [name for name, job in state.jobs.items() if job.state in JOB_TERMINAL]:
             self._archive(state, name)
+        ended = [name for name, plan in state.plan_jobs.items() if plan.state in PLAN_TERMINAL]
+        for name in ended:
+            self._archive_plan(state, name)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="archive")
         self._kick()
 
@@ -79,6 +84,10 @@ class Archive:
         for event in record.events:
             if isinstance(event, JobFinished):
                 self._archive(state, event.job)
+            elif isinstance(event, PlanFinished):
+                self._archive_plan(state, event.plan_job)
+            elif isinstance(event, PlanResumed) and event.plan_job in state.plan_jobs:
+                self.pending_plans.pop(event.plan_job, None)  # live again: memory has it
             elif isinstance(event, JobsPruned):
                 self._prune(state.pruned_before)
         if self._held:
@@ -155,6 +164,15 @@ class Archive:
         if self._rows > MAX_PENDING_ROWS:
             self._room.clear()
 
+    def _archive_plan(self, state: State, name: str) -> None:
+        plan = state.plan_jobs.get(name)
+        if plan is None or plan.state not in PLAN_TERMINAL:
+            return
+        del state.plan_jobs[name]
+        self.pending_plans[name] = plan
+        self._queue().plans.append(plan)
+        self._rows += len(plan.events)
+
     def _release(self, state: State) -> None:
         """The jobs of plan jobs that have ended go the way of every ended job."""
         for plan in [plan for plan in self._held if plan not in state.active_plans]:
@@ -164,12 +182,19 @@ class Archive:
     def _prune(self, before: float) -> None:
         for name in [name for name, job in self.pending.items() if is_pruned(job, before)]:
             del self.pending[name]
+        plans = self.pending_plans
+        for name in [name for name, plan in plans.items() if is_plan_pruned(plan, before)]:
+            del plans[name]
         write = self._queue()
         kept = [job for job in write.jobs if not is_pruned(job, before)]
         for job in write.jobs:
             if is_pruned(job, before):
                 self._rows -= len(job.nodes) + len(job.events)
         write.jobs = kept
+        for plan in write.plans:
+            if is_plan_pruned(plan, before):
+                self._rows -= len(plan.events)
+        write.plans = [plan for plan in write.plans if not is_plan_pruned(plan, before)]
         write.pruned_before = before
 
     def _checkpoint(self) -> None:
@@ -210,6 +235,10 @@ class Archive:
                     if self.pending.get(job.name) is job:
                         del self.pending[job.name]
                     self._rows -= len(job.nodes) + len(job.events)
+                for plan in write.plans:
+                    if self.pending_plans.get(plan.name) is plan:
+                        del self.pending_plans[plan.name]
+                    self._rows -= len(plan.events)
                 if self._rows <= MAX_PENDING_ROWS:
                     self._room.set()
             self._settled.set()
@@ -225,4 +254,5 @@ def _joined(first: Write, then: Write | None) -> Write:
         first.jobs + then.jobs,
         max(pruned) if pruned else None,
         then.checkpoint or first.checkpoint,
+        first.plans + then.plans,
     )

@@ -10,10 +10,11 @@ from dataclasses import replace
 from typing import Final, NamedTuple, TypeVar
 
 from podium.events.fold import is_pruned
+from podium.events.planfold import is_plan_pruned
 from podium.events.projector import Projector
-from podium.events.state import Job, JobEvent, State
+from podium.events.state import Job, JobEvent, PlanJob, State
 from podium.history.archive import Archive
-from podium.history.store import EVENT_SPAN, SQL_ORDERS, JobFilter, JobKey
+from podium.history.store import EVENT_SPAN, SQL_ORDERS, JobFilter, JobKey, PlanKey
 
 T = TypeVar("T")
 REPLAY_SPAN: Final = EVENT_SPAN  # event ids per store read of a replay
@@ -160,6 +161,81 @@ class JobReader:
             return {}
         store = self._archive.store
         return await self._stored(store.count_by_state)
+
+
+class ListedPlan(NamedTuple):
+    """A plan job GET /plan_jobs may list: its sort key and, when in memory, itself."""
+
+    key: PlanKey
+    plan: PlanJob | None
+
+
+class PlanReader:
+    """Finding a plan job wherever it is: in the folded state (live, or ended where nothing
+    archives), ended and not yet written in the archive's `pending_plans`, or in the store."""
+
+    def __init__(self, projector: Projector, archive: Archive | None = None) -> None:
+        self._projector = projector
+        self._archive = archive
+
+    def _memory(self) -> Iterator[PlanJob]:
+        state = self._projector.state
+        yield from state.plan_jobs.values()
+        if self._archive is not None:
+            before = state.pruned_before
+            for plan in self._archive.pending_plans.values():
+                if plan.name not in state.plan_jobs and not is_plan_pruned(plan, before):
+                    yield plan
+
+    async def _stored(self, read: Callable[[], T]) -> T:
+        assert self._archive is not None
+        return await asyncio.get_running_loop().run_in_executor(self._archive.store.readers, read)
+
+    async def plan(self, name: str) -> PlanJob | None:
+        state = self._projector.state
+        plan = state.plan_jobs.get(name)
+        if plan is not None or self._archive is None or not _is_name(name):
+            return plan
+        plan = self._archive.pending_plans.get(name)
+        if plan is None:
+            store, number = self._archive.store, int(name)
+            plan = await self._stored(lambda: store.plan_job(number))
+        return None if plan is None or is_plan_pruned(plan, state.pruned_before) else plan
+
+    async def listed(
+        self,
+        wanted: Callable[[PlanJob], bool],
+        owner: str | None,
+        earliest: float | None,
+        latest: float | None,
+    ) -> list[ListedPlan]:
+        """Every plan job `wanted` takes (the store's filter on `owner` and finish times does
+        as it does): those in memory with themselves, archived ones by their key."""
+        found = [ListedPlan(_plan_key(plan), plan) for plan in self._memory() if wanted(plan)]
+        if self._archive is None:
+            return found
+        held = {listed.key.name for listed in found} | {
+            int(name) for name in self._projector.state.plan_jobs
+        }
+        store, since = self._archive.store, self._projector.state.pruned_before
+        which = JobFilter(earliest=earliest, latest=latest, owner=owner, since=since)
+        keys = await self._stored(lambda: store.plan_keys(which))
+        found.extend(ListedPlan(key, None) for key in keys if key.name not in held)
+        return found
+
+    async def plans(self, listed: list[ListedPlan]) -> list[PlanJob]:
+        """The plan jobs of `listed`, in its order."""
+        wanted = [item.key.name for item in listed if item.plan is None]
+        loaded: dict[int, PlanJob] = {}
+        if wanted and self._archive is not None:
+            store = self._archive.store
+            loaded = await self._stored(lambda: store.plan_jobs(wanted))
+        found = (item.plan or loaded.get(item.key.name) for item in listed)
+        return [plan for plan in found if plan is not None]  # none pruned meanwhile
+
+
+def _plan_key(plan: PlanJob) -> PlanKey:
+    return PlanKey(int(plan.name), plan.updated_at, plan.state.value, plan.environment, plan.owner)
 
 
 def _is_name(name: str) -> bool:

@@ -31,12 +31,12 @@ import msgspec
 import structlog
 
 from podium.events.jobspec import JobScope, TaskJob
-from podium.events.state import Job, JobEvent, NodeRun, State
+from podium.events.state import Job, JobEvent, NodeRun, PlanJob, State
 
 log = structlog.get_logger(__name__)
 
 PROJECTION_FILE: Final = "projection.sqlite"  # in the data dir of an api process
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: ended plan jobs (a projection of 1 is rebuilt)
 MAX_SHARING: Final = 64  # api processes sharing one data dir, each with its own projection
 NODE_BITS: Final = 24  # a block's row id is its job's name << NODE_BITS | its index
 NODE_BLOCK: Final = 1_000  # node runs per row
@@ -74,6 +74,16 @@ CREATE TABLE events (
     PRIMARY KEY (epoch, job)
 );
 CREATE INDEX events_by_job ON events (job, epoch);
+CREATE TABLE plan_jobs (
+    name INTEGER PRIMARY KEY,
+    updated_at REAL NOT NULL,
+    finished_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX plan_jobs_by_finish ON plan_jobs (finished_at);
 """
 # GET /jobs orders SQLite can sort as the api does (its keys end with the name, the row id, which
 # every index holds); `owner` sorts on logins, which the store does not know.
@@ -116,6 +126,16 @@ class Checkpoint(NamedTuple):
     chain: bytes = b""
 
 
+class PlanKey(NamedTuple):
+    """What GET /plan_jobs filters and sorts on, without loading the plan job."""
+
+    name: int
+    updated_at: float
+    state: str
+    environment: str
+    owner: str
+
+
 class JobKey(NamedTuple):
     """What GET /jobs filters and sorts on, without loading the job."""
 
@@ -138,21 +158,27 @@ class JobFilter:
     since: float = 0.0
 
     def where(self) -> tuple[str, list[object]]:
-        lowest = self.earliest
-        if self.since:
-            lowest = self.since if lowest is None else max(lowest, self.since)
-        return _filters(self.kind, self.task, lowest, self.latest, self.owner)
+        return _filters(self.kind, self.task, _lowest(self), self.latest, self.owner)
+
+
+def _lowest(which: JobFilter) -> float | None:
+    """The earliest finish `which` keeps: its own, or the pruning's, whichever is later."""
+    lowest = which.earliest
+    if which.since:
+        lowest = which.since if lowest is None else max(lowest, which.since)
+    return lowest
 
 
 @dataclass(slots=True)
 class Write:
-    """One transaction: jobs to archive, a pruning, the offset it brings the projection to,
-    and maybe a checkpoint."""
+    """One transaction: jobs and plan jobs to archive, a pruning, the offset it brings the
+    projection to, and maybe a checkpoint."""
 
     next_offset: int
     jobs: list[Job] = field(default_factory=list)
     pruned_before: float | None = None
     checkpoint: tuple[bytes, int, bytes] | None = None  # encoded state, next offset, chain
+    plans: list[PlanJob] = field(default_factory=list)
 
 
 def job_head(job: Job) -> Job:
@@ -188,6 +214,7 @@ class HistoryStore:
         self._read_connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._head = msgspec.msgpack.Decoder(Job)
+        self._plan = msgspec.msgpack.Decoder(PlanJob)
 
     @classmethod
     def open(cls, path: Path) -> tuple[HistoryStore, Checkpoint | None]:
@@ -221,6 +248,8 @@ class HistoryStore:
         try:
             for job in write.jobs:
                 _insert(connection, job)
+            for plan in write.plans:
+                _insert_plan(connection, plan)
             if write.pruned_before is not None:
                 _prune(connection, write.pruned_before)
             connection.execute("UPDATE applied SET next_offset = ?", (write.next_offset,))
@@ -347,6 +376,29 @@ class HistoryStore:
             found.update(name for (name,) in connection.execute(sql, chunk))
         return found
 
+    def plan_job(self, name: int) -> PlanJob | None:
+        sql = "SELECT data FROM plan_jobs WHERE name = ?"
+        row = self._reader().execute(sql, (name,)).fetchone()
+        return None if row is None else self._plan.decode(row[0])
+
+    def plan_jobs(self, names: Iterable[int]) -> dict[int, PlanJob]:
+        wanted = list(names)
+        found: dict[int, PlanJob] = {}
+        connection = self._reader()
+        for index in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[index : index + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT name, data FROM plan_jobs WHERE name IN ({marks})"
+            for name, data in connection.execute(sql, chunk):
+                found[name] = self._plan.decode(data)
+        return found
+
+    def plan_keys(self, which: JobFilter) -> list[PlanKey]:
+        """The archived plan jobs `which` selects (its owner, finish times and pruning)."""
+        where, values = _filters("", None, _lowest(which), which.latest, which.owner)
+        sql = "SELECT name, updated_at, state, environment, owner FROM plan_jobs" + where
+        return [PlanKey(*row) for row in self._reader().execute(sql, values)]
+
     def count_by_state(self) -> dict[str, int]:
         rows = self._reader().execute("SELECT state, count(*) FROM jobs GROUP BY state")
         return dict(rows.fetchall())
@@ -426,6 +478,22 @@ def _insert(connection: sqlite3.Connection, job: Job) -> None:
     )
 
 
+def _insert_plan(connection: sqlite3.Connection, plan: PlanJob) -> None:
+    """Insert or replace: a plan job resumed and ended again replaces what it was."""
+    connection.execute(
+        "INSERT OR REPLACE INTO plan_jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            int(plan.name),
+            plan.updated_at,
+            plan.finished_at,
+            plan.state.value,
+            plan.environment,
+            plan.owner,
+            msgspec.msgpack.encode(plan),
+        ),
+    )
+
+
 def _blocks(name: int) -> tuple[int, int]:
     """The first and last possible row id of a job's node blocks."""
     base = name << NODE_BITS
@@ -451,6 +519,7 @@ def _prune(connection: sqlite3.Connection, before: float) -> None:
         connection.execute("DELETE FROM nodes WHERE block BETWEEN ? AND ?", _blocks(name))
         connection.execute("DELETE FROM events WHERE job = ?", (name,))
     connection.execute("DELETE FROM jobs WHERE finished_at < ?", (before,))
+    connection.execute("DELETE FROM plan_jobs WHERE finished_at < ?", (before,))
 
 
 class _Unusable(Exception):

@@ -47,8 +47,10 @@ from podium.events.state import Job, State
 from podium.history.archive import Archive
 from podium.history.reads import JobReader
 from podium.history.store import PROJECTION_FILE, HistoryStore, JobFilter, Write
+from podium.jsontypes import Json
 from tests.builders import job_requested, stamp
-from tests.conftest import ENVIRONMENTS, FLEET, INVENTORY, running, serving, settings_for
+from tests.conftest import ENVIRONMENTS, FLEET, INVENTORY, Api, running, serving, settings_for
+from tests.integration.test_plans import run_plan, wait_plan
 
 # Nodes of the large job: 100,000 passes too (about 4 minutes on 2 busy cores; run with
 # PODIUM_TEST_LARGE_JOB=100000), the suite keeps to seconds.
@@ -61,8 +63,11 @@ ENDS: Final = (NodeState.FINISHED, NodeState.FAILED, NodeState.ERRORED, NodeStat
 
 async def _engine_history(data: Path) -> tuple[str, str]:
     """Jobs run by a real engine: tasks on sim nodes that succeed and fail, a deploy, a stopped
-    job, and the jobs of a user who may see only their own. Returns both users' tokens."""
+    job, and the jobs of a user who may see only their own; plan jobs that succeed, fail, fail
+    and are resumed, and one Bolt drives that is still going (its ended job kept in memory for
+    it). Returns both users' tokens."""
     async with running(data) as (_, api):
+        await _plan_history(api, data / "marker")
         runner = await api.as_new_user("runner", ["tasks:run:*"])
         names = [await api.run_task(["n-01", "n-02"]) for _ in range(3)]
         names.append(await api.run_task(["flaky-1", "flaky-2", "flaky-3", "flaky-4"]))
@@ -79,6 +84,31 @@ async def _engine_history(data: Path) -> tuple[str, str]:
         for name in [*names, slow]:
             await api.wait_job(name)
         return api.token, runner.token
+
+
+async def _plan_history(api: Api, marker: Path) -> None:
+    plans = [
+        await run_plan(api, "plantest", {"targets": ["localhost", "n-01"], "pkg": "curl"}),
+        await run_plan(api, "plantest::failing", {"targets": "localhost"}),
+        await run_plan(api, "plantest::resumable", {"marker": str(marker)}),
+    ]
+    states = [(await wait_plan(api, name))["state"] for name in plans]
+    assert states == ["success", "failure", "failure"]
+    marker.write_text("there\n")
+    status, answer = await api.post("/command/plan_resume", {"plan_job": plans[2], "from_step": 2})
+    assert status == 202, answer
+    assert (await wait_plan(api, plans[2]))["state"] == "success"
+    status, answer = await api.post("/command/plan_start", {"plan_name": "ops::deploy"})
+    assert status == 202, answer
+    body = {
+        "task": "testmod::echo",
+        "params": {},
+        "scope": {"nodes": ["n-02"]},
+        "plan_job": answer["name"],
+    }
+    status, answer = await api.post("/command/task", body)
+    assert status == 202, answer
+    await api.wait_job(answer["job"]["name"])
 
 
 def _large_job(name: str, nodes: int, at: float) -> list[list[Event]]:
@@ -172,6 +202,18 @@ class Both:
         self.compared += 1
         return answers[0][1]
 
+    async def same_post(self, path: str, body: Json, token: str) -> bytes:
+        """A command both refuse (it would change the log otherwise)."""
+        answers = []
+        for client in (self.memory, self.projected):
+            url = f"/orchestrator/v1{path}"
+            response = await client.post(url, json=body, headers={"X-Authentication": token})
+            answers.append((response.status, await response.read()))
+        assert answers[0] == answers[1], path
+        assert answers[0][0] >= 400, answers[0]
+        self.compared += 1
+        return answers[0][1]
+
     async def same_metrics(self, token: str) -> str:
         """The job and node lines of /metrics (request counts differ: each app had its own)."""
         texts = []
@@ -256,12 +298,46 @@ async def _compare_every_read(both: Both, projector: Projector, admin: str, runn
         after = sum(1 for event_id in every if event_id >= start)
         await both.same_stream_start(f"/events?start={start}", admin, after)
         await both.same_stream_start(f"/events?start={start}&type=node_failed", admin, 1)
+    await _compare_plan_reads(both, state, admin, runner)
     runner_events = sum(
         1 for job in state.jobs.values() if job.owner != "user-1" for _ in job.events
     )
     assert runner_events
     metrics = await both.same_metrics(admin)
     assert 'podium_jobs{state="finished"}' in metrics
+
+
+async def _compare_plan_reads(both: Both, state: State, admin: str, runner: str) -> None:
+    """GET /plan_jobs in every order and filter, each plan job, its events (pages, streams,
+    one event), and a task Bolt sends for an ended one."""
+    for token in (admin, runner):
+        await both.same("/plan_jobs", token)
+    finished = sorted(p.finished_at for p in state.plan_jobs.values() if p.finished_at is not None)
+    middle = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished[len(finished) // 2]))
+    assert finished
+    for order_by in ("timestamp", "name", "state", "environment", "owner"):
+        for order in ("asc", "desc"):
+            for page in ("", "&limit=2&offset=1", "&limit=2&offset=3&results=exclude"):
+                await both.same(f"/plan_jobs?order_by={order_by}&order={order}{page}", admin)
+    for query in (f"min_finish_timestamp={middle}", f"max_finish_timestamp={middle}", "offset=9"):
+        await both.same(f"/plan_jobs?{query}", admin)
+    for name in [*sorted(state.plan_jobs, key=int), "999", "01"]:
+        for path in (f"/plan_jobs/{name}", f"/plan_jobs/{name}/events"):
+            await both.same(path, admin)
+            await both.same(path, runner)
+        plan = state.plan_jobs.get(name)
+        if plan is None:
+            continue
+        for event in (plan.events[0], plan.events[-1]):
+            await both.same(f"/plan_jobs/{name}/events?start={event.id}", admin)
+            await both.same(f"/plan_jobs/{name}/event/{event.id}", admin)
+        await both.same(f"/plan_jobs/{name}/event/{plan.events[-1].id + 1}", admin)
+        if plan.finished_at is not None:
+            await both.same(f"/plan_jobs/{name}/events", admin, Accept="text/event-stream")
+    for name, plan in state.plan_jobs.items():
+        if plan.finished_at is not None:
+            body: Json = {"task": "testmod::echo", "scope": {"nodes": ["n-02"]}, "plan_job": name}
+            await both.same_post("/command/task", {**body, "params": {}}, admin)
 
 
 async def test_every_read_answers_the_same_from_the_projection_as_from_memory(
@@ -280,8 +356,13 @@ async def test_every_read_answers_the_same_from_the_projection_as_from_memory(
             assert checkpoint is None
             async with _app(log, archive) as projected:
                 await archive.flushed()
-                assert len(projected.state.jobs) == 1  # only the live job is in memory
-                assert set(projected.state.jobs) == {str(count + 2)}
+                # In memory: the live job, the job of the plan job Bolt drives, that plan job
+                bolt = next(
+                    p for p in memory_projector.state.plan_jobs.values() if p.driven_by_client
+                )
+                assert set(projected.state.jobs) == {str(count + 2), bolt.jobs[-1]}
+                assert set(projected.state.plan_jobs) == {bolt.name}
+                assert len(memory_projector.state.plan_jobs) == 4
                 memory_app = _build(memory_projector, log, None)
                 projected_app = _build(projected, log, archive)
                 async with (
