@@ -43,7 +43,7 @@ from podium.events.model import (
 from podium.events.producer import Producer
 from podium.events.projector import Projector
 from podium.events.render import job_event
-from podium.events.state import Job, State
+from podium.events.state import Job, PlanJob, State
 from podium.history.archive import Archive
 from podium.history.reads import JobReader
 from podium.history.store import PROJECTION_FILE, HistoryStore, JobFilter, Write
@@ -310,34 +310,40 @@ async def _compare_every_read(both: Both, projector: Projector, admin: str, runn
 async def _compare_plan_reads(both: Both, state: State, admin: str, runner: str) -> None:
     """GET /plan_jobs in every order and filter, each plan job, its events (pages, streams,
     one event), and a task Bolt sends for an ended one."""
+    await _compare_plan_lists(both, state, admin, runner)
+    for name in [*sorted(state.plan_jobs, key=int), "999", "01"]:
+        for path in (f"/plan_jobs/{name}", f"/plan_jobs/{name}/events"):
+            await both.same(path, admin)
+            await both.same(path, runner)
+        plan = state.plan_jobs.get(name)
+        if plan is not None:
+            await _compare_plan_events(both, plan, admin)
+
+
+async def _compare_plan_lists(both: Both, state: State, admin: str, runner: str) -> None:
     for token in (admin, runner):
         await both.same("/plan_jobs", token)
     finished = sorted(p.finished_at for p in state.plan_jobs.values() if p.finished_at is not None)
-    middle = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished[len(finished) // 2]))
     assert finished
+    middle = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(finished[len(finished) // 2]))
     for order_by in ("timestamp", "name", "state", "environment", "owner"):
         for order in ("asc", "desc"):
             for page in ("", "&limit=2&offset=1", "&limit=2&offset=3&results=exclude"):
                 await both.same(f"/plan_jobs?order_by={order_by}&order={order}{page}", admin)
     for query in (f"min_finish_timestamp={middle}", f"max_finish_timestamp={middle}", "offset=9"):
         await both.same(f"/plan_jobs?{query}", admin)
-    for name in [*sorted(state.plan_jobs, key=int), "999", "01"]:
-        for path in (f"/plan_jobs/{name}", f"/plan_jobs/{name}/events"):
-            await both.same(path, admin)
-            await both.same(path, runner)
-        plan = state.plan_jobs.get(name)
-        if plan is None:
-            continue
-        for event in (plan.events[0], plan.events[-1]):
-            await both.same(f"/plan_jobs/{name}/events?start={event.id}", admin)
-            await both.same(f"/plan_jobs/{name}/event/{event.id}", admin)
-        await both.same(f"/plan_jobs/{name}/event/{plan.events[-1].id + 1}", admin)
-        if plan.finished_at is not None:
-            await both.same(f"/plan_jobs/{name}/events", admin, Accept="text/event-stream")
-    for name, plan in state.plan_jobs.items():
-        if plan.finished_at is not None:
-            body: Json = {"task": "testmod::echo", "scope": {"nodes": ["n-02"]}, "plan_job": name}
-            await both.same_post("/command/task", {**body, "params": {}}, admin)
+
+
+async def _compare_plan_events(both: Both, plan: PlanJob, admin: str) -> None:
+    name = plan.name
+    for event in (plan.events[0], plan.events[-1]):
+        await both.same(f"/plan_jobs/{name}/events?start={event.id}", admin)
+        await both.same(f"/plan_jobs/{name}/event/{event.id}", admin)
+    await both.same(f"/plan_jobs/{name}/event/{plan.events[-1].id + 1}", admin)
+    if plan.finished_at is not None:
+        await both.same(f"/plan_jobs/{name}/events", admin, Accept="text/event-stream")
+        body: Json = {"task": "testmod::echo", "scope": {"nodes": ["n-02"]}, "plan_job": name}
+        await both.same_post("/command/task", {**body, "params": {}}, admin)
 
 
 async def test_every_read_answers_the_same_from_the_projection_as_from_memory(
