@@ -1,18 +1,18 @@
 """Figure 6's processes: `python -m benchmarks.cold_start {generate,fold,decode} LOG [N]`.
 
-`generate` writes an embedded log of about N events shaped like real traffic: task jobs of 100
-nodes, each with JobRequested, JobReady, then per node NodeRunDispatched, NodeRunStarted and
-NodeRunFinished (with a result), and JobFinished, in batches as the producers would append them.
+`generate` writes an embedded log (in segments) of about N events shaped like real traffic:
+task jobs of 100 nodes, each with JobRequested, JobReady, then per node NodeRunDispatched,
+NodeRunStarted and NodeRunFinished (with a result), and JobFinished, in batches as the producers
+would append them.
 `fold` starts cold the way `podium serve` does (open the log, check every record, fold it all
 with a projector) and prints the seconds and the peak resident memory. `decode` is the ceiling:
-the same records decoded by msgspec alone, from bytes already in memory.
+the same records decoded by msgspec alone, from bytes already in memory (every segment read).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import resource
 import sys
 import time
@@ -22,7 +22,7 @@ from typing import Final
 import msgspec
 
 from podium.events import logformat
-from podium.events.codec import decode_batch, encode_batch
+from podium.events.codec import decode_batch
 from podium.events.filelog import FileEventLog
 from podium.events.jobspec import JobScope, TaskJob
 from podium.events.model import (
@@ -38,6 +38,7 @@ from podium.events.model import (
     Target,
 )
 from podium.events.projector import Projector
+from podium.events.segments import SEGMENT_SUFFIX, segments_dir
 
 NODES_PER_JOB: Final = 100
 _HEADER: Final = logformat.HEADER
@@ -101,19 +102,26 @@ def _restamp(batch: list[Event], counters: dict[str, int]) -> list[Event]:
 
 
 def generate(path: Path, events: int) -> int:
+    """Append through the file log itself (no fsync), so the log is in segments with their
+    indexes, as `podium serve` writes it."""
+    return asyncio.run(_generate(path, events))
+
+
+async def _generate(path: Path, events: int) -> int:
     counters: dict[str, int] = {}
     written = 0
     number = 0
     at = time.time()
-    chain = logformat.NO_CHAIN
-    with path.open("wb") as out:
+    log = await FileEventLog.open(path, fsync=False)
+    try:
         while written < events:
             number += 1
             for batch in _job(number, 0, at):
                 stamped = _restamp(batch, counters)
-                record, chain = logformat.encode(encode_batch(stamped), chain)
-                out.write(record)
+                await log.append(stamped)
                 written += len(stamped)
+    finally:
+        await log.close()
     return written
 
 
@@ -142,21 +150,24 @@ def fold(path: Path) -> dict[str, float]:
 
 
 def decode(path: Path) -> dict[str, float]:
-    data = path.read_bytes()
+    files = sorted(segments_dir(path).glob(f"*{SEGMENT_SUFFIX}"))
+    datas = [file.read_bytes() for file in files]
     base = _rss_mb()
     started = time.perf_counter()
-    starts, _ = _starts(data)
-    view = memoryview(data)
     count = 0
-    for start in starts:
-        count += len(decode_batch(logformat.payload_at(view, start)))
+    for data in datas:
+        starts, _ = _starts(data)
+        view = memoryview(data)
+        for start in starts:
+            count += len(decode_batch(logformat.payload_at(view, start)))
     seconds = time.perf_counter() - started
     return {"events": count, "seconds": seconds, "rss_mb": _rss_mb(), "base_mb": base}
 
 
 def _starts(data: bytes) -> tuple[list[int], int]:
-    """Record offsets from the length prefixes alone (no checksums: decoding is the ceiling)."""
-    starts, pos = [], 0
+    """Record offsets from the length prefixes alone (no checksums: decoding is the ceiling),
+    after the segment's header."""
+    starts, pos = [], logformat.SEGMENT_HEADER.size if data[:4] == logformat.SEGMENT_MAGIC else 0
     while pos < len(data):
         starts.append(pos)
         pos += _HEADER.size + _HEADER.unpack_from(data, pos)[1]
@@ -171,7 +182,7 @@ def main() -> None:
     command, path = sys.argv[1], Path(sys.argv[2])
     if command == "generate":
         result: dict[str, float] = {"events": generate(path, int(sys.argv[3]))}
-        result["bytes"] = os.path.getsize(path)
+        result["bytes"] = sum(f.stat().st_size for f in segments_dir(path).iterdir())
     elif command == "fold":
         result = fold(path)
     else:

@@ -15,14 +15,18 @@ from podium.events.codec import decode_batch
 from podium.events.fold import fold_all
 from podium.events.logformat import payloads
 from podium.events.model import Event
+from podium.events.segments import SEGMENT_SUFFIX, segments_dir
 from podium.events.state import State
 
 
 def file_events(path: Path) -> list[Event]:
-    """Every event of an embedded log, read without opening it for writing."""
+    """Every event of an embedded log (its segments, or a single file from before them), read
+    without opening it for writing."""
+    files = [path] if path.is_file() else sorted(segments_dir(path).glob(f"*{SEGMENT_SUFFIX}"))
     events: list[Event] = []
-    for payload in payloads(path.read_bytes()):
-        events += decode_batch(payload)
+    for file in files:
+        for payload in payloads(file.read_bytes()):
+            events += decode_batch(payload)
     return events
 
 

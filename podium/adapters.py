@@ -102,7 +102,9 @@ async def _embedded(settings: Settings, stack: AsyncExitStack) -> Adapters:
         ) from exc
     path = settings.data_dir / LOG_FILE
     try:
-        event_log = await FileEventLog.open(path, fsync=settings.fsync)
+        event_log = await FileEventLog.open(
+            path, fsync=settings.fsync, segment_bytes=settings.log_segment_bytes
+        )
     except (LogCorrupted, LogUnavailable) as exc:
         raise ConfigurationError(str(exc)) from exc
     except OSError as exc:

@@ -23,6 +23,7 @@ from podium.client import jobs as job_commands
 from podium.client import plans as plan_commands
 from podium.client import schedules as schedule_commands
 from podium.client.credentials import TokenSources
+from podium.events.crashpoints import CRASH_VARIABLE, arm
 from podium.executor.settings import base_env
 from podium.options import (
     CLIENT_COMMANDS,
@@ -136,6 +137,12 @@ def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     return build_settings(vars(args), base_env(environ))
 
 
+def _arm_crash_point(environ: Mapping[str, str]) -> None:
+    """Tests only: die at a named point of the log's writes (podium.events.crashpoints)."""
+    if environ.get(CRASH_VARIABLE):
+        arm(environ[CRASH_VARIABLE])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     environ = os.environ
     try:
@@ -144,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"podium: {exc}", file=sys.stderr)
         return 2
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    _arm_crash_point(environ)
     if args.command in admin_commands.COMMANDS:
         return admin_commands.run(args)
     if args.command in CLIENT_COMMANDS:

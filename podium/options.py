@@ -160,7 +160,8 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "--data-dir",
         "",
         "data_dir",
-        "the embedded log, its snapshot, admin.token and the api's projection.sqlite",
+        "the embedded log (events.log.d/, its segments), its snapshot, admin.token and the "
+        "api's projection.sqlite",
         SERVES_API,
         Path,
     ),
@@ -393,6 +394,15 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "fsync every append to the embedded log",
         EMBEDDED,
         true_or_false,
+    ),
+    Option(
+        "--log-segment-bytes",
+        "",
+        "log_segment_bytes",
+        "size at which the embedded log starts a new segment file (old segments are deleted "
+        "once pruning and snapshots allow)",
+        EMBEDDED,
+        positive_int,
     ),
     Option(
         "--log-level",

@@ -41,7 +41,7 @@ def add_commands(
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """0 rebuilt; 2 when there is no log, or it cannot be read."""
     # Imported here: the other commands' start does not pay for the projection's code.
-    from podium.events.filelog import LOG_FILE, FileEventLog
+    from podium.events.filelog import LOG_FILE, FileEventLog, log_exists
     from podium.events.ports import PortError
     from podium.history.rebuild import Rebuilt, rebuild
     from podium.history.store import PROJECTION_FILE, ProjectionBusy, claim
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
 
     out, err = out or sys.stdout, err or sys.stderr
     data_dir: Path = args.data_dir
-    if not (data_dir / LOG_FILE).is_file():
+    if not log_exists(data_dir / LOG_FILE):
         print(f"podium projection: no log in {data_dir} ({LOG_FILE})", file=err)
         return 2
     on_terminal = err.isatty()

@@ -60,6 +60,7 @@ class Settings:
     host: str = "127.0.0.1"  # where the api, or a role's health endpoints, listen
     status_port: int | None = None  # health endpoints of a role that serves no API
     fsync: bool = True  # the embedded log
+    log_segment_bytes: int = 64 * 1024 * 1024  # the embedded log's segments (filelog)
     log_level: str = "info"
     max_batch: int = 5_000  # events per log append at most; 1 turns batching off (benchmarks)
     uvloop: bool = False  # run on uvloop (the `uvloop` extra) instead of asyncio's own loop

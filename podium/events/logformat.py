@@ -15,7 +15,18 @@ payload; no magic, no header check, no chain. A file is one format: the first fo
 which, since a format-1 length can never read as the format-2 magic (it would exceed
 `MAX_RECORD_BYTES`). `upgrade` turns a format-1 file into format 2, record for record.
 
-Records are numbered from 0 in file order, as the log's offsets are.
+Segments (`filelog` writes the log as a directory of them): a segment file starts with a
+48-byte segment header, then format-2 records:
+
+    magic 4 bytes (b"\\xc7PS2") | offset of its first record 8 | chain hash of the record
+    before it 32 (zero bytes before the first record of a log) | CRC-32 of the 44 bytes before 4
+
+so a segment can be checked without the ones before it, and the chain runs on across segments.
+A file without the header (a single-file log from before segments, moved in as the first
+segment) holds records from its byte 0, after offset 0 and the zero chain hash.
+
+Records are numbered from 0 in file order, as the log's offsets are (in a segment, from the
+offset its header names).
 
 Checking a file (`scan`): only a damaged *last* record, with nothing valid after it, is a torn
 tail (a write cut short by a crash, perhaps followed by zero-filled blocks) and may be cut.
@@ -28,7 +39,7 @@ import hashlib
 import struct
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -41,6 +52,10 @@ NO_CHAIN: Final = bytes(32)  # what the first record names as its predecessor
 _HEAD: Final = struct.Struct(">4sII32s")  # the header bytes its own CRC covers
 HEADER: Final = struct.Struct(">4sII32sI")
 _V1_HEADER: Final = struct.Struct(">II")
+SEGMENT_MAGIC: Final = b"\xc7PS2"
+_SEGMENT_HEAD: Final = struct.Struct(">4sQ32s")  # the segment header bytes its own CRC covers
+SEGMENT_HEADER: Final = struct.Struct(">4sQ32sI")
+WINDOW_BYTES: Final = 4 * 1024 * 1024  # what a `Source` reads of a file at a time
 
 
 class Damage(Exception):
@@ -64,14 +79,83 @@ class Torn:
 
 @dataclass(frozen=True, slots=True)
 class Scanned:
-    """What `scan` found: where each good record starts, where the good prefix ends, the chain
-    hash of its last record, and the torn tail after it, if any."""
+    """What `scan` found: how many good records, where every `stride`-th starts (all of them
+    with a stride of 1), where the good prefix ends, the chain hash of its last record, and the
+    torn tail after it, if any."""
 
     format: int
     starts: array[int]
     end: int
     chain: bytes
     torn: Torn | None
+    records: int = -1  # -1: len(starts)
+    stride: int = 1
+
+    @property
+    def count(self) -> int:
+        return len(self.starts) if self.records < 0 else self.records
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentHead:
+    """A segment's header: the offset of its first record and the chain hash before it, and
+    where its records start in the file (0 for a headerless first segment)."""
+
+    first: int
+    previous: bytes
+    data_start: int
+
+
+class Source:
+    """A file's bytes, read `WINDOW_BYTES` at a time through `read(position, count)`: checking
+    a file holds a window (or the one record larger than it) in memory, never the whole file."""
+
+    def __init__(self, read: Callable[[int, int], bytes], size: int) -> None:
+        self.size = size
+        self._read = read
+        self._buffer = memoryview(b"")
+        self._at = 0
+
+    @classmethod
+    def of(cls, data: bytes) -> Source:
+        source = cls(lambda position, count: data[position : position + count], len(data))
+        source._buffer = memoryview(data)
+        return source
+
+    def view(self, position: int, count: int) -> memoryview:
+        """Bytes [position, position + count), fewer at the end of the file."""
+        offset = position - self._at
+        end = min(position + count, self.size)
+        if offset < 0 or end - self._at > len(self._buffer):
+            self._buffer = memoryview(self._read(position, max(count, WINDOW_BYTES)))
+            self._at, offset = position, 0
+        return self._buffer[offset : offset + count]
+
+    def valid_header_after(self, position: int) -> bool:
+        """Whether a record header that checks starts anywhere at or after `position`."""
+        step = WINDOW_BYTES
+        while position < self.size:
+            chunk = bytes(self.view(position, step + HEADER.size))
+            found = chunk.find(MAGIC)
+            while found != -1 and found < step:
+                whole = memoryview(chunk)[found : found + HEADER.size]
+                if len(whole) == HEADER.size and _header_checks(whole):
+                    return True
+                found = chunk.find(MAGIC, found + 1)
+            position += step
+        return False
+
+    def nonzero_after(self, position: int) -> bool:
+        while position < self.size:
+            if any(self.view(position, WINDOW_BYTES)):
+                return True
+            position += WINDOW_BYTES
+        return False
+
+
+def _header_checks(header: memoryview) -> bool:
+    crc: int = HEADER.unpack_from(header, 0)[4]
+    return zlib.crc32(header[: _HEAD.size]) == crc
 
 
 def encode(payload: bytes, previous: bytes) -> tuple[bytes, bytes]:
@@ -80,6 +164,29 @@ def encode(payload: bytes, previous: bytes) -> tuple[bytes, bytes]:
     head = _HEAD.pack(MAGIC, len(payload), zlib.crc32(payload), previous)
     record = b"".join((head, zlib.crc32(head).to_bytes(4, "big"), payload))
     return record, hashlib.sha256(record).digest()
+
+
+def encode_segment_header(first: int, previous: bytes) -> bytes:
+    head = _SEGMENT_HEAD.pack(SEGMENT_MAGIC, first, previous)
+    return head + zlib.crc32(head).to_bytes(4, "big")
+
+
+def segment_head(source: Source, first: int) -> SegmentHead:
+    """The header of a segment that should start at offset `first`. Raises Damage when it has
+    none that checks (only the first segment of a log may have none: it starts at offset 0),
+    or when it names another offset."""
+    header = source.view(0, SEGMENT_HEADER.size)
+    if len(header) == SEGMENT_HEADER.size and bytes(header[:4]) == SEGMENT_MAGIC:
+        _, named, previous, crc = SEGMENT_HEADER.unpack_from(header, 0)
+        if zlib.crc32(header[: _SEGMENT_HEAD.size]) != crc:
+            raise Damage(first, 0, "has a segment header that fails its checksum")
+        if named != first:
+            raise Damage(first, 0, f"has a segment header naming offset {named}")
+        return SegmentHead(first, previous, SEGMENT_HEADER.size)
+    legacy = bytes(header[:4]) == MAGIC or not source.size or source.valid_header_after(0)
+    if first == 0 and legacy:
+        return SegmentHead(0, NO_CHAIN, 0)  # a single-file log from before segments
+    raise Damage(first, 0, "has no segment header")
 
 
 def format_of(data: bytes) -> int:
@@ -92,10 +199,17 @@ def format_of(data: bytes) -> int:
 
 
 def scan(data: bytes) -> Scanned:
-    """Check every record of a file. Raises Damage."""
+    """Check every record of a file (a single-file log, or one segment whose first record is
+    numbered 0 here). Raises Damage."""
+    if data[:4] == SEGMENT_MAGIC:
+        source = Source.of(data)
+        head = SEGMENT_HEADER.unpack_from(data, 0) if len(data) >= SEGMENT_HEADER.size else None
+        first = head[1] if head is not None else 0
+        found = segment_head(source, first)
+        return scan_records(source, found.data_start, found.previous)
     if format_of(data) == FORMAT_1:
         return _scan_v1(memoryview(data))
-    return _scan_v2(data)
+    return scan_records(Source.of(data), 0, NO_CHAIN)
 
 
 def chain_hash(record: bytes | memoryview) -> bytes:
@@ -113,7 +227,8 @@ def payload_at(view: memoryview, start: int, format: int = FORMAT_2) -> memoryvi
 
 
 def payloads(data: bytes) -> Iterator[memoryview]:
-    """Every good record's payload, in order. Raises Damage."""
+    """Every good record's payload, in order (of a single-file log or one segment). Raises
+    Damage."""
     view = memoryview(data)
     scanned = scan(data)
     for start in scanned.starts:
@@ -136,51 +251,55 @@ def upgrade(data: bytes) -> tuple[bytes, Scanned]:
     return b"".join(parts), Scanned(FORMAT_2, starts, size, chain, old.torn)
 
 
-def _scan_v2(data: bytes) -> Scanned:
-    view = memoryview(data)
+def scan_records(source: Source, position: int, chain: bytes, stride: int = 1) -> Scanned:
+    """Check the format-2 records from `position` to the end, the first following `chain`;
+    keep where every `stride`-th starts. Raises Damage (records numbered from 0 here)."""
     starts: array[int] = array("Q")
-    pos, size, chain = 0, len(view), NO_CHAIN
-    while pos < size:
-        record = len(starts)
-        if pos + HEADER.size > size:
-            return Scanned(FORMAT_2, starts, pos, chain, Torn(record, pos, "has a partial header"))
-        magic, length, payload_crc, previous, header_crc = HEADER.unpack_from(view, pos)
-        if magic != MAGIC or zlib.crc32(view[pos : pos + _HEAD.size]) != header_crc:
-            reason = "has a header that fails its checksum"
-            if _something_valid_after(data, pos + 1):
-                raise Damage(record, pos, f"{reason}, and valid records follow it")
-            return Scanned(FORMAT_2, starts, pos, chain, Torn(record, pos, reason))
-        if length > MAX_RECORD_BYTES:
-            raise Damage(
-                record,
-                pos,
-                f"claims {length} bytes, more than a record may hold ({MAX_RECORD_BYTES})",
-            )
-        if previous != chain:
-            raise Damage(record, pos, f"does not follow record {record - 1} (chain hash differs)")
-        end = pos + HEADER.size + length
-        if end > size:
-            return Scanned(FORMAT_2, starts, pos, chain, Torn(record, pos, "is cut short"))
-        if zlib.crc32(view[pos + HEADER.size : end]) != payload_crc:
-            reason = "has a payload that fails its checksum"
-            if any(view[end:]):
-                raise Damage(record, pos, f"{reason}, and more data follows it")
-            return Scanned(FORMAT_2, starts, pos, chain, Torn(record, pos, reason))
-        starts.append(pos)
-        chain = hashlib.sha256(view[pos:end]).digest()
-        pos = end
-    return Scanned(FORMAT_2, starts, pos, chain, None)
+    pos, record = position, 0
+    while pos < source.size:
+        checked = _check_record(source, pos, record, chain)
+        if isinstance(checked, Torn):
+            return Scanned(FORMAT_2, starts, pos, chain, checked, record, stride)
+        if record % stride == 0:
+            starts.append(pos)
+        pos, chain = checked
+        record += 1
+    return Scanned(FORMAT_2, starts, pos, chain, None, record, stride)
+
+
+def _check_record(source: Source, pos: int, record: int, chain: bytes) -> tuple[int, bytes] | Torn:
+    """The end and the chain hash of the good record at `pos`, or the torn tail it starts.
+    Raises Damage."""
+    header = source.view(pos, HEADER.size)
+    if len(header) < HEADER.size:
+        return Torn(record, pos, "has a partial header")
+    magic, length, payload_crc, previous, header_crc = HEADER.unpack_from(header, 0)
+    if magic != MAGIC or zlib.crc32(header[: _HEAD.size]) != header_crc:
+        reason = "has a header that fails its checksum"
+        if source.valid_header_after(pos + 1):
+            raise Damage(record, pos, f"{reason}, and valid records follow it")
+        return Torn(record, pos, reason)
+    if length > MAX_RECORD_BYTES:
+        raise Damage(
+            record, pos, f"claims {length} bytes, more than a record may hold ({MAX_RECORD_BYTES})"
+        )
+    if previous != chain:
+        raise Damage(record, pos, f"does not follow record {record - 1} (chain hash differs)")
+    end = pos + HEADER.size + length
+    if end > source.size:
+        return Torn(record, pos, "is cut short")
+    whole = source.view(pos, HEADER.size + length)
+    if zlib.crc32(whole[HEADER.size :]) != payload_crc:
+        reason = "has a payload that fails its checksum"
+        if source.nonzero_after(end):
+            raise Damage(record, pos, f"{reason}, and more data follows it")
+        return Torn(record, pos, reason)
+    return end, hashlib.sha256(whole).digest()
 
 
 def _something_valid_after(data: bytes, pos: int) -> bool:
     """Whether a record header that checks starts anywhere at or after `pos`."""
-    view = memoryview(data)
-    found = data.find(MAGIC, pos)
-    while found != -1 and found + HEADER.size <= len(data):
-        if zlib.crc32(view[found : found + _HEAD.size]) == HEADER.unpack_from(view, found)[4]:
-            return True
-        found = data.find(MAGIC, found + 1)
-    return False
+    return Source.of(data).valid_header_after(pos)
 
 
 def _scan_v1(view: memoryview) -> Scanned:

@@ -13,6 +13,7 @@ import pytest
 from podium.events import logformat
 from podium.events.filelog import LOG_FILE
 from podium.events.logcheck import verify
+from podium.events.segments import segment_name, segments_dir
 from podium.jsontypes import Json
 from podium.rbac.permissions import ADMIN_PERMISSIONS
 from tests.conftest import Api, running
@@ -38,7 +39,13 @@ async def who_did_what(api: Api) -> tuple[list[Json], str]:
     return trail["items"], job
 
 
+def segment_of(data_dir: Path) -> Path:
+    """The log's one segment (a short log has one)."""
+    return segments_dir(data_dir / LOG_FILE) / segment_name(0)
+
+
 def records_of(data: bytes) -> list[bytes]:
+    """The records of a segment file (its header left out)."""
     starts = [*logformat.scan(data).starts, len(data)]
     return [data[start:end] for start, end in pairwise(starts)]
 
@@ -94,7 +101,7 @@ async def test_the_trail_says_who_did_what_with_the_chain_hash_of_each_record(
     assert page["items"] + rest["items"] == entries
     assert len(page["items"]) == 3
 
-    records = records_of((data_dir / LOG_FILE).read_bytes())
+    records = records_of(segment_of(data_dir).read_bytes())
     for entry in entries:  # each hash is the record's own, as an auditor can compute it
         assert entry["chain"] == logformat.chain_hash(records[entry["record"]]).hex()
 
@@ -110,7 +117,8 @@ async def test_one_byte_changed_breaks_the_chain_at_its_record(
         e for e in entries if e["type"] == "job_requested.v2" and e["details"]["job"] == job
     ]
     target = int(requested["record"])
-    log = data_dir / LOG_FILE
+    log = segment_of(data_dir)
+    header = log.read_bytes()[: logformat.SEGMENT_HEADER.size]
     records = records_of(log.read_bytes())
     assert target + 1 < len(records)  # records follow it
     record = records[target]
@@ -118,7 +126,7 @@ async def test_one_byte_changed_breaks_the_chain_at_its_record(
     if not hidden:
         changed[logformat.HEADER.size + 5] ^= 0x01
     records[target] = bytes(changed)
-    log.write_bytes(b"".join(records))
+    log.write_bytes(header + b"".join(records))
 
     # An auditor holding the trail's hashes finds the first that no longer matches: this one.
     kept = {int(e["record"]): e["chain"] for e in entries}

@@ -16,6 +16,7 @@ from podium.events.filelog import FileEventLog
 from podium.events.logformat import HEADER, MAGIC, MAX_RECORD_BYTES, NO_CHAIN
 from podium.events.model import Event, JobReady
 from podium.events.ports import LogCorrupted, Record
+from podium.events.segments import segment_name, segments_dir
 from podium.events.snapshots import FileSnapshots, Snapshot
 from podium.events.state import State
 from tests.conftest import DATA
@@ -50,11 +51,16 @@ async def write(path: Path, *batches: list[Event]) -> None:
     await log.close()
 
 
+def segment(path: Path, first: int = 0) -> Path:
+    """The file of the log's segment starting at record `first`."""
+    return segments_dir(path) / segment_name(first)
+
+
 async def write_jobs(path: Path, count: int) -> list[int]:
-    """A log of `count` one-event records; where each starts."""
+    """A log of `count` one-event records; where each starts in its (first) segment."""
     batches: list[list[Event]] = [[ready(str(n))] for n in range(1, count + 1)]
     await write(path, *batches)
-    return list(logformat.scan(path.read_bytes()).starts)
+    return list(logformat.scan(segment(path).read_bytes()).starts)
 
 
 def change_byte(path: Path, offset: int, change: int = 0xFF) -> None:
@@ -80,7 +86,7 @@ async def test_a_reopened_log_reads_back_every_batch_in_order(tmp_path: Path) ->
 async def test_the_file_is_private_to_its_owner(tmp_path: Path) -> None:
     path = tmp_path / "events.log"
     await write(path, [ready("1")])
-    assert path.stat().st_mode & 0o777 == 0o600
+    assert segment(path).stat().st_mode & 0o777 == 0o600
 
 
 async def test_each_record_carries_the_chain_hash_of_the_one_before(tmp_path: Path) -> None:
@@ -92,7 +98,7 @@ async def test_each_record_carries_the_chain_hash_of_the_one_before(tmp_path: Pa
         await log.append([ready(str(n))])
         live.append(await anext(stream))
     await log.close()
-    data = path.read_bytes()
+    data = segment(path).read_bytes()
     starts = [*logformat.scan(data).starts, len(data)]
     hashes = [hashlib.sha256(data[a:b]).digest() for a, b in pairwise(starts)]
     previous = [HEADER.unpack_from(data, start)[3] for start in starts[:-1]]
@@ -108,8 +114,8 @@ async def test_each_record_carries_the_chain_hash_of_the_one_before(tmp_path: Pa
 async def test_a_torn_last_record_is_cut_off_on_open(tmp_path: Path, cut: int) -> None:
     path = tmp_path / "events.log"
     await write(path, [ready("1")], [ready("2")])
-    size = path.stat().st_size
-    with path.open("r+b") as file:
+    size = segment(path).stat().st_size
+    with segment(path).open("r+b") as file:
         file.truncate(size - cut)
     log = await FileEventLog.open(path)
     assert [r.offset for r in await read_all(log)] == [0]
@@ -121,7 +127,7 @@ async def test_a_torn_last_record_is_cut_off_on_open(tmp_path: Path, cut: int) -
 async def test_a_checksum_mismatch_in_the_last_record_is_a_torn_write(tmp_path: Path) -> None:
     path = tmp_path / "events.log"
     await write(path, [ready("1")], [ready("2")])
-    change_byte(path, path.stat().st_size - 1)
+    change_byte(segment(path), segment(path).stat().st_size - 1)
     log = await FileEventLog.open(path)
     assert len(await read_all(log)) == 1
     await log.close()
@@ -130,23 +136,24 @@ async def test_a_checksum_mismatch_in_the_last_record_is_a_torn_write(tmp_path: 
 async def test_zero_filling_after_a_crash_is_cut_off(tmp_path: Path) -> None:
     path = tmp_path / "events.log"
     await write(path, [ready("1")])
-    size = path.stat().st_size
-    with path.open("ab") as file:
+    size = segment(path).stat().st_size
+    with segment(path).open("ab") as file:
         file.write(b"\0" * 4096)
     log = await FileEventLog.open(path)
     assert len(await read_all(log)) == 1
     await log.close()
-    assert path.stat().st_size == size
+    assert segment(path).stat().st_size == size
 
 
 async def test_a_bad_record_followed_by_good_ones_refuses_to_open(tmp_path: Path) -> None:
     path = tmp_path / "events.log"
     await write(path, [ready("1")], [ready("2")], [ready("3")])
-    change_byte(path, HEADER.size + 2)  # inside the first record's payload
-    damaged = path.read_bytes()
-    with pytest.raises(LogCorrupted, match="record 0 at byte 0 has a payload that fails"):
+    first = logformat.SEGMENT_HEADER.size
+    change_byte(segment(path), first + HEADER.size + 2)  # inside the first record's payload
+    damaged = segment(path).read_bytes()
+    with pytest.raises(LogCorrupted, match=f"record 0 at byte {first} has a payload that fails"):
         await FileEventLog.open(path)
-    assert path.read_bytes() == damaged
+    assert segment(path).read_bytes() == damaged
 
 
 @pytest.mark.parametrize("bit", [0, 7, 15, 31])
@@ -158,14 +165,13 @@ async def test_one_flipped_bit_in_a_mid_file_length_refuses_and_cuts_nothing(
     starts = await write_jobs(path, 40)
     middle = starts[20]
     length_at = middle + 4 + (3 - bit // 8)  # the length field follows the 4-byte magic
-    change_byte(path, length_at, 1 << (bit % 8))
-    damaged = path.read_bytes()
+    change_byte(segment(path), length_at, 1 << (bit % 8))
+    damaged = segment(path).read_bytes()
     with pytest.raises(LogCorrupted) as refused:
         await FileEventLog.open(path)
-    assert f"{path}: record 20 at byte {middle} has a header that fails its checksum" in str(
-        refused.value
-    )
-    assert path.read_bytes() == damaged
+    message = f"{segment(path)}: record 20 at byte {middle} has a header that fails its checksum"
+    assert message in str(refused.value)
+    assert segment(path).read_bytes() == damaged
 
 
 @pytest.mark.parametrize("bit", [6, 7, 20, 31])
@@ -180,7 +186,7 @@ async def test_one_flipped_bit_in_a_format_1_length_refuses_too(tmp_path: Path, 
     with pytest.raises(LogCorrupted, match=f"record {len(starts) // 2} at byte {middle} "):
         await FileEventLog.open(path)
     assert path.read_bytes() == damaged
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.log"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.log", "events.log.d"]
 
 
 @pytest.mark.parametrize("xor", [0x01, 0xC0, 0xFF])
@@ -190,7 +196,9 @@ async def test_a_damaged_first_magic_is_not_taken_for_a_format_1_log(
     """Read as format 1, the damaged magic would be a length that passes for a torn tail, and
     every record would be cut (Hypothesis found it)."""
     path = tmp_path / "events.log"
-    await write_jobs(path, 5)
+    starts = await write_jobs(path, 5)
+    path.write_bytes(segment(path).read_bytes()[starts[0] :])  # a single-file log, as before
+    shutil.rmtree(segments_dir(path))
     change_byte(path, 0, xor)
     damaged = path.read_bytes()
     with pytest.raises(LogCorrupted, match="record 0 at byte 0 has a header that fails"):
@@ -198,14 +206,26 @@ async def test_a_damaged_first_magic_is_not_taken_for_a_format_1_log(
     assert path.read_bytes() == damaged
 
 
+@pytest.mark.parametrize("at", [0, 8, 40, 47])
+async def test_a_damaged_segment_header_refuses(tmp_path: Path, at: int) -> None:
+    path = tmp_path / "events.log"
+    await write_jobs(path, 5)
+    change_byte(segment(path), at)
+    damaged = segment(path).read_bytes()
+    with pytest.raises(LogCorrupted, match="record 0 at byte 0 has"):
+        await FileEventLog.open(path)
+    assert segment(path).read_bytes() == damaged
+
+
 async def test_a_length_above_the_maximum_is_damage_even_when_its_header_checks(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "events.log"
     await write(path, [ready("1")])
-    head = HEADER.pack(MAGIC, MAX_RECORD_BYTES + 1, 0, logformat.chain_hash(path.read_bytes()), 0)
+    record = segment(path).read_bytes()[logformat.SEGMENT_HEADER.size :]
+    head = HEADER.pack(MAGIC, MAX_RECORD_BYTES + 1, 0, logformat.chain_hash(record), 0)
     fake = head[:44] + zlib.crc32(head[:44]).to_bytes(4, "big")
-    with path.open("ab") as file:
+    with segment(path).open("ab") as file:
         file.write(fake)
     with pytest.raises(
         LogCorrupted, match=r"record 1 at byte \d+ claims \d+ bytes, more than a record may hold"
@@ -216,8 +236,8 @@ async def test_a_length_above_the_maximum_is_damage_even_when_its_header_checks(
 async def test_a_record_that_does_not_follow_its_predecessor_refuses(tmp_path: Path) -> None:
     path = tmp_path / "events.log"
     starts = await write_jobs(path, 3)
-    data = path.read_bytes()
-    path.write_bytes(data[: starts[1]] + data[starts[2] :])  # record 1 taken out whole
+    data = segment(path).read_bytes()
+    segment(path).write_bytes(data[: starts[1]] + data[starts[2] :])  # record 1 taken out
     with pytest.raises(LogCorrupted, match=f"record 1 at byte {starts[1]} does not follow"):
         await FileEventLog.open(path)
 
@@ -230,7 +250,7 @@ async def test_an_old_log_is_upgraded_record_for_record_and_kept(tmp_path: Path)
     await log.append([ready("1")])
     await log.close()
     assert (tmp_path / "events.log.v1").read_bytes() == V1_LOG.read_bytes()
-    data = path.read_bytes()
+    data = segment(path).read_bytes()
     scanned = logformat.scan(data)
     assert scanned.format == logformat.FORMAT_2
     assert scanned.torn is None
@@ -239,7 +259,7 @@ async def test_an_old_log_is_upgraded_record_for_record_and_kept(tmp_path: Path)
     reopened = await FileEventLog.open(path)  # once upgraded, it stays as it is
     assert (await reopened.head()).offset == len(before) + 1
     await reopened.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.log", "events.log.v1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.log.d", "events.log.v1"]
 
 
 async def test_a_snapshot_ahead_of_the_log_or_of_another_log_refuses(tmp_path: Path) -> None:
@@ -254,7 +274,7 @@ async def test_a_snapshot_ahead_of_the_log_or_of_another_log_refuses(tmp_path: P
     with pytest.raises(LogCorrupted, match=r"covers records up to 3, but .* after record 2"):
         await snapshots.latest()
     await snapshots.save(Snapshot(2, State(), chain))  # record 1's hash is not record 2's
-    with pytest.raises(LogCorrupted, match=r"does not match .* at record 1 \(byte \d+\)"):
+    with pytest.raises(LogCorrupted, match=r"does not match .* at record 1: their chain"):
         await snapshots.latest()
     await log.close()
 

@@ -18,6 +18,7 @@ from podium.events.filelog import FileEventLog
 from podium.events.model import Event, JobReady
 from podium.events.ports import LogUnavailable
 from podium.events.producer import Producer
+from podium.events.segments import segment_name, segments_dir
 from tests.integration.test_filelog import V1_LOG, jobs, read_all
 
 
@@ -65,12 +66,13 @@ async def test_a_failed_append_is_rolled_back_and_the_log_recovers(small_disk: P
     path = small_disk / "events.log"
     log = await FileEventLog.open(path)
     await log.append([ready(1)])
-    size, chain = path.stat().st_size, log.chain_hash()
+    segment = segments_dir(path) / segment_name(0)
+    size, chain = segment.stat().st_size, log.chain_hash()
     filler = fill(small_disk)
     with pytest.raises(LogUnavailable, match="No space left on device") as refused:
         await log.append(big(2))
     assert refused.value.sent is False
-    assert path.stat().st_size == size  # cut back to the last good record
+    assert segment.stat().st_size == size  # cut back to the last good record
     assert (await log.head()).offset == 1
     assert log.chain_hash() == chain
     assert "No space left on device" in log.failure
@@ -120,4 +122,4 @@ async def test_an_old_log_that_cannot_be_upgraded_is_left_as_it_was(small_disk: 
     with pytest.raises(OSError, match="No space left on device"):
         await FileEventLog.open(path)
     assert path.read_bytes() == V1_LOG.read_bytes()
-    assert sorted(p.name for p in small_disk.iterdir()) == ["events.log", "filler"]
+    assert sorted(p.name for p in small_disk.iterdir()) == ["events.log", "events.log.d", "filler"]

@@ -14,6 +14,7 @@ from podium.events import logformat
 from podium.events.filelog import FileEventLog
 from podium.events.model import JobReady
 from podium.events.ports import LogUnavailable
+from podium.events.segments import segment_name, segments_dir
 from podium.events.snapshots import FileSnapshots, Snapshot
 from podium.events.state import State
 
@@ -33,7 +34,11 @@ async def make_log(data: Path, records: int, snapshot_at: int | None = None) -> 
                 Snapshot(n + 1, State(), log.chain_hash())
             )
     await log.close()
-    return list(logformat.scan((data / "events.log").read_bytes()).starts)
+    return list(logformat.scan(segment(data).read_bytes()).starts)
+
+
+def segment(data: Path, first: int = 0) -> Path:
+    return segments_dir(data / "events.log") / segment_name(first)
 
 
 def flip(path: Path, offset: int) -> None:
@@ -56,7 +61,7 @@ async def test_verify_says_a_good_log_and_its_snapshot_are_good(
     await make_log(tmp_path, 5, snapshot_at=3)
     code, out, _ = podium(capsys, "log", "verify", "--data-dir", str(tmp_path))
     assert code == 0
-    assert f"{tmp_path / 'events.log'}: 5 records, all good" in out
+    assert f"{tmp_path / 'events.log.d'}: records 0 to 4, all good" in out
     assert f"{tmp_path / 'snapshot.bin'}: covers records up to 2, chain hash matches" in out
 
 
@@ -64,7 +69,7 @@ async def test_verify_names_the_damaged_record_and_byte_and_changes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     starts = await make_log(tmp_path, 10)
-    log = tmp_path / "events.log"
+    log = segment(tmp_path)
     flip(log, starts[4] + 7)  # the length of record 4
     damaged = log.read_bytes()
     code, out, _ = podium(capsys, "log", "verify", "--data-dir", str(tmp_path))
@@ -78,7 +83,7 @@ async def test_verify_reports_a_torn_tail_as_cut_by_the_next_start(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     starts = await make_log(tmp_path, 3)
-    log = tmp_path / "events.log"
+    log = segment(tmp_path)
     with log.open("r+b") as file:
         file.truncate(log.stat().st_size - 2)
     code, out, _ = podium(capsys, "log", "verify", "--data-dir", str(tmp_path))
@@ -90,7 +95,7 @@ async def test_verify_finds_a_snapshot_ahead_of_the_log(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await make_log(tmp_path, 4, snapshot_at=4)
-    log = tmp_path / "events.log"
+    log = segment(tmp_path)
     starts = list(logformat.scan(log.read_bytes()).starts)
     with log.open("r+b") as file:
         file.truncate(starts[2])  # records 2 and 3 gone, the snapshot still covers them
@@ -104,20 +109,20 @@ async def test_repair_keeps_a_copy_cuts_at_the_record_and_sets_the_snapshot_asid
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     starts = await make_log(tmp_path, 10, snapshot_at=8)
-    log = tmp_path / "events.log"
+    log = segment(tmp_path)
     flip(log, starts[6] + 20)  # in record 6's header: records 6 to 9 cannot be kept
     original = log.read_bytes()
     code, out, _ = podium(
         capsys, "log", "repair", "--data-dir", str(tmp_path), "--truncate-at", "6"
     )
     assert code == 0, out
-    (backup,) = tmp_path.glob("events.log.before-repair-*")
-    assert backup.read_bytes() == original
+    (backup,) = tmp_path.glob("events.log.d.before-repair-*")
+    assert (backup / log.name).read_bytes() == original
     assert log.read_bytes() == original[: starts[6]]
     (aside,) = tmp_path.glob("snapshot.bin.before-repair-*")
     assert not (tmp_path / "snapshot.bin").exists()
     assert f"covered records that were cut: moved to {aside}" in out
-    reopened = await FileEventLog.open(log)  # and it starts again, with records 0 to 5
+    reopened = await FileEventLog.open(tmp_path / "events.log")  # it starts again: 0 to 5
     assert (await reopened.head()).offset == 6
     await reopened.close()
 
@@ -126,7 +131,7 @@ async def test_repair_refuses_to_keep_a_record_past_the_damage(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     starts = await make_log(tmp_path, 5)
-    log = tmp_path / "events.log"
+    log = segment(tmp_path)
     flip(log, starts[2] + 50)  # record 2's payload
     damaged = log.read_bytes()
     code, _, err = podium(
@@ -134,10 +139,10 @@ async def test_repair_refuses_to_keep_a_record_past_the_damage(
     )
     assert code == 1
     assert err == (
-        f"podium log repair: {log} damaged at record 2: --truncate-at takes a record from 0 to "
-        "2, not 3; nothing was changed\n"
+        f"podium log repair: {log.parent} damaged at record 2: --truncate-at takes a record "
+        "from 0 to 2, not 3; nothing was changed\n"
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.log"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.log.d"]
     assert log.read_bytes() == damaged
 
 
@@ -169,7 +174,7 @@ async def _records(data: Path) -> int:
 
 def test_verify_exits_1_as_a_process(tmp_path: Path) -> None:
     starts = asyncio.run(make_log(tmp_path, 3))
-    flip(tmp_path / "events.log", starts[1] + 60)
+    flip(segment(tmp_path), starts[1] + 60)
     result = subprocess.run(
         [sys.executable, "-m", "podium.cli", "log", "verify", "--data-dir", str(tmp_path)],
         capture_output=True,
