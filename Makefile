@@ -9,7 +9,7 @@ SSHD := /usr/sbin/sshd
 PUPPET_PARTS := /usr/bin/puppet /usr/share/puppetserver/puppetserver.jar \
 	/usr/share/puppetdb/puppetdb.jar /usr/lib/ruby/vendor_ruby/puppet/indirector/facts/puppetdb.rb
 
-.PHONY: run test lint broker sshd puppet postgres chromium clean bench bench-quick wrk
+.PHONY: run test lint broker redis sshd puppet postgres chromium clean bench bench-quick wrk
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(STAMP): pyproject.toml
@@ -82,15 +82,28 @@ test: $(STAMP) lint broker sshd puppet chromium
 	$(BIN)/pytest -q
 
 # Benchmarks report, they never fail CI, and are not part of `make test`. They need the broker,
-# wrk (Debian's package) as the HTTP load generator, and py-spy and uvloop (the `bench` extra).
+# wrk (Debian's package) as the HTTP load generator, and py-spy, uvloop, and Celery, Dramatiq and
+# redis for figure 11's peers (the `bench` extra).
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
-bench: $(BENCH_STAMP) broker wrk
+# Figure 11's peers (Celery, Dramatiq) keep their results in a local Redis on 127.0.0.1:6379
+# (database 15): Debian's package, started if it is not listening, keeping nothing on disk.
+redis:
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then \
+	  command -v redis-server >/dev/null || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }; \
+	  echo "starting Redis"; \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no; \
+	  for i in $$(seq 30); do (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break; sleep 1; done; \
+	fi
+	@(exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null || { echo "Redis is not listening on 6379"; exit 1; }
+
+bench: $(BENCH_STAMP) broker redis wrk
 	$(BIN)/python -m benchmarks
 
-bench-quick: $(BENCH_STAMP) broker wrk
+bench-quick: $(BENCH_STAMP) broker redis wrk
 	$(BIN)/python -m benchmarks --quick
 
 clean:

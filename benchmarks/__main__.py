@@ -24,6 +24,7 @@ from benchmarks.fig_fleet import figure_2, figure_4, figure_8
 from benchmarks.fig_history import figure_10
 from benchmarks.fig_http import figure_1
 from benchmarks.fig_jobs import figure_3
+from benchmarks.fig_peers import figure_11
 from benchmarks.fig_scale import figure_7
 from benchmarks.fig_schedules import figure_9
 from benchmarks.plan import FULL, QUICK, Bench
@@ -44,6 +45,7 @@ FIGURES: dict[int, FigureRun] = {
     8: figure_8,
     9: figure_9,
     10: figure_10,
+    11: figure_11,
 }
 
 

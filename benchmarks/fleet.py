@@ -36,6 +36,7 @@ class JobRun:
     accepted_s: float  # POST to 202
     finished_s: float  # POST to JobFinished
     events: int  # events the log gained while the job ran
+    name: str = ""  # the job's name
 
     @property
     def runs_per_s(self) -> float:
@@ -79,7 +80,7 @@ async def run_job(podium: Podium, nodes: list[str]) -> JobRun:
     job = job_of(state, name)
     assert job.finished_at is not None
     return JobRun(
-        len(nodes), accepted - started, job.finished_at - started, state.position - before
+        len(nodes), accepted - started, job.finished_at - started, state.position - before, name
     )
 
 
