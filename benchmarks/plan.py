@@ -23,7 +23,8 @@ class Plan:
     delivery_nodes: int = 300  # figure 5
     delivery_spread_ms: int = 2_000
     cold_events: int = 1_000_000  # figure 6
-    history_events: tuple[int, ...] = (1_000_000, 5_000_000)  # figure 10
+    history_events: tuple[int, ...] = (1_000_000, 5_000_000, 25_000_000)  # figure 10
+    history_fold_max: int = 5_000_000  # longer logs are not folded into memory alone
     scale_nodes: int = 1_500  # figure 7
     scale_latency_ms: int = 50
     scale_slots: int = 64

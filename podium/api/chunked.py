@@ -39,7 +39,7 @@ async def items_answer(
     """`{**head, "items": [render(item), ...], **tail}`, in slices when there are many."""
     head, tail = head or {}, tail or {}
     if len(items) < STREAM_FROM:
-        return web.json_response({**head, "items": [render(item) for item in items], **tail})
+        return json_answer({**head, "items": [render(item) for item in items], **tail})
     response = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
     try:
         await response.prepare(request)
@@ -49,6 +49,15 @@ async def items_answer(
     except ConnectionResetError as exc:
         log.debug("client left during an answer", path=request.path, error=str(exc))
     return response
+
+
+def json_answer(body: Json, status: int = 200) -> web.Response:
+    """A JSON answer encoded by msgspec, as the sliced answers are: the standard library's
+    encoder (aiohttp's `json_response`) was a third of the time of a GET /jobs page whose jobs
+    name thousands of nodes each."""
+    return web.Response(
+        body=_encode(body), status=status, content_type="application/json", charset="utf-8"
+    )
 
 
 class LoopShare:

@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from podium.api.chunked import STREAM_FROM, LoopShare, items_answer
+from podium.api.chunked import STREAM_FROM, LoopShare, items_answer, json_answer
 from podium.api.errors import NotPermitted, UnknownJob, ValidationError
 from podium.api.keys import CLOCK, JOBS, PROJECTOR, USER, base_url
 from podium.api.params import choice_param, int_param, path_id, time_param
@@ -108,7 +108,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     heads = await reader.heads([listed.key.name for listed in page if listed.job is None])
     shown = [listed.job or heads.get(listed.key.name) for listed in page]
     base, now = base_url(request), request.app[CLOCK]()
-    return web.json_response(
+    return json_answer(
         {
             "items": [job_item(state, job, base, now) for job in shown if job is not None],
             "pagination": pagination(limit, offset, order, order_by, total, type=kind),
@@ -157,7 +157,7 @@ async def _job_then(request: web.Request, *, nodes: bool = False) -> tuple[State
 async def get_job(request: web.Request) -> web.Response:
     """GET /jobs/<id>[?as_of=<event id>]"""
     state, job, now = await _job_then(request)
-    return web.json_response(job_item(state, job, base_url(request), now))
+    return json_answer(job_item(state, job, base_url(request), now))
 
 
 async def job_nodes(request: web.Request) -> web.StreamResponse:
