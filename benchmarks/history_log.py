@@ -8,23 +8,22 @@ NodeRunFinished (with a result); JobFinished. Three events per node run, as `pod
 writes them (figure 2: 30,023 events for 10,000 nodes), and records of about the sizes it
 appends.
 
-Records are encoded here with the log's own codec and framing (`logformat`), written in big
-buffered writes: no server, no fold. Prints one JSON line: events, node runs, jobs, bytes,
-seconds.
+Appended through the file log itself without fsync (no server, no fold), so the log is in
+segments with their indexes, as `podium serve` writes it. Prints one JSON line: events, node
+runs, jobs, bytes, seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from podium.events import logformat
-from podium.events.codec import encode_batch
+from podium.events.filelog import FileEventLog
 from podium.events.jobspec import JobScope, TaskJob
 from podium.events.model import (
     Event,
@@ -38,13 +37,14 @@ from podium.events.model import (
     NodeState,
     Target,
 )
+from podium.events.segments import segments_dir
+from podium.logs import configure_logging
 
 VERSION: Final = 1  # of what `generate` writes: change it whenever its output changes
 SIZES: Final = (5_000, 10, 40, 100, 10, 250, 1_000, 20, 500, 2_500, 10, 60)
 SPAN_DAYS: Final = 29  # inside the default retention of 30 days when generated
 DISPATCH_BATCH: Final = 500
 RUN_BATCH: Final = 100
-_WRITE_BYTES: Final = 8 * 1024 * 1024
 
 
 class Planned(NamedTuple):
@@ -151,35 +151,35 @@ def _batches(job: Planned, at: float, seq: _Seqs) -> Iterator[list[Event]]:
 
 def generate(path: Path, events: int, now: float | None = None) -> dict[str, float]:
     """Write the log; what it holds."""
+    return asyncio.run(_generate(path, events, time.time() if now is None else now))
+
+
+async def _generate(path: Path, events: int, end: float) -> dict[str, float]:
     started = time.perf_counter()
     jobs = layout(events)
-    end = time.time() if now is None else now
     step = SPAN_DAYS * 86_400 / len(jobs)
     seq = _Seqs()
-    chain = logformat.NO_CHAIN
-    buffer = bytearray()
     written = 0
-    with path.open("wb") as out:
+    log = await FileEventLog.open(path, fsync=False)
+    try:
         for index, job in enumerate(jobs):
             at = end - (len(jobs) - index) * step
             for batch in _batches(job, at, seq):
-                record, chain = logformat.encode(encode_batch(batch), chain)
-                buffer += record
+                await log.append(batch)
                 written += len(batch)
-            if len(buffer) >= _WRITE_BYTES:
-                out.write(buffer)
-                buffer.clear()
-        out.write(buffer)
+    finally:
+        await log.close()
     return {
         "events": written,
         "node_runs": sum(job.nodes for job in jobs),
         "jobs": len(jobs),
-        "bytes": os.path.getsize(path),
+        "bytes": sum(file.stat().st_size for file in segments_dir(path).iterdir()),
         "seconds": time.perf_counter() - started,
     }
 
 
 def main() -> None:
+    configure_logging("warning")  # a line per segment started says little here
     path, events = Path(sys.argv[1]), int(sys.argv[2])
     path.parent.mkdir(parents=True, exist_ok=True)
     print(json.dumps(generate(path, events)))
