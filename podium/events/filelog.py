@@ -723,8 +723,17 @@ def _lock(fd: int, path: Path) -> None:
 
 
 def _read_all(fd: int) -> bytes:
+    """The whole file. One pread returns at most 2 GiB on Linux: read until the size is reached."""
     size = os.fstat(fd).st_size
-    return os.pread(fd, size, 0) if size else b""
+    parts: list[bytes] = []
+    done = 0
+    while done < size:
+        part = os.pread(fd, min(size - done, _READ_CHUNK_BYTES), done)
+        if not part:
+            raise OSError(errno.EIO, f"the file ended at byte {done} of {size} while read")
+        parts.append(part)
+        done += len(part)
+    return b"".join(parts)
 
 
 def _fsync_dir(directory: Path) -> None:
