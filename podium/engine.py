@@ -26,9 +26,13 @@ import structlog
 
 from podium.adapters import ALL_ROLES, Adapters, ConfigurationError, Role, open_adapters
 from podium.environments import BadEnvironment, Environments
+from podium.events.amqp.log import AmqpEventLog
+from podium.events.amqp.snapshots import AmqpSnapshots
+from podium.events.forgetting import Forgetting
 from podium.events.ports import LogCorrupted, LogUnavailable
 from podium.events.producer import Producer
-from podium.events.projector import Projector
+from podium.events.projector import ArchiveHook, Projector
+from podium.events.state import State
 from podium.health import Health, combined, projector_health
 from podium.settings import Settings
 
@@ -173,41 +177,41 @@ class Engine:
                 hint = "use --environments or PODIUM_ENVIRONMENTS"
                 raise ConfigurationError(f"{exc} ({hint})") from exc
 
-    def _archives(self) -> bool:
-        """An api keeps ended jobs in its projection, unless it shares its process with the
-        scheduler on RabbitMQ: that scheduler's snapshots carry the history to replicas that
-        start after the stream dropped the log's start (docs/history.md)."""
-        roles = self.roles
-        return Role.API in roles and (self.settings.amqp is None or Role.SCHEDULER not in roles)
-
     async def _follow_log(self, adapters: Adapters) -> Projector:
-        try:
-            snapshot = await adapters.snapshots.latest()  # checked against the log, used or not
-        except LogCorrupted as exc:
-            raise ConfigurationError(str(exc)) from exc
+        snapshot = None
+        if Role.API not in self.roles or not isinstance(adapters.event_log, AmqpEventLog):
+            try:  # an embedded one is checked against the log, used or not
+                snapshot = await adapters.snapshots.latest()
+            except LogCorrupted as exc:
+                raise ConfigurationError(str(exc)) from exc
+        # An api keeps what has ended in its projection; a scheduler alone forgets it.
         archive, checkpoint = (
-            await self._open_archive(adapters) if self._archives() else (None, None)
+            await self._open_archive(adapters) if Role.API in self.roles else (None, None)
         )
-        event_log = adapters.event_log
         if checkpoint is not None:
             log.info("starting from the projection", next_offset=checkpoint.next_offset)
-            projector = Projector(
-                event_log, checkpoint.state, checkpoint.next_offset, checkpoint.chain, archive
-            )
-        elif snapshot is None or (archive is not None and self.settings.amqp is None):
-            # The embedded log holds it all: a projection is built from its start.
-            projector = Projector(event_log, archive=archive)
-        else:
+            state, offset, chain = checkpoint
+        elif archive is not None:
+            # A projection to build: from the log's start, or on RabbitMQ, from the oldest
+            # snapshot from which what the stream still holds can be folded.
+            state, offset, chain = await self._rebuild_from(adapters)
+        elif snapshot is not None:
             log.info(
                 "starting from a snapshot",
                 next_offset=snapshot.next_offset,
                 events=snapshot.state.position,
             )
-            projector = Projector(
-                event_log, snapshot.state, snapshot.next_offset, snapshot.chain, archive
-            )
+            state, offset, chain = snapshot.state, snapshot.next_offset, snapshot.chain
+        else:
+            state, offset, chain = State(), 0, b""
+        hook: ArchiveHook
         if archive is not None:
-            archive.start(projector.state, projector.next_offset, projector.chain)
+            hook = archive
+            archive.start(state, offset, chain)
+        else:
+            hook = forgetting = Forgetting()
+            forgetting.start(state)
+        projector = Projector(adapters.event_log, state, offset, chain, hook)
         if adapters.mirror is not None:
             projector.add_listener(adapters.mirror.on_record)
         self._projector = projector
@@ -223,13 +227,40 @@ class Engine:
         )
         return projector
 
+    async def _rebuild_from(self, adapters: Adapters) -> tuple[State, int, bytes]:
+        """Where a projection is built from: the log's start while the log holds it (always,
+        embedded). A stream whose retention has dropped its start: the oldest snapshot it still
+        covers, so that every job that ended after that snapshot is rebuilt (those that ended
+        before it are not: a fold from the stream's first record would not know the names and
+        ids that came before). Raises ConfigurationError when no snapshot is covered."""
+        event_log, snapshots = adapters.event_log, adapters.snapshots
+        if not isinstance(event_log, AmqpEventLog) or not isinstance(snapshots, AmqpSnapshots):
+            return State(), 0, b""
+        first = await event_log.first_offset()
+        if first == 0:
+            return State(), 0, b""  # the stream holds the whole log
+        snapshot = await snapshots.covering(first)
+        if snapshot is None:
+            raise ConfigurationError(
+                f"the log on RabbitMQ starts at offset {first} (retention dropped what came "
+                "before) and no snapshot covers it: the projection cannot be built"
+            )
+        log.info(
+            "building the projection from a snapshot",
+            next_offset=snapshot.next_offset,
+            log_starts_at=first,
+            events=snapshot.state.position,
+        )
+        return snapshot.state, snapshot.next_offset, snapshot.chain
+
     async def _open_archive(self, adapters: Adapters) -> tuple[Archive, Checkpoint | None]:
         """The api's projection; one whose checkpoint does not fit the embedded log (a log
-        repaired or replaced since) is set aside and built again."""
+        repaired or replaced since) is set aside and built again, and so is one whose
+        checkpoint the stream on RabbitMQ no longer holds (moved aside, as `.behind`)."""
         from podium.events.filelog import FileEventLog
         from podium.history.archive import Archive
         from podium.history.rebuild import remove_projection
-        from podium.history.store import claim
+        from podium.history.store import claim, move_aside
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         path, lock = claim(self.settings.data_dir)  # replicas sharing the dir: one file each
@@ -243,6 +274,18 @@ class Engine:
                 log.warning("projection does not fit the log; rebuilding it", why=str(exc))
                 await archive.close(checkpoint=False)
                 remove_projection(path)
+                archive, checkpoint = await Archive.open(path)
+        if checkpoint is not None and isinstance(event_log, AmqpEventLog):
+            first = await event_log.first_offset()
+            if checkpoint.next_offset < first:
+                log.warning(
+                    "the log no longer holds the projection's checkpoint; rebuilding it",
+                    checkpoint=checkpoint.next_offset,
+                    log_starts_at=first,
+                    moved_to=f"{path.name}.behind",
+                )
+                await archive.close(checkpoint=False)
+                move_aside(path, ".behind")
                 archive, checkpoint = await Archive.open(path)
         self._archive = archive
         self._stack.push_async_callback(archive.close)  # after the projector has stopped

@@ -580,5 +580,16 @@ def _set_aside(path: Path, *, damaged: bool) -> None:
         path.unlink()
 
 
+def move_aside(path: Path, suffix: str) -> Path:
+    """Keep a closed projection under another name (its WAL was folded in when it closed);
+    the next open starts afresh. Returns where it went."""
+    aside = path.with_name(path.name + suffix)
+    for extra in ("-wal", "-shm"):
+        Path(f"{path}{extra}").unlink(missing_ok=True)
+    if path.exists():
+        path.replace(aside)
+    return aside
+
+
 def encode_checkpoint(state: State) -> bytes:
     return msgspec.msgpack.encode(state)

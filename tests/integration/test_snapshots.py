@@ -15,6 +15,12 @@ from podium.events.ports import LogTruncated
 from tests.conftest import Api, open_broker, serving, settings_for
 from tests.integration.test_engine import snapshot as api_view
 
+# A stream of RETAINED bytes drops the start of EARLY jobs' log, and keeps what comes after the
+# first snapshot however small the batches of a busy run are (40,000 bytes once dropped the
+# snapshot's own record after three jobs).
+RETAINED = 120_000
+EARLY = 150
+
 
 async def run_jobs(api: Api, count: int) -> list[str]:
     names = [await api.run_task(["n-01", "n-02", "flaky-1", "flaky-2"]) for _ in range(count)]
@@ -50,31 +56,44 @@ async def test_an_embedded_restart_from_a_snapshot_matches_a_full_fold(tmp_path:
         await engine.close()
 
 
-async def test_an_api_started_after_retention_rebuilds_the_state_from_a_snapshot(
+async def test_an_api_started_after_retention_builds_its_history_from_the_oldest_snapshot(
     tmp_path: Path, amqp_settings: AmqpSettings
 ) -> None:
-    # Room after the snapshot for the three jobs' records however small their batches come
-    # (a busy run writes more, smaller records): 40,000 bytes once dropped the snapshot's own.
-    tiny = replace(amqp_settings, log_max_bytes=80_000, log_segment_bytes=10_000)
+    """Snapshots carry live state only: a replica whose stream has dropped the log's start
+    folds from the oldest snapshot the stream still covers, and so has every job that ended
+    after it (and none before: their names and ids would need the state before them)."""
+    tiny = replace(amqp_settings, log_max_bytes=RETAINED, log_segment_bytes=10_000)
     async with open_broker(tiny, "cleanup"):
         first = await Engine.start(settings_for(tmp_path / "one", amqp=tiny))
-        async with serving(first) as api:
-            names = await run_jobs(api, 90)  # more than retention keeps
-            assert await first.scheduler.snapshot_if_due(min_events=1)
-            names += await run_jobs(api, 3)  # after the snapshot, within retention
-            expected = await api_view(api, names)
-            token = api.token
-        with pytest.raises(LogTruncated):  # retention has dropped the start of the log
-            async with asyncio.timeout(10):
-                await anext(first.adapters.event_log.subscribe(0))
-        second = await Engine.start(
-            settings_for(tmp_path / "two", amqp=tiny), frozenset({Role.API})
-        )
         try:
-            assert second.projector.next_offset > 0  # it started from the snapshot
-            async with serving(second, token=token) as replica:
-                await replica.wait_job(names[-1])
-                assert await api_view(replica, names) == expected
+            async with serving(first) as api:
+                early = await run_jobs(api, EARLY)  # more than retention keeps
+                assert await first.scheduler.snapshot_if_due(min_events=1)
+                later = await run_jobs(api, 3)
+                assert await first.scheduler.snapshot_if_due(min_events=1)
+                later += await run_jobs(api, 1)
+                expected = await api_view(api, later)
+                token = api.token
+            await dropped_the_start(first)
+            second = await Engine.start(
+                settings_for(tmp_path / "two", amqp=tiny), frozenset({Role.API})
+            )
+            try:
+                assert second.projector.state.position > 0  # it started from a snapshot
+                async with serving(second, token=token) as replica:
+                    await replica.wait_job(later[-1])
+                    assert await api_view(replica, later) == expected
+                    listed = (await replica.ok("/jobs?order_by=name"))["items"]
+                    assert [job["name"] for job in listed] == later
+                    assert (await replica.get(f"/jobs/{early[-1]}"))[0] == 404
+            finally:
+                await second.close()
         finally:
-            await second.close()
             await first.close()
+
+
+async def dropped_the_start(engine: Engine) -> None:
+    """Retention has dropped the start of the log."""
+    with pytest.raises(LogTruncated):
+        async with asyncio.timeout(10):
+            await anext(engine.adapters.event_log.subscribe(0))

@@ -33,7 +33,7 @@ from podium.events.amqp.settings import AmqpSettings
 from podium.events.amqp.topology import declare_events
 from podium.events.codec import decode_batch, encode_batch
 from podium.events.model import Event
-from podium.events.ports import Head, LogTruncated, Record
+from podium.events.ports import Head, LogTruncated, LogUnavailable, Record
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +69,22 @@ class AmqpEventLog:
         marker = uuid.uuid4().hex
         await publish_marker(self._broker, _EMPTY_BATCH, self._settings.names.events, marker)
         return Head(marker=marker)
+
+    async def first_offset(self) -> int:
+        """The offset of the first record the stream still holds (retention drops the oldest
+        segments): a reader can start there or later, not before. Appends a marker to learn
+        it, so an empty stream answers the marker's own."""
+        marker = uuid.uuid4().hex
+        await publish_marker(self._broker, _EMPTY_BATCH, self._settings.names.events, marker)
+        async with self._broker.scoped_channel(streams=True) as channel:
+            await channel.set_qos(prefetch_count=1, timeout=SETUP_TIMEOUT_S)
+            queue = await channel.get_queue(self._settings.names.events, ensure=False)
+            arguments = {STREAM_OFFSET: "first"}
+            async for message in consume(queue, channel, arguments=arguments):
+                raw = message.headers[STREAM_OFFSET]
+                await _ack(message)
+                return raw if isinstance(raw, int) else int(str(raw))
+        raise LogUnavailable("the log's channel closed before its first record was read")
 
     async def subscribe(self, from_offset: int) -> AsyncGenerator[Record, None]:
         position = _Position(from_offset)
