@@ -61,6 +61,7 @@ from podium.events.state import (
     Job,
     JobEvent,
     NodeRun,
+    RequestMark,
     State,
     StatusEntry,
     run_key,
@@ -338,6 +339,35 @@ def _jobs_pruned(state: State, event: JobsPruned) -> None:
     plans = state.plan_jobs
     for name in [name for name, plan in plans.items() if is_plan_pruned(plan, event.before)]:
         del plans[name]
+    _forget_requests(state, event)
+
+
+def _forget_requests(state: State, event: JobsPruned) -> None:
+    """Forget the request ids of jobs and plan jobs requested before the newest pruning that
+    `event`'s horizon has passed, unless they are live: a retried request (the same command
+    sent again, de-duplicated by its request id) comes within moments, not after a whole
+    retention period, and one that came later would make a new job."""
+    marks = state.request_marks
+    marks.append(RequestMark(event.at, state.job_count, state.plan_job_count))
+    passed = [mark for mark in marks if mark.at < event.before]
+    if not passed:
+        return
+    state.request_marks = [mark for mark in marks if mark.at >= event.before]
+    _forget(state.requests, passed[-1].jobs, state.active)
+    _forget(state.plan_requests, passed[-1].plan_jobs, state.active_plans)
+
+
+def _forget(requests: dict[str, str], through: int, live: dict[str, None]) -> None:
+    """`requests` is in the order of the names it gives (each was added as its job was
+    named), so those named up to `through` come first."""
+    forgotten = []
+    for request_id, name in requests.items():
+        if int(name) > through:
+            break
+        if name not in live:
+            forgotten.append(request_id)
+    for request_id in forgotten:
+        del requests[request_id]
 
 
 def is_pruned(job: Job, before: float) -> bool:

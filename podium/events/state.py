@@ -239,6 +239,16 @@ class PlanJob(msgspec.Struct, gc=False):
     scheduled_job_id: str | None = None
 
 
+class RequestMark(msgspec.Struct, array_like=True, gc=False):
+    """At a pruning (`JobsPruned.at`), how many jobs and plan jobs had been requested: once a
+    later pruning's horizon passes `at`, the request ids of those that are not live are
+    forgotten (`State.requests` is bounded by retention, not by history)."""
+
+    at: float
+    jobs: int
+    plan_jobs: int
+
+
 class State(msgspec.Struct, gc=False):
     """Everything the log says, folded. `position` counts applied events: the last event's id."""
 
@@ -269,6 +279,7 @@ class State(msgspec.Struct, gc=False):
     pruned_before: float = 0.0  # jobs that ended before this were pruned (JobsPruned)
     began_at: float = 0.0  # the time of the first event: nothing ended before it
     plan_job_count: int = 0  # plan jobs ever requested: names go on after archiving or pruning
+    request_marks: list[RequestMark] = []  # one per pruning not yet passed by a horizon
 
     def job(self, name: str) -> Job | None:
         return self.jobs.get(name)

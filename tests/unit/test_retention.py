@@ -13,6 +13,8 @@ from podium.events.model import (
     NodeRunDispatched,
     NodeRunFinished,
     NodeState,
+    PlanFinished,
+    PlanJobRequested,
 )
 from podium.events.state import State
 from podium.scheduler.decide import prune_due
@@ -72,3 +74,39 @@ def test_the_scheduler_prunes_once_the_log_is_older_than_the_retention() -> None
     again = prune_due(state, 131 * DAY + 3600.0, 30 * DAY, 3600.0)
     assert again is not None
     assert again.before == 101 * DAY + 3600.0
+
+
+def test_a_retried_request_is_folded_once_until_a_pruning_horizon_passes_it() -> None:
+    """Request ids are kept for de-duplication until the horizon of a pruning passes the
+    pruning before them; a live job's stays as long as it runs."""
+    history = [*_job(1, 0.0), *_job(2, 1.0, ends=False), JobsPruned(at=2 * DAY, before=0.5)]
+    state = fold_all(stamp(history))
+    retried = job_requested(["a"], request_id="r-1", at=2 * DAY)  # the same command again
+    fold_all(stamp([retried], origin="api-2"), state)
+    assert state.job_count == 2  # de-duplicated
+    assert state.requests == {"r-1": "1", "r-2": "2"}
+    # A horizon past the first pruning: what was requested before it, and has ended, goes
+    fold_all(
+        stamp([*_job(3, 3 * DAY), JobsPruned(at=40 * DAY, before=10 * DAY)], first_seq=20), state
+    )
+    assert state.requests == {"r-2": "2", "r-3": "3"}  # job 2 still runs
+    assert [mark.at for mark in state.request_marks] == [40 * DAY]
+    fold_all(
+        stamp([JobFinished(at=41 * DAY, job="2", state=JobState.FINISHED)], first_seq=40), state
+    )
+    fold_all(stamp([JobsPruned(at=80 * DAY, before=50 * DAY)], first_seq=41), state)
+    assert state.requests == {}
+    fold_all(stamp([retried], origin="api-3"), state)  # after a whole retention period
+    assert state.job_count == 4  # a new job: the old request id was forgotten
+    assert state.requests == {"r-1": "4"}
+
+
+def test_plan_request_ids_are_forgotten_the_same_way() -> None:
+    requested = PlanJobRequested(at=0.0, request_id="p-1", owner="u", plan="m", environment="e")
+    ended = PlanFinished(at=1.0, plan_job="1", attempt=1, ok=True)
+    history = [requested, ended, JobsPruned(at=DAY, before=0.5)]
+    state = fold_all(stamp([*history, JobsPruned(at=40 * DAY, before=10 * DAY)]))
+    assert state.plan_requests == {}
+    assert state.plan_jobs == {}  # ended before the horizon: pruned
+    fold_all(stamp([requested], origin="again"), state)
+    assert list(state.plan_jobs) == ["2"]  # named after the pruned one
