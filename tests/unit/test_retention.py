@@ -104,7 +104,7 @@ def test_a_retried_request_is_folded_once_until_a_pruning_horizon_passes_it() ->
 def test_plan_request_ids_are_forgotten_the_same_way() -> None:
     requested = PlanJobRequested(at=0.0, request_id="p-1", owner="u", plan="m", environment="e")
     ended = PlanFinished(at=1.0, plan_job="1", attempt=1, ok=True)
-    history = [requested, ended, JobsPruned(at=DAY, before=0.5)]
+    history: list[Event] = [requested, ended, JobsPruned(at=DAY, before=0.5)]
     state = fold_all(stamp([*history, JobsPruned(at=40 * DAY, before=10 * DAY)]))
     assert state.plan_requests == {}
     assert state.plan_jobs == {}  # ended before the horizon: pruned
