@@ -29,7 +29,7 @@ from podium.environments import BadEnvironment, Environments
 from podium.events.amqp.log import AmqpEventLog
 from podium.events.amqp.snapshots import AmqpSnapshots
 from podium.events.forgetting import Forgetting
-from podium.events.ports import LogCorrupted, LogUnavailable
+from podium.events.ports import LogCorrupted, LogTruncated, LogUnavailable
 from podium.events.producer import Producer
 from podium.events.projector import ArchiveHook, Projector
 from podium.events.state import State
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from podium.api.sources import InventoryHolder
+    from podium.events.filelog import FileEventLog
     from podium.executor.executor import Executor
     from podium.history.archive import Archive
     from podium.history.store import Checkpoint
@@ -214,10 +215,12 @@ class Engine:
         projector = Projector(adapters.event_log, state, offset, chain, hook)
         if adapters.mirror is not None:
             projector.add_listener(adapters.mirror.on_record)
+        if archive is not None:
+            self._prune_segments(adapters, archive, projector)
         self._projector = projector
         self._health.append(lambda: projector_health(projector))
         self._spawn(projector.run(), "projector")
-        await first_of(projector.caught_up.wait(), self.tasks)
+        await self._caught_up(projector)
         self.folded_at_start = projector.folded
         log.info(
             "log folded",
@@ -234,6 +237,8 @@ class Engine:
         before it are not: a fold from the stream's first record would not know the names and
         ids that came before). Raises ConfigurationError when no snapshot is covered."""
         event_log, snapshots = adapters.event_log, adapters.snapshots
+        if adapters.file_log is not None:
+            return await self._embedded_start(adapters.file_log)
         if not isinstance(event_log, AmqpEventLog) or not isinstance(snapshots, AmqpSnapshots):
             return State(), 0, b""
         first = await event_log.first_offset()
@@ -252,6 +257,41 @@ class Engine:
             events=snapshot.state.position,
         )
         return snapshot.state, snapshot.next_offset, snapshot.chain
+
+    async def _caught_up(self, projector: Projector) -> None:
+        """Raises ConfigurationError when the fold met a damaged record (or a deleted one)."""
+        try:
+            await first_of(projector.caught_up.wait(), self.tasks)
+        except RuntimeError as exc:
+            if isinstance(exc.__cause__, LogCorrupted | LogTruncated):
+                raise ConfigurationError(str(exc.__cause__)) from exc
+            raise
+
+    async def _embedded_start(self, file_log: FileEventLog) -> tuple[State, int, bytes]:
+        """The embedded log's start, or the base snapshot its pruning kept when older segments
+        were deleted. Raises ConfigurationError when that base is gone or does not fit."""
+        from podium.events.snapshots import start_of
+
+        try:
+            start = await start_of(file_log)
+        except (LogTruncated, LogCorrupted) as exc:
+            raise ConfigurationError(str(exc)) from exc
+        if start is None:
+            return State(), 0, b""
+        log.info(
+            "building the projection from the log's base snapshot", next_offset=start.next_offset
+        )
+        return start.state, start.next_offset, start.chain
+
+    def _prune_segments(self, adapters: Adapters, archive: Archive, projector: Projector) -> None:
+        """The embedded log's owner deletes its old segments once pruning allows."""
+        from podium.events.snapshots import FileSnapshots
+        from podium.history.logprune import SegmentPruner
+
+        snapshots = adapters.snapshots
+        if adapters.file_log is not None and isinstance(snapshots, FileSnapshots):
+            pruner = SegmentPruner(adapters.file_log, archive, projector, snapshots)
+            self._spawn(pruner.run(), "log pruner")
 
     async def _open_archive(self, adapters: Adapters) -> tuple[Archive, Checkpoint | None]:
         """The api's projection; one whose checkpoint does not fit the embedded log (a log

@@ -28,7 +28,10 @@ def add_commands(
     )
     actions = group.add_subparsers(dest="action", required=True)
     data_dir = environ.get("PODIUM_DATA_DIR", str(Settings().data_dir))
-    building = "build the projection afresh from the whole log (stop podium first)"
+    building = (
+        "build the projection afresh from the log (from its start, or from the base snapshot "
+        "kept when old segments were deleted; stop podium first)"
+    )
     rebuild = actions.add_parser("rebuild", help=building, description=f"{building.capitalize()}.")
     rebuild.add_argument(
         "--data-dir",
@@ -43,6 +46,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     # Imported here: the other commands' start does not pay for the projection's code.
     from podium.events.filelog import LOG_FILE, FileEventLog, log_exists
     from podium.events.ports import PortError
+    from podium.events.snapshots import start_of
     from podium.history.rebuild import Rebuilt, rebuild
     from podium.history.store import PROJECTION_FILE, ProjectionBusy, claim
     from podium.logs import configure_logging
@@ -65,7 +69,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     async def rebuilt() -> Rebuilt:
         log = await FileEventLog.open(data_dir / LOG_FILE, fsync=False)
         try:
-            return await rebuild(log, data_dir / PROJECTION_FILE, progress if on_terminal else None)
+            start = await start_of(log)  # the base snapshot kept when old segments went
+            path = data_dir / PROJECTION_FILE
+            return await rebuild(log, path, progress if on_terminal else None, start)
         finally:
             await log.close()
 

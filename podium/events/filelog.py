@@ -115,7 +115,7 @@ class FileEventLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not directory.is_dir():
             directory.mkdir()
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         lock_fd = os.open(directory / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         fd = -1
         try:
@@ -406,7 +406,7 @@ class FileEventLog:
             (self.directory / base.name).unlink(missing_ok=True)
             self._bases.remove(base)
         crash_point("delete-before-fsync")
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         if deleted:
             log.info("log segments deleted", path=str(self.directory), firsts=deleted, now=first)
         return deleted
@@ -592,7 +592,7 @@ def _move_in(path: Path, directory: Path) -> bool:
             size = os.fstat(fd).st_size
         if not size:
             os.unlink(path)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
             return False
         try:
             _, scanned = segments.scan_segment(path, fd, 0)
@@ -602,8 +602,8 @@ def _move_in(path: Path, directory: Path) -> bool:
             _cut(path, fd, 0, scanned)
         crash_point("move-in")
         os.rename(path, directory / segments.segment_name(0))
-        _fsync_dir(directory)
-        _fsync_dir(path.parent)
+        fsync_dir(directory)
+        fsync_dir(path.parent)
     finally:
         if fd >= 0:
             os.close(fd)
@@ -643,7 +643,7 @@ def _upgrade(path: Path, fd: int) -> int:
         os.unlink(backup)
         raise
     try:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except BaseException:
         os.close(fd)
         raise
@@ -664,7 +664,7 @@ def _create_segment(directory: Path, first: int, previous: bytes) -> int:
     try:
         _pwrite_all(fd, logformat.encode_segment_header(first, previous), 0)
         os.fsync(fd)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except BaseException:
         os.close(fd)
         path.unlink(missing_ok=True)
@@ -687,7 +687,7 @@ def _write_file(path: Path, data: bytes, durable: bool = False) -> None:
     os.close(fd)
     os.replace(temporary, path)
     if durable:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
@@ -736,7 +736,8 @@ def _read_all(fd: int) -> bytes:
     return b"".join(parts)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make the names in `directory` durable (a rename, a new or deleted file). Raises OSError."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

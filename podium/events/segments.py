@@ -5,7 +5,8 @@ A log is a directory `<log>.d/` of segment files `<first offset, 20 digits>.seg`
 `logformat`'s). The segment appended to is the last; the others are sealed, and each sealed one
 has an index `<first offset>.idx`: its record count, size, last chain hash, and where every
 `STRIDE`-th record starts. An index is a cache: one missing, unreadable or not matching its
-segment's size is rebuilt by reading the segment. Base snapshots (`<offset>-<jobs>.base`) are
+segment's size is rebuilt by reading the segment. Base snapshots
+(`<offset>-<jobs named>-<plan jobs named>.base`) are
 the states a rebuild may start from once the segments before them are deleted (see
 docs/history.md, "Segments and pruning").
 """
@@ -41,21 +42,26 @@ def segment_name(first: int) -> str:
     return f"{first:0{_DIGITS}d}{SEGMENT_SUFFIX}"
 
 
-def base_name(offset: int, job_count: int) -> str:
-    return f"{offset:0{_DIGITS}d}-{job_count}{BASE_SUFFIX}"
-
-
 @dataclass(frozen=True, slots=True)
 class Base:
-    """A base snapshot: the folded state before record `offset`, in which `job_count` jobs had
-    been named."""
+    """A base snapshot: the folded state before record `offset`, in which `job_count` jobs and
+    `plan_job_count` plan jobs had been named."""
 
     offset: int
     job_count: int
+    plan_job_count: int
 
     @property
     def name(self) -> str:
-        return base_name(self.offset, self.job_count)
+        counts = f"{self.job_count}-{self.plan_job_count}"
+        return f"{self.offset:0{_DIGITS}d}-{counts}{BASE_SUFFIX}"
+
+    @classmethod
+    def named(cls, name: str) -> Base | None:
+        parts = name[: -len(BASE_SUFFIX)].split("-")
+        if not name.endswith(BASE_SUFFIX) or len(parts) != 3 or not all(map(str.isdigit, parts)):
+            return None
+        return cls(int(parts[0]), int(parts[1]), int(parts[2]))
 
 
 def listing(directory: Path) -> tuple[list[int], list[Base]]:
@@ -69,10 +75,8 @@ def listing(directory: Path) -> tuple[list[int], list[Base]]:
             os.unlink(entry.path)
         elif name.endswith(SEGMENT_SUFFIX) and name[: -len(SEGMENT_SUFFIX)].isdigit():
             firsts.append(int(name[: -len(SEGMENT_SUFFIX)]))
-        elif name.endswith(BASE_SUFFIX):
-            offset, _, jobs = name[: -len(BASE_SUFFIX)].partition("-")
-            if offset.isdigit() and jobs.isdigit():
-                bases.append(Base(int(offset), int(jobs)))
+        elif (base := Base.named(name)) is not None:
+            bases.append(base)
     return sorted(firsts), sorted(bases, key=lambda base: base.offset)
 
 

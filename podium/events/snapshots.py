@@ -16,9 +16,11 @@ from typing import Final
 import msgspec
 import structlog
 
-from podium.events.filelog import FileEventLog, write_all
+from podium.events.crashpoints import crash_point
+from podium.events.filelog import FileEventLog, fsync_dir, write_all
 from podium.events.legacy import upcast_snapshot_identity, upcast_snapshot_job
-from podium.events.ports import PortError
+from podium.events.ports import LogTruncated, PortError
+from podium.events.segments import Base
 from podium.events.state import State
 
 log = structlog.get_logger(__name__)
@@ -68,17 +70,25 @@ def _counted(snapshot: Snapshot) -> Snapshot:
 
 
 class FileSnapshots:
-    """One file, replaced atomically. Given the log it was taken of, `latest` checks that it
-    fits the log and raises LogCorrupted when it does not."""
+    """One file, replaced atomically and durably. Given the log it was taken of, `latest`
+    checks that it fits the log and raises LogCorrupted when it does not, and the first snapshot
+    saved in each segment of the log is kept beside the segments as a base (see `start_of`)."""
 
     def __init__(self, path: Path, event_log: FileEventLog | None = None) -> None:
         self.path = path
         self._log = event_log
+        self.offset: int | None = None  # of the snapshot on disk, once saved or read
 
     async def save(self, snapshot: Snapshot) -> None:
         data = encode_snapshot(snapshot)
         try:
             await asyncio.to_thread(self._write, data)
+            self.offset = snapshot.next_offset
+            if self._log is not None and self._log.wants_base(snapshot.next_offset):
+                state = snapshot.state
+                base = Base(snapshot.next_offset, state.job_count, state.plan_job_count)
+                await self._log.save_base(base, data)
+                crash_point("base-written")
         except OSError as exc:
             raise PortError(f"snapshot not written to {self.path}: {exc}") from exc
 
@@ -94,6 +104,7 @@ class FileSnapshots:
         finally:
             os.close(fd)
         os.replace(temporary, self.path)
+        fsync_dir(self.path.parent)  # durable before any segment it lets go is deleted
 
     async def latest(self) -> Snapshot | None:
         """None when there is none, or when it cannot be read (the log is folded instead)."""
@@ -109,4 +120,30 @@ class FileSnapshots:
             return None
         if self._log is not None:
             await self._log.check_snapshot(self.path, snapshot.next_offset, snapshot.chain)
+        self.offset = snapshot.next_offset
         return snapshot
+
+
+async def start_of(event_log: FileEventLog) -> Snapshot | None:
+    """Where a fold of the whole log that is left starts: None from record 0 while the log
+    holds it, else the oldest base snapshot the log holds (a newer one may lack jobs that ended
+    before it and are not pruned yet), checked against the log. Raises LogTruncated when the
+    log starts later and that base is missing or does not read; LogCorrupted when it does not
+    fit the log."""
+    first = event_log.first_offset
+    if first == 0:
+        return None
+    bases = [base for base in event_log.bases() if base.offset >= first]
+    why = "holds no base snapshot to fold it from"
+    if bases:
+        path = event_log.directory / bases[0].name
+        try:
+            snapshot = decode_snapshot(await asyncio.to_thread(event_log.read_base, bases[0]))
+        except (OSError, zlib.error, msgspec.DecodeError) as exc:
+            why = f"its oldest base snapshot {path} does not read ({exc})"
+        else:
+            await event_log.check_snapshot(path, snapshot.next_offset, snapshot.chain)
+            return snapshot
+    raise LogTruncated(
+        f"{event_log.path}: starts at record {first} (older segments were deleted) and {why}"
+    )

@@ -197,6 +197,15 @@ class Archive:
         write.plans = [plan for plan in write.plans if not is_plan_pruned(plan, before)]
         write.pruned_before = before
 
+    async def checkpoint_now(self) -> int:
+        """Write a checkpoint of the state now, with everything queued; return the offset it
+        covers once it is committed. Raises ArchiveFailed."""
+        self._checkpoint()
+        offset = self._next_offset
+        self._kick()
+        await self.flushed()
+        return offset
+
     def _checkpoint(self) -> None:
         state = self._state
         self._queue().checkpoint = (encode_checkpoint(state), self._next_offset, self._chain)

@@ -403,6 +403,15 @@ class HistoryStore:
         rows = self._reader().execute("SELECT state, count(*) FROM jobs GROUP BY state")
         return dict(rows.fetchall())
 
+    def first_kept(self, pruned_before: float) -> tuple[int | None, int | None]:
+        """The lowest job and plan job names held and not pruned (None: none)."""
+        connection = self._reader()
+        jobs = "SELECT min(name) FROM jobs WHERE finished_at >= ?"
+        plans = "SELECT min(name) FROM plan_jobs WHERE finished_at >= ?"
+        (job,) = connection.execute(jobs, (pruned_before,)).fetchone()
+        (plan,) = connection.execute(plans, (pruned_before,)).fetchone()
+        return job, plan
+
     def applied(self) -> tuple[int, int | None]:
         """The offset the projection has applied through, and its checkpoint's."""
         row = self._reader().execute("SELECT next_offset, checkpoint_offset FROM applied")

@@ -1,0 +1,135 @@
+"""Pruning deletes the embedded log's old segments, and what is left still restarts and
+rebuilds: a real engine with small segments, jobs pruned by a `JobsPruned`, the projection
+removed and built again from the base snapshot the deletion kept."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from podium.engine import Engine
+from podium.events.filelog import FileEventLog
+from podium.events.model import JobsPruned
+from podium.events.segments import SEGMENT_SUFFIX, segments_dir
+from podium.history.rebuild import remove_projection
+from podium.history.store import PROJECTION_FILE
+from podium.jsontypes import Json
+from tests.conftest import Api, serving, settings_for
+
+SEGMENT_BYTES: Final = 6_000
+OVERRIDES: Final[dict[str, Any]] = {
+    "log_segment_bytes": SEGMENT_BYTES,
+    "snapshot_interval_s": 0.1,
+    "snapshot_min_events": 1,
+    "public_url": "https://podium.test:8143",  # answers name one host whatever the port
+}
+NODES: Final = ["n-01", "n-02", "n-03"]
+
+
+@asynccontextmanager
+async def running(data: Path) -> AsyncIterator[tuple[Engine, Api]]:
+    engine = await Engine.start(settings_for(data, **OVERRIDES))
+    try:
+        async with serving(engine) as api:
+            yield engine, api
+    finally:
+        await engine.close()
+
+
+def file_log(engine: Engine) -> FileEventLog:
+    log = engine.adapters.file_log
+    assert log is not None
+    return log
+
+
+def log_bytes(data: Path) -> int:
+    return sum(
+        f.stat().st_size for f in segments_dir(data / "events.log").glob(f"*{SEGMENT_SUFFIX}")
+    )
+
+
+async def answers(api: Api, names: list[str]) -> list[Json]:
+    return [[await api.ok(f"/jobs/{name}"), await api.ok(f"/jobs/{name}/events")] for name in names]
+
+
+async def eventually(check: Any, what: str, timeout_s: float = 30.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not check():
+            await asyncio.sleep(0.05)
+    assert check(), what
+
+
+async def pruned_history(data: Path) -> tuple[list[str], list[str], list[Json]]:
+    """Old jobs, then new ones after a base snapshot was kept; the old ones pruned and the
+    segments before the base deleted. Returns both lists of names and the new jobs' answers."""
+    async with running(data) as (engine, api):
+        log = file_log(engine)
+        old = [await api.run_task(NODES) for _ in range(8)]
+        for name in old:
+            await api.wait_job(name)
+        await eventually(
+            lambda: any(base.job_count <= 8 for base in log.bases()), "a base after the old jobs"
+        )
+        cut = time.time()
+        new = [await api.run_task(NODES) for _ in range(3)]
+        for name in new:
+            await api.wait_job(name)
+        kept = await answers(api, new)
+        before = log_bytes(data)
+        await log.append([JobsPruned(at=time.time(), origin="retention-test", seq=1, before=cut)])
+        await eventually(lambda: log.first_offset > 0, "old segments deleted")
+        for name in old:
+            status, _ = await api.get(f"/jobs/{name}")
+            assert status == 404
+        assert await answers(api, new) == kept
+        assert log_bytes(data) < before
+    return old, new, kept
+
+
+async def test_pruning_deletes_old_segments_and_a_restart_serves_what_is_kept(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    old, new, kept = await pruned_history(data)
+    async with running(data) as (engine, api):
+        assert file_log(engine).first_offset > 0
+        assert await answers(api, new) == kept
+        assert await api.run_task(["n-01"]) == str(len(old) + len(new) + 1)  # names go on
+
+
+async def test_a_projection_lost_after_pruning_is_rebuilt_from_the_base_kept(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    old, new, kept = await pruned_history(data)
+    remove_projection(data / PROJECTION_FILE)
+    async with running(data) as (engine, api):
+        assert engine.projector.folded < engine.projector.state.position  # not from record 0
+        assert await answers(api, new) == kept
+        for name in old:
+            status, _ = await api.get(f"/jobs/{name}")
+            assert status == 404
+        later = await api.run_task(["n-01"])
+        assert later == str(len(old) + len(new) + 1)
+        await api.wait_job(later)
+
+
+async def test_podium_projection_rebuild_works_on_a_pruned_log(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _, new, kept = await pruned_history(data)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "podium.cli", "projection", "rebuild", "--data-dir", str(data)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert ", 11 jobs in " in out.decode()  # jobs named so far, pruned ones included
+    async with running(data) as (_, api):
+        assert await answers(api, new) == kept
