@@ -18,15 +18,23 @@ def add_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], environ: Mapping[str, str]
 ) -> None:
     """`podium log verify|repair`, their `--data-dir` defaulting to PODIUM_DATA_DIR."""
-    described = "check the embedded log and its snapshot, or cut a damaged log"
+    described = (
+        "check the embedded log (its segments in events.log.d/) and its snapshot, or cut a "
+        "damaged log"
+    )
     group = commands.add_parser("log", help=described, description=f"{described.capitalize()}.")
     actions = group.add_subparsers(dest="action", required=True)
     data_dir = environ.get("PODIUM_DATA_DIR", str(Settings().data_dir))
     data_help = f"the data dir (env PODIUM_DATA_DIR; default {data_dir})"
-    checking = "check the log and its snapshot, changing nothing: exit 0 good, 1 damaged"
+    checking = (
+        "check every segment of the log and its snapshot, changing nothing: exit 0 good, 1 damaged"
+    )
     check = actions.add_parser("verify", help=checking, description=f"{checking.capitalize()}.")
     check.add_argument("--data-dir", type=Path, default=Path(data_dir), help=data_help)
-    cutting = "cut the log before a record, keeping a copy of it (stop podium first)"
+    cutting = (
+        "cut the log before a record, keeping a copy of the segments changed or removed "
+        "(stop podium first)"
+    )
     cut = actions.add_parser("repair", help=cutting, description=f"{cutting.capitalize()}.")
     cut.add_argument("--data-dir", type=Path, default=Path(data_dir), help=data_help)
     cut.add_argument(
