@@ -173,3 +173,26 @@ def test_a_log_another_process_has_open_is_one_line(tmp_path: Path) -> None:
     finally:
         asyncio.run(log.close())
     assert error == f"{data / 'events.log'} is in use by another podium process"
+
+
+def test_damage_inside_a_sealed_segment_met_by_the_fold_is_one_line(tmp_path: Path) -> None:
+    """Open trusts a sealed segment by its index; the fold of a start without a projection
+    reads it, and the damage stops the start in one line, the files left as they are."""
+    data = tmp_path / "d"
+
+    async def write() -> None:
+        log = await FileEventLog.open(data / "events.log", segment_bytes=600)
+        for n in range(1, 31):
+            await log.append([JobReady(at=1.0, job=str(n), origin="t", seq=n)])
+        await log.close()
+
+    asyncio.run(write())
+    sealed = sorted((data / "events.log.d").glob("*.seg"))[1]
+    with sealed.open("r+b") as file:
+        file.seek(logformat.SEGMENT_HEADER.size + logformat.HEADER.size + 2)
+        file.write(bytes([file.read(1)[0] ^ 0x80]))
+    damaged = sealed.read_bytes()
+    error = refused(serve(tmp_path, "--log-segment-bytes", "600"))
+    assert error.startswith(f"{sealed}: record ")
+    assert "fails its checksum on reading" in error
+    assert sealed.read_bytes() == damaged
