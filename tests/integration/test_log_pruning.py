@@ -15,7 +15,7 @@ from typing import Any, Final
 from podium.engine import Engine
 from podium.events.filelog import FileEventLog
 from podium.events.model import JobsPruned
-from podium.events.segments import SEGMENT_SUFFIX, segments_dir
+from podium.events.segments import SEGMENT_SUFFIX, segment_name, segments_dir
 from podium.history.rebuild import remove_projection
 from podium.history.store import PROJECTION_FILE
 from podium.jsontypes import Json
@@ -81,8 +81,11 @@ async def pruned_history(data: Path) -> tuple[list[str], list[str], list[Json]]:
             await api.wait_job(name)
         kept = await answers(api, new)
         before = log_bytes(data)
+        files = {first: log.directory / segment_name(first) for first, _ in log.segments()}
         await log.append([JobsPruned(at=time.time(), origin="retention-test", seq=1, before=cut)])
         await eventually(lambda: log.first_offset > 0, "old segments deleted")
+        gone = {first for first, path in files.items() if not path.exists()}
+        assert gone == {first for first in files if first < log.first_offset}
         for name in old:
             status, _ = await api.get(f"/jobs/{name}")
             assert status == 404
