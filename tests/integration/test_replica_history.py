@@ -61,6 +61,36 @@ async def test_a_scheduler_keeps_live_work_only_and_snapshots_it(
             await scheduler.close()
 
 
+async def test_a_scheduler_that_forgot_a_failed_plan_job_runs_it_again_on_a_resume(
+    tmp_path: Path, amqp_settings: AmqpSettings
+) -> None:
+    """The resume carries the plan job as the api read it from its projection."""
+    async with open_broker(amqp_settings, "cleanup"):
+        scheduler = await Engine.start(settings_for(tmp_path / "s", amqp=amqp_settings), SCHEDULER)
+        worker = await Engine.start(
+            settings_for(tmp_path / "w", amqp=amqp_settings), frozenset({Role.API, Role.EXECUTOR})
+        )
+        try:
+            async with serving(worker) as api:
+                marker = tmp_path / "marker"
+                plan = await run_plan(api, "plantest::resumable", {"marker": str(marker)})
+                assert (await wait_plan(api, plan))["state"] == "failure"
+                await scheduler.projector.sync()
+                assert scheduler.projector.state.plan_jobs == {}
+                assert worker.projector.state.plan_jobs == {}  # archived
+                marker.write_text("there\n")
+                status, answer = await api.post(
+                    "/command/plan_resume", {"plan_job": plan, "from_step": 2}
+                )
+                assert status == 202, answer
+                done = await wait_plan(api, plan)
+                assert done["state"] == "success", done["result"]
+                assert done["result"]["found"] == "found\n"  # step 2 ran again, then 3
+        finally:
+            await worker.close()
+            await scheduler.close()
+
+
 async def test_a_snapshot_of_an_earlier_version_carrying_every_job_still_loads(
     tmp_path: Path, amqp_settings: AmqpSettings
 ) -> None:
