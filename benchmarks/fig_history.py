@@ -174,7 +174,10 @@ async def figure_10(bench: Bench) -> Figure:
             figure.rows.append(
                 Row(
                     f"{events}, a 10,000-node job running: {what} p99 (p50 "
-                    f"{served[f'{kind}_p50_ms']:.1f} ms, {served[f'{kind}_n']:.0f} reads)",
+                    f"{served[f'{kind}_p50_ms']:.1f} ms, {served[f'{kind}_n']:.0f} reads; "
+                    f"nothing running, same server after it: p50 "
+                    f"{served[f'idle_{kind}_p50_ms']:.1f}, p99 "
+                    f"{served[f'idle_{kind}_p99_ms']:.1f} ms)",
                     Spread.of([p99]),
                     "ms",
                     target=f"< {target:g} ms",

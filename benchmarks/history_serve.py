@@ -10,7 +10,8 @@ It prints one JSON line: seconds from starting the process to its "Podium is ser
 process's resident memory there (peak so far, file log's open included, and now), its peak
 while the job ran and the reads were taken (the peak is reset once it serves), p50 and p99 of
 each read in milliseconds, the read window's seconds, and the live job's state and node runs
-ended before and after the window. The history is kept whole: `--job-retention-days 3650`.
+ended before and after the window; then, the live job stopped and ended, the same reads with
+nothing running (`idle_...`). The history is kept whole: `--job-retention-days 3650`.
 """
 
 from __future__ import annotations
@@ -126,12 +127,19 @@ async def measure(directory: Path, events: int) -> dict[str, object]:
             if after[0] not in _ENDED:
                 await client.stop(live)
                 await client.wait_job(live, timeout_s=300, poll_s=0.2)
+            idle = _Timed(client)  # the same reads, nothing running: what the live job costs
+            await _reads(idle, old, len(planned))
+    return result | _summary(timed, "") | _summary(idle, "idle_")
+
+
+def _summary(timed: _Timed, prefix: str) -> dict[str, object]:
+    result: dict[str, object] = {}
     for kind, values in timed.ms.items():
-        result[f"{kind}_p50_ms"] = percentile(values, 0.5)
-        result[f"{kind}_p99_ms"] = percentile(values, 0.99)
-        result[f"{kind}_n"] = len(values)
+        result[f"{prefix}{kind}_p50_ms"] = percentile(values, 0.5)
+        result[f"{prefix}{kind}_p99_ms"] = percentile(values, 0.99)
+        result[f"{prefix}{kind}_n"] = len(values)
     for kind, counts in timed.items.items():
-        result[f"{kind}_items"] = sum(counts) / len(counts)
+        result[f"{prefix}{kind}_items"] = sum(counts) / len(counts)
     return result
 
 
