@@ -19,8 +19,7 @@ from podium.jsontypes import Json
 MAX_DEPTH: Final = 64  # maps and lists within each other; real configuration needs a handful
 # libyaml's parser where PyYAML was built with it: the pure-Python one took 1.3 s of a 10,000-node
 # inventory's 1.4 s (0.1 s with libyaml), on every start and every reload.
-_LOADER: Final = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
-_LIBYAML_TOO_DEEP: Final = "exceeded maximum nesting depth"
+_FAST: Final = yaml.CSafeLoader if yaml.__with_libyaml__ else None
 
 
 def read_yaml(path: Path, error: type[Exception]) -> Json:
@@ -38,12 +37,11 @@ def read_yaml(path: Path, error: type[Exception]) -> Json:
 def parse_yaml(text: str, source: str, error: type[Exception]) -> Json:
     """The data of a YAML text read from `source`. Raises `error` as `read_yaml` does."""
     try:
-        data = yaml.load(text, Loader=_LOADER)  # a safe loader
+        data = _load(text)
     except yaml.MarkedYAMLError as exc:
-        if exc.problem == _LIBYAML_TOO_DEEP:  # the pure-Python parser's RecursionError, below
-            raise error(f"{source}: nested more deeply than YAML can be read here") from exc
-        exc.context_mark = _named(exc.context_mark, source)  # "<unicode string>" otherwise
-        exc.problem_mark = _named(exc.problem_mark, source)
+        for mark in (exc.context_mark, exc.problem_mark):  # "<unicode string>" otherwise
+            if mark is not None:
+                mark.name = source
         raise error(f"{source}: not valid YAML: {exc}") from exc
     except yaml.YAMLError as exc:
         raise error(f"{source}: not valid YAML: {exc}") from exc
@@ -54,11 +52,19 @@ def parse_yaml(text: str, source: str, error: type[Exception]) -> Json:
     return data
 
 
-def _named(mark: yaml.Mark | None, source: str) -> yaml.Mark | None:
-    """The mark naming `source` (libyaml's marks cannot be changed)."""
-    if mark is None:
-        return None
-    return yaml.Mark(source, mark.index, mark.line, mark.column, mark.buffer, mark.pointer)
+def _load(text: str) -> Json:
+    """The text's data, read by libyaml where PyYAML has it. A text libyaml refuses is read again
+    by the pure-Python parser, whose errors are the ones raised: they show the line with a caret
+    under the fault (libyaml's marks hold no text), and nesting too deep for it is a
+    RecursionError (libyaml has a depth limit of its own)."""
+    if _FAST is not None:
+        try:
+            data: Json = yaml.load(text, Loader=_FAST)  # a safe loader
+            return data
+        except (yaml.YAMLError, RecursionError):
+            pass
+    data = yaml.safe_load(text)
+    return data
 
 
 def too_deep(data: Json, limit: int) -> bool:
