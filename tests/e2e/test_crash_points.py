@@ -6,8 +6,6 @@ log opens, holds every record it had acknowledged or was told to keep, and takes
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -27,7 +25,7 @@ from tests.conftest import DATA
 from tests.e2e.cluster import Client
 from tests.e2e.crash_writer import SEGMENT_BYTES
 from tests.e2e.test_serve import client, connected, server_process, write_inventory
-from tests.integration.test_log_pruning import answers, pruned_history, running
+from tests.integration.test_log_pruning import answers, pruned_history, rebuild_process, running
 
 KILLED = -signal.SIGKILL
 
@@ -161,15 +159,8 @@ async def test_a_kill_during_a_rebuild_from_a_pruned_log_loses_no_kept_job(
     data = tmp_path / "data"
     _, new, kept = await pruned_history(data)
     remove_projection(data / PROJECTION_FILE)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "podium.cli", "projection", "rebuild", "--data-dir", str(data)),
-        env={**os.environ, CRASH_VARIABLE: "rebuild-folded:5"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == KILLED
+    code, _, _ = await rebuild_process(data, crash_at="rebuild-folded:5")
+    assert code == KILLED
     async with running(data) as (engine, api):
         assert engine.adapters.file_log is not None
         assert engine.adapters.file_log.first_offset > 0

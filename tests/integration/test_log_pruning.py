@@ -5,21 +5,23 @@ removed and built again from the base snapshot the deletion kept."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Final
 
 from podium.engine import Engine
+from podium.events.crashpoints import CRASH_VARIABLE
 from podium.events.filelog import FileEventLog
 from podium.events.model import JobsPruned
 from podium.events.segments import SEGMENT_SUFFIX, segment_name, segments_dir
 from podium.history.rebuild import remove_projection
 from podium.history.store import PROJECTION_FILE
 from podium.jsontypes import Json
-from tests.conftest import Api, serving, settings_for
+from tests.conftest import Api
+from tests.conftest import running as engine_running
 
 SEGMENT_BYTES: Final = 6_000
 OVERRIDES: Final[dict[str, Any]] = {
@@ -31,14 +33,24 @@ OVERRIDES: Final[dict[str, Any]] = {
 NODES: Final = ["n-01", "n-02", "n-03"]
 
 
-@asynccontextmanager
-async def running(data: Path) -> AsyncIterator[tuple[Engine, Api]]:
-    engine = await Engine.start(settings_for(data, **OVERRIDES))
-    try:
-        async with serving(engine) as api:
-            yield engine, api
-    finally:
-        await engine.close()
+def running(data: Path) -> AbstractAsyncContextManager[tuple[Engine, Api]]:
+    """An engine with small segments and frequent snapshots, and a client for its api."""
+    return engine_running(data, **OVERRIDES)
+
+
+async def rebuild_process(data: Path, crash_at: str = "") -> tuple[int, str, str]:
+    """`podium projection rebuild` of a data dir (dying at a crash point if one is named):
+    its exit code, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "podium.cli", "projection", "rebuild", "--data-dir", str(data)),
+        env={**os.environ, CRASH_VARIABLE: crash_at} if crash_at else None,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
 
 
 def file_log(engine: Engine) -> FileEventLog:
@@ -125,14 +137,8 @@ async def test_a_projection_lost_after_pruning_is_rebuilt_from_the_base_kept(
 async def test_podium_projection_rebuild_works_on_a_pruned_log(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _, new, kept = await pruned_history(data)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "podium.cli", "projection", "rebuild", "--data-dir", str(data)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, err.decode()
-    assert ", 11 jobs in " in out.decode()  # jobs named so far, pruned ones included
+    code, out, err = await rebuild_process(data)
+    assert code == 0, err
+    assert ", 11 jobs in " in out  # jobs named so far, pruned ones included
     async with running(data) as (_, api):
         assert await answers(api, new) == kept
