@@ -384,9 +384,9 @@ class FileEventLog:
 
     async def delete_before(self, offset: int) -> list[int]:
         """Delete the sealed segments whose records all precede `offset`, oldest first, and the
-        bases before `offset`; return the first offsets of the segments deleted. The last
-        segment is never deleted. Raises OSError (what was deleted stays deleted: the log
-        then starts at the oldest segment left)."""
+        bases older than the first segment left; return the first offsets of the segments
+        deleted. The last segment is never deleted. Raises OSError (what was deleted stays
+        deleted: the log then starts at the oldest segment left)."""
         async with self._lock:
             return await asyncio.to_thread(self._delete_before, offset)
 

@@ -6,9 +6,9 @@ base snapshots. It runs after the fold applies a `JobsPruned`, and every `every_
 
 Order, for crash safety: a base snapshot is written and fsynced when it is saved, long before
 it can be chosen; the projection's checkpoint is committed; segments are deleted oldest first,
-then the bases older than the new start, then the directory is fsynced. A crash anywhere in
-between leaves a log that starts at some segment at or before the new start, with every base
-from there on: it opens, and a rebuild starts from its oldest base.
+then the bases older than the first segment left, then the directory is fsynced. A crash
+anywhere in between leaves a log that starts at some segment at or before the new start, with
+every base from there on: it opens, and a rebuild starts from its oldest base.
 """
 
 from __future__ import annotations
