@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shlex
 import sys
 import tempfile
@@ -56,8 +57,13 @@ async def _run(
     for number in numbers:
         started = time.monotonic()
         print(f"figure {number}...", flush=True)
+        load_before = os.getloadavg()[0]
         figure = await FIGURES[number](bench)
         figure.seconds = time.monotonic() - started
+        figure.notes.append(
+            f"Load average (1 minute) of the machine: {load_before:.2f} when the figure began, "
+            f"{os.getloadavg()[0]:.2f} when it ended (2 cores, shared with other sessions)."
+        )
         print(f"figure {number} took {figure.seconds:.0f} s", flush=True)
         figures.append(figure)
     profiles: list[Profile] = []

@@ -10,6 +10,7 @@ ceiling's seconds over Podium's.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from pathlib import Path
@@ -81,6 +82,7 @@ async def figure_2(bench: Bench) -> Figure:
     size = plan.fleet_nodes
     embedded_runs, _ = await fleet_runs(bench, work / "embedded", False, figure, size)
     figure.rows += job_rows("embedded (fsync on)", embedded_runs, ">= 5,000 runs/s", 5_000)
+    figure.rows += cpu_rows("embedded (fsync on)", "podium serve", embedded_runs)
     rabbit_runs, ceilings = await fleet_runs(bench, work / "rabbit", True, figure, size)
     label = f"RabbitMQ, {EXECUTORS} executors"
     rows = job_rows(label, rabbit_runs, ">= 3,000 runs/s", 3_000)
@@ -95,13 +97,42 @@ async def figure_2(bench: Bench) -> Figure:
         ),
     )
     figure.rows += rows
+    figure.rows += cpu_rows(label, f"api + scheduler + {EXECUTORS} executors", rabbit_runs)
     figure.notes += [
         "Scope: every node named in `scope.nodes`; the task is demo::echo on the sim transport "
         "with zero latency; `--max-inflight` is 10,000, executors have the default 64 slots.",
         "The aio-pika ceiling row shows its own seconds to publish and consume the same number "
         "of events; its ratio is ceiling seconds / Podium seconds (higher is better).",
+        "CPU per node run: user + system CPU seconds (/proc/<pid>/stat, every thread) of every "
+        "Podium process of the deployment over exactly the window the rate is measured on, "
+        "from just before the POST to the `at` of JobFinished (read every 10 ms and "
+        "interpolated at that moment), divided by the job's node runs. What the processes do "
+        "after JobFinished (the archive writing the ended job to SQLite, the last acks) is "
+        "outside the window, as it is outside the rate. The broker's `beam.smp` is reported "
+        "apart over the same window; the broker is shared with other sessions on this machine, "
+        "so its figure includes whatever they sent it meanwhile.",
     ]
     return figure
+
+
+def cpu_rows(label: str, processes: str, runs: list[JobRun]) -> list[Row]:
+    rows = [
+        Row(
+            f"{label}: CPU per node run, {processes}",
+            Spread.of([r.cpu_us_per_run for r in runs]),
+            "µs CPU/run",
+        )
+    ]
+    broker = [r.broker_cpu_us_per_run for r in runs if not math.isnan(r.broker_cpu_s)]
+    if broker:
+        rows.append(
+            Row(
+                f"{label}: CPU per node run, RabbitMQ broker (beam.smp)",
+                Spread.of(broker),
+                "µs CPU/run",
+            )
+        )
+    return rows
 
 
 async def figure_8(bench: Bench) -> Figure:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
+from benchmarks.cpu import BROKER, CpuTrace, pids_named
 from benchmarks.logread import file_events, folded
 from benchmarks.procs import Client, Podium, cluster, embedded, node_names, write_inventory
 from podium.events.fold import fold_all
@@ -37,10 +38,20 @@ class JobRun:
     finished_s: float  # POST to JobFinished
     events: int  # events the log gained while the job ran
     name: str = ""  # the job's name
+    cpu_s: float = float("nan")  # CPU of every Podium process, POST to JobFinished
+    broker_cpu_s: float = float("nan")  # the same for RabbitMQ's beam.smp (NaN: embedded)
 
     @property
     def runs_per_s(self) -> float:
         return self.nodes / self.finished_s
+
+    @property
+    def cpu_us_per_run(self) -> float:
+        return self.cpu_s / self.nodes * 1e6
+
+    @property
+    def broker_cpu_us_per_run(self) -> float:
+        return self.broker_cpu_s / self.nodes * 1e6
 
 
 def fleet_inventory(directory: Path, fleet: int, slow: int = 0, slow_ms: int = 50) -> Path:
@@ -68,19 +79,39 @@ def job_of(state: State, name: str) -> Job:
 
 
 async def run_job(podium: Podium, nodes: list[str]) -> JobRun:
-    """One job over `nodes`, from the POST to its JobFinished."""
+    """One job over `nodes`, from the POST to its JobFinished, and the CPU every Podium process
+    (and, apart, the broker) used over exactly that window: read every 10 ms meanwhile, and
+    interpolated at the JobFinished's `at`."""
+    podium_cpu = CpuTrace([proc.pid for proc in podium.procs])
+    broker_cpu = CpuTrace(pids_named(BROKER) if podium.amqp is not None else [])
     async with aiohttp.ClientSession() as session:
         client = Client(session, podium)
         before = (await log_state(podium)).position
-        started = time.time()
-        name = await client.task(nodes)
-        accepted = time.time()
-        await client.wait_job(name, timeout_s=600, poll_s=0.1)
+        traces = (podium_cpu, broker_cpu)
+        for trace in traces:
+            trace.read()
+        sampling = [asyncio.ensure_future(trace.sample()) for trace in traces]
+        try:
+            started = time.time()
+            name = await client.task(nodes)
+            accepted = time.time()
+            await client.wait_job(name, timeout_s=600, poll_s=0.1)
+        finally:
+            for task in sampling:
+                task.cancel()
+        for trace in traces:
+            trace.read()
     state = await log_state(podium)
     job = job_of(state, name)
     assert job.finished_at is not None
     return JobRun(
-        len(nodes), accepted - started, job.finished_at - started, state.position - before, name
+        len(nodes),
+        accepted - started,
+        job.finished_at - started,
+        state.position - before,
+        name,
+        podium_cpu.used(started, job.finished_at),
+        broker_cpu.used(started, job.finished_at) if broker_cpu.pids else float("nan"),
     )
 
 
