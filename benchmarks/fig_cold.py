@@ -51,12 +51,15 @@ async def figure_6(bench: Bench) -> Figure:
             "events/s",
             ratios(fold_rate, decode_rate),
             "msgspec decode of the same records, same run",
-            ">= 0.5 of the decode ceiling",
-            ratios(fold_rate, decode_rate).median >= 0.5,
+            "reported",
         ),
         Row("fold: seconds", Spread.of([f["seconds"] for f in folds]), "s"),
         Row("fold: peak resident memory", rss, "MB", target="< 600 MB", met=rss.high < 600),
     ]
+    figure.notes.append(
+        "The fold's ratio to decoding alone is reported without a target: the target of a "
+        "cold start is now figure 10's (restart time independent of the history's length)."
+    )
     figure.notes.append(
         f"The log: {events:,.0f} events in {generated['bytes'] / 1e6:.0f} MB, task jobs of 100 "
         "sim nodes (JobRequested, JobReady, then per node dispatched, started and finished with a "
