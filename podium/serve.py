@@ -20,6 +20,7 @@ from aiohttp import web
 
 from podium.engine import ALL_ROLES, ConfigurationError, Engine, Role, first_of
 from podium.health import status_app
+from podium.heap import freeze_startup
 from podium.settings import Settings
 from podium.webserver import app_runner
 
@@ -31,6 +32,7 @@ async def serve(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> None:
     port in use, a bad file). Stops taking requests first, then closes the engine."""
     async with AsyncExitStack() as stack:
         engine = await stack.enter_async_context(Engine(settings, roles))
+        log.debug("startup objects frozen", objects=freeze_startup())
         if Role.API in roles:
             api = engine.api
             runner = await _site(

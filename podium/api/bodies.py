@@ -464,6 +464,8 @@ def parse_part(model: type[Model], value: Json, field: str) -> Model:
 def _first_unstorable_number(model: BaseModel) -> tuple[str, str] | None:
     """The first field holding NaN, an infinity (`1e400` parses as one) or an integer outside
     64 bits, with why: none of them can be logged, or answered as JSON. Without recursion."""
+    if _plainly_storable(model):  # nearly every body: no path is named
+        return None
     pending: list[tuple[str, Json]] = [
         (name, getattr(model, name)) for name in reversed(type(model).model_fields)
     ]
@@ -483,6 +485,33 @@ def _first_unstorable_number(model: BaseModel) -> tuple[str, str] | None:
         elif isinstance(value, list):
             pending.extend((f"{path}.{i}", item) for i, item in reversed(list(enumerate(value))))
     return None
+
+
+def _plainly_storable(model: BaseModel) -> bool:
+    """True when every value of the model is of a plain JSON type and every number fits; False
+    when one does not or could not be told apart at a glance (then `_first_unstorable_number`
+    walks it with paths). Exact types, no isinstance: a request's hot path."""
+    pending: list[Any] = [*model.__dict__.values()]
+    while pending:
+        value = pending.pop()
+        kind = type(value)
+        if kind is str or kind is bool or value is None:
+            continue
+        if kind is int:
+            if not INT_MIN <= value <= UINT_MAX:
+                return False
+        elif kind is float:
+            if not math.isfinite(value):
+                return False
+        elif kind is dict:
+            pending.extend(value.values())
+        elif kind is list:
+            pending.extend(value)
+        elif isinstance(value, BaseModel) and not value.__pydantic_extra__:
+            pending.extend(value.__dict__.values())
+        else:
+            return False
+    return True
 
 
 def _validation_error(exc: pydantic.ValidationError) -> ValidationError:

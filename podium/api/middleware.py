@@ -78,7 +78,9 @@ async def read_body_in_time(request: web.Request, handler: Handler) -> web.Strea
     """Read the whole body first, within the request timeout, so a client that never sends it
     holds no handler: it gets a 408 and the connection is closed. Handlers' `read()` then
     returns the body read here."""
-    if request.body_exists:
+    if request.body_exists and request.content.is_eof():
+        await request.read()  # the whole body came with the head: nothing to wait for
+    elif request.body_exists:
         timeout_s = request.app[SETTINGS].request_timeout_s
         try:
             async with asyncio.timeout(timeout_s):

@@ -23,8 +23,11 @@ async def submit(request: web.Request, *events: Event) -> None:
         stamped = await request.app[PRODUCER].emit(list(events), timeout_s=timeout_s)
     except LogUnavailable as exc:
         raise Unavailable(f"The command was not recorded: {exc}") from exc
+    projector = request.app[PROJECTOR]
+    if projector.applied(stamped[-1]):
+        return
     try:
         async with asyncio.timeout(timeout_s):
-            await request.app[PROJECTOR].wait_applied(stamped[-1])
+            await projector.wait_applied(stamped[-1])
     except TimeoutError as exc:
         raise Unavailable(f"The command was not confirmed within {timeout_s:g} s") from exc
