@@ -121,6 +121,7 @@ def cpu_rows(label: str, processes: str, runs: list[JobRun]) -> list[Row]:
             f"{label}: CPU per node run, {processes}",
             Spread.of([r.cpu_us_per_run for r in runs]),
             "µs CPU/run",
+            summary=True,
         )
     ]
     broker = [r.broker_cpu_us_per_run for r in runs if not math.isnan(r.broker_cpu_s)]

@@ -267,7 +267,7 @@ async def _finished(podium: Podium, runs: OpenRuns) -> int:
 def _open_ceiling_rows(label: str, runs: OpenRuns) -> list[Row]:
     label = f"{label}, open loop (the generator's ceiling)"
     return [
-        Row(f"{label}: p99 to 202", runs.of(lambda r: r.p99_ms), "ms"),
+        Row(f"{label}: p99 to 202", runs.of(lambda r: r.p99_ms), "ms", summary=True),
         Row(f"{label}: slowest", runs.of(lambda r: r.max_ms), "ms"),
         Row(f"{label}: sends late, p99", runs.of(lambda r: r.late_p99_ms), "ms"),
     ]
@@ -282,7 +282,7 @@ def _open_rows(variant: Variant, runs: OpenRuns) -> list[Row]:
     slow = runs.of(lambda r: float(r.slow))
     finished = Spread.of([runs.finished / runs.accepted if runs.accepted else 0.0])
     return [
-        Row(f"{label}: p50 to 202", runs.of(lambda r: r.p50_ms), "ms"),
+        Row(f"{label}: p50 to 202", runs.of(lambda r: r.p50_ms), "ms", summary=True),
         Row(
             f"{label}: p99 to 202",
             p99,
@@ -307,7 +307,7 @@ def _open_rows(variant: Variant, runs: OpenRuns) -> list[Row]:
             target="all",
             met=runs.accepted > 0 and runs.finished == runs.accepted,
         ),
-        Row(f"{label}: Podium CPU per request", Spread.of(runs.cpu_ms), "ms CPU/req"),
+        Row(f"{label}: Podium CPU per request", Spread.of(runs.cpu_ms), "ms CPU/req", summary=True),
         Row(f"{label}: sends late, p99", runs.of(lambda r: r.late_p99_ms), "ms"),
     ]
 

@@ -73,7 +73,7 @@ def _summary_table(figures: list[Figure]) -> list[str]:
     ]
     for figure in figures:
         for row in figure.rows:
-            if not row.target and row.ratio is None:
+            if not (row.target or row.ratio is not None or row.summary):
                 continue
             ratio = _number(row.ratio.median) if row.ratio is not None else ""
             lines.append(

@@ -57,6 +57,7 @@ class Row:
     against: str = ""
     target: str = ""
     met: bool | None = None  # None: no target for this row
+    summary: bool = False  # in the report's summary even without a target or a ratio
 
 
 @dataclass
