@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,7 +21,7 @@ from podium.events.segments import SEGMENT_SUFFIX, segment_name, segments_dir
 from podium.history.rebuild import remove_projection
 from podium.history.store import PROJECTION_FILE
 from podium.jsontypes import Json
-from tests.conftest import Api
+from tests.conftest import Api, serving, settings_for
 from tests.conftest import running as engine_running
 
 SEGMENT_BYTES: Final = 6_000
@@ -142,3 +143,23 @@ async def test_podium_projection_rebuild_works_on_a_pruned_log(tmp_path: Path) -
     assert ", 11 jobs in " in out  # jobs named so far, pruned ones included
     async with running(data) as (_, api):
         assert await answers(api, new) == kept
+
+
+async def test_the_schedulers_own_pruning_deletes_segments(tmp_path: Path) -> None:
+    """Retention of one second, pruned every 0.2 s by the scheduler: the segments holding the
+    ended jobs go without anyone appending `JobsPruned` by hand."""
+    data = tmp_path / "data"
+    settings = settings_for(data, job_retention_days=1 / 86_400, **OVERRIDES)
+    settings = replace(settings, scheduler=replace(settings.scheduler, prune_every_s=0.2))
+    engine = await Engine.start(settings)
+    try:
+        async with serving(engine) as api:
+            for _ in range(10):
+                await api.wait_job(await api.run_task(NODES))
+            log = file_log(engine)
+            await eventually(lambda: log.first_offset > 0, "segments deleted by retention", 60)
+            status, _ = await api.get("/jobs/1")
+            assert status == 404
+            assert await api.run_task(["n-01"]) == "11"
+    finally:
+        await engine.close()
