@@ -44,6 +44,20 @@ def pids_named(command: str) -> list[int]:
     return found
 
 
+def broker_pids() -> list[int]:
+    """The RabbitMQ server's `beam.smp`: not the short-lived one that each `rabbitmqctl` runs
+    (another session's, or the peers' of figure 11), which would end within a window."""
+    found = []
+    for pid in pids_named(BROKER):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:  # it ended meanwhile
+            continue
+        if any(argv[i : i + 3] == [b"-s", b"rabbit", b"boot"] for i in range(len(argv))):
+            found.append(pid)
+    return found
+
+
 @dataclass
 class CpuTrace:
     """Readings of the same pids every `interval_s`, taken by `sample` (a task of the caller's),

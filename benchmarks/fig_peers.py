@@ -19,7 +19,7 @@ import aiohttp
 from benchmarks.fig_fleet import EXECUTORS
 from benchmarks.fleet import FLEET, JobRun, deployment, fleet_inventory, run_job, warm_up
 from benchmarks.peers.outcome import Outcome, Peer
-from benchmarks.peers.workers import DRAMATIQ_THREADS, PROCESSES, peer_workers
+from benchmarks.peers.workers import DRAMATIQ_THREADS, PROCESSES, PeerRun, peer_workers
 from benchmarks.plan import Bench
 from benchmarks.procs import Client, Podium, node_names
 from benchmarks.stats import Figure, Row, Spread, ratios
@@ -65,7 +65,7 @@ class Measured:
 
     podium: list[JobRun] = field(default_factory=list)
     podium_reads: list[float] = field(default_factory=list)
-    peers: dict[Peer, list[Outcome]] = field(default_factory=lambda: {p: [] for p in PEERS})
+    peers: dict[Peer, list[PeerRun]] = field(default_factory=lambda: {p: [] for p in PEERS})
 
 
 async def podium_rep(podium: Podium, nodes: list[str], measured: Measured) -> None:
@@ -101,7 +101,7 @@ async def measure(bench: Bench, figure: Figure) -> Measured:
                     await podium_rep(podium, nodes, measured)
                 else:
                     peer = cast(Peer, turn)
-                    measured.peers[peer].append(await workers[peer].fanout(len(nodes)))
+                    measured.peers[peer].append(await workers[peer].measured(len(nodes)))
     return measured
 
 
@@ -131,6 +131,46 @@ def peer_rows(peer: Peer, outcomes: list[Outcome], podium: list[JobRun]) -> list
     ]
 
 
+def cpu_rows(peer: Peer, runs: list[PeerRun], podium: list[JobRun]) -> list[Row]:
+    label = LABELS[peer]
+    values = [r.cpu_us_per_run for r in runs]
+    return [
+        Row(
+            f"{label}: CPU per run, workers + client",
+            Spread.of(values),
+            "µs CPU/run",
+            ratios(values, [r.cpu_us_per_run for r in podium]),
+            "the peer's CPU per run over Podium's",
+        ),
+        Row(
+            f"{label}: CPU per run, RabbitMQ broker (beam.smp)",
+            Spread.of([r.broker_cpu_us_per_run for r in runs]),
+            "µs CPU/run",
+        ),
+        Row(
+            f"{label}: CPU per run, Redis (redis-server)",
+            Spread.of([r.redis_cpu_us_per_run for r in runs]),
+            "µs CPU/run",
+        ),
+    ]
+
+
+def podium_cpu_rows(podium: list[JobRun]) -> list[Row]:
+    return [
+        Row(
+            f"{PODIUM}: CPU per run, api + scheduler + {EXECUTORS} executors",
+            Spread.of([r.cpu_us_per_run for r in podium]),
+            "µs CPU/run",
+            summary=True,
+        ),
+        Row(
+            f"{PODIUM}: CPU per run, RabbitMQ broker (beam.smp)",
+            Spread.of([r.broker_cpu_us_per_run for r in podium]),
+            "µs CPU/run",
+        ),
+    ]
+
+
 def read_rows(
     celery: list[Outcome], dramatiq: list[Outcome], podium_reads: list[float]
 ) -> list[Row]:
@@ -141,7 +181,14 @@ def read_rows(
         (f"{LABELS['celery']}: states one by one (AsyncResult.state)", celery, True),
         (f"{LABELS['dramatiq']}: results one by one (Message.get_result)", dramatiq, False),
     ]
-    rows = [Row(f"{PODIUM}: node-state counts (GET /jobs/<id>)", Spread.of(podium_ms), "ms")]
+    rows = [
+        Row(
+            f"{PODIUM}: node-state counts (GET /jobs/<id>)",
+            Spread.of(podium_ms),
+            "ms",
+            summary=True,
+        )
+    ]
     for label, outcomes, each in reads:
         values = _ms([(o.count_read_each_s or 0.0) if each else o.count_read_s for o in outcomes])
         rows.append(Row(label, Spread.of(values), "ms", ratios(values, podium_ms), against))
@@ -152,12 +199,21 @@ async def figure_11(bench: Bench) -> Figure:
     plan = bench.plan
     figure = Figure(11, f"figure 2's fan-out ({plan.fleet_nodes:,} no-op runs) against the peers")
     measured = await measure(bench, figure)
-    podium, (celery, dramatiq) = measured.podium, (measured.peers[p] for p in PEERS)
+    podium, runs = measured.podium, measured.peers
+    celery, dramatiq = ([r.outcome for r in runs[p]] for p in PEERS)
     figure.rows += [
-        Row(f"{PODIUM}: node runs/s", Spread.of([r.runs_per_s for r in podium]), "runs/s"),
+        Row(
+            f"{PODIUM}: node runs/s",
+            Spread.of([r.runs_per_s for r in podium]),
+            "runs/s",
+            summary=True,
+        ),
         *peer_rows("celery", celery, podium),
         *peer_rows("dramatiq", dramatiq, podium),
         *read_rows(celery, dramatiq, measured.podium_reads),
+        *podium_cpu_rows(podium),
+        *cpu_rows("celery", runs["celery"], podium),
+        *cpu_rows("dramatiq", runs["dramatiq"], podium),
     ]
     figure.notes += NOTES
     return figure
@@ -181,7 +237,8 @@ NOTES: Final = [
     "threads (benchmarks/NOTES.md).",
     "Durability is not alike: Podium has RabbitMQ confirm every work message and every log "
     "append; the peers publish persistent messages without publisher confirms (their "
-    "defaults), and this Redis keeps nothing on disk.",
+    "defaults), Celery acks a message before its task runs (its default; Dramatiq after), "
+    "and this Redis keeps nothing on disk.",
     "Counts: Podium's median of 3 `GET /jobs/<id>` (node_count, node_states) after one that "
     "opens the connection; each peer's read once per repetition in its client process, "
     "through its own result API from a fresh connection, every state counted and checked "
@@ -189,6 +246,13 @@ NOTES: Final = [
     "one GET per result as `completed_count()` does; Dramatiq: `Message.get_result` per "
     "message, as `group.get_results` does; its Redis backend has no bulk read). Ratios pair "
     "repetition i of each side.",
+    "CPU per run: user + system CPU (/proc/<pid>/stat, every thread) over each side's measured "
+    "window, read every 10 ms and interpolated at its ends, divided by the runs. Podium: its "
+    "api, scheduler and executors, as figure 2. A peer: its worker processes (a Celery "
+    "worker's prefork child, the processes `dramatiq` forks) plus its client's own CPU from "
+    "the first publish until it saw every result stored (`time.process_time`). RabbitMQ's "
+    "beam.smp apart, and the peers' redis-server apart too; the broker is shared with other "
+    "sessions, so its figure includes their traffic.",
     "Podium and both peers run side by side; each repetition runs Podium's job, then "
     "Celery's and Dramatiq's fan-outs, one after another (the order rotating by one each "
     "repetition), so that the three see the same load on a shared machine; the others' "

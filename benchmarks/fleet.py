@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks.cpu import BROKER, CpuTrace, pids_named
+from benchmarks.cpu import CpuTrace, broker_pids
 from benchmarks.logread import file_events, folded
 from benchmarks.procs import Client, Podium, cluster, embedded, node_names, write_inventory
 from podium.events.fold import fold_all
@@ -83,7 +83,7 @@ async def run_job(podium: Podium, nodes: list[str]) -> JobRun:
     (and, apart, the broker) used over exactly that window: read every 10 ms meanwhile, and
     interpolated at the JobFinished's `at`."""
     podium_cpu = CpuTrace([proc.pid for proc in podium.procs])
-    broker_cpu = CpuTrace(pids_named(BROKER) if podium.amqp is not None else [])
+    broker_cpu = CpuTrace(broker_pids() if podium.amqp is not None else [])
     async with aiohttp.ClientSession() as session:
         client = Client(session, podium)
         before = (await log_state(podium)).position

@@ -149,10 +149,11 @@ def run(peer: Peer, tasks: int, fail_every: int, timeout_s: float) -> Outcome:
     fanout = _fanout(peer)
     fails = [fail_every > 0 and i % fail_every == fail_every - 1 for i in range(tasks)]
     try:
-        started = time.time()
+        started, cpu_before = time.time(), time.process_time()
         fanout.submit(fails)
         submitted = time.time()
         wait_stored(store, tasks, timeout_s)
+        client_cpu_s = time.process_time() - cpu_before
         counts, read_s = _timed(fanout.read)
         each_s: float | None = None
         if isinstance(fanout, CeleryFanout):
@@ -171,6 +172,8 @@ def run(peer: Peer, tasks: int, fail_every: int, timeout_s: float) -> Outcome:
         counts.failed,
         read_s,
         each_s,
+        started,
+        client_cpu_s,
     )
 
 

@@ -19,6 +19,12 @@ class Outcome(msgspec.Struct, frozen=True):
     failed: int
     count_read_s: float  # the library's read of every result's state
     count_read_each_s: float | None = None  # Celery: AsyncResult.state, one read per result
+    started_at: float = 0.0  # time.time() just before the first publish
+    client_cpu_s: float = 0.0  # the client's own CPU, submitting and waiting for the results
+
+    @property
+    def finished_at(self) -> float:
+        return self.started_at + self.finished_s
 
     @property
     def runs_per_s(self) -> float:

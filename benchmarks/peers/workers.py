@@ -22,11 +22,13 @@ import aio_pika
 import msgspec
 from aio_pika.exceptions import ChannelNotFoundEntity
 
+from benchmarks.cpu import CpuTrace, broker_pids, pids_named
 from benchmarks.peers.outcome import Outcome, Peer
 from benchmarks.peers.settings import REDIS_DB, PeerSettings
 from benchmarks.procs import AMQP_URL, Proc, _env, shown, start
 
 REDIS_URL: Final = f"redis://127.0.0.1:6379/{REDIS_DB}"
+REDIS_SERVER: Final = "redis-server"
 ROOT: Final = Path(__file__).resolve().parents[2]  # where `benchmarks` imports from
 PROCESSES: Final = 2  # worker processes, as figure 2's two executors
 DRAMATIQ_THREADS: Final = 8  # Dramatiq's default; its prefetch is twice this
@@ -100,6 +102,39 @@ async def wait_consumers(url: str, queue: str, count: int, procs: list[Proc]) ->
         await connection.close()
 
 
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (a Celery worker's prefork children, the processes a
+    `dramatiq` command forks)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += descendants(int(child))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRun:
+    """One fan-out, and the CPU used over its measured window (first publish to last result):
+    the worker processes' and the client's together, and, apart, the broker's and Redis's."""
+
+    outcome: Outcome
+    cpu_s: float
+    broker_cpu_s: float
+    redis_cpu_s: float
+
+    @property
+    def cpu_us_per_run(self) -> float:
+        return self.cpu_s / self.outcome.tasks * 1e6
+
+    @property
+    def broker_cpu_us_per_run(self) -> float:
+        return self.broker_cpu_s / self.outcome.tasks * 1e6
+
+    @property
+    def redis_cpu_us_per_run(self) -> float:
+        return self.redis_cpu_s / self.outcome.tasks * 1e6
+
+
 @dataclass
 class PeerWorkers:
     """A peer's running workers, and how to put one fan-out through them."""
@@ -108,6 +143,7 @@ class PeerWorkers:
     settings: PeerSettings
     env: dict[str, str]
     commands: list[str] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)  # every worker process, once all are ready
 
     def client_argv(self, tasks: int, fail_every: int = 0) -> list[str]:
         argv = [sys.executable, "-m", "benchmarks.peers.client", self.peer, "--tasks", str(tasks)]
@@ -128,6 +164,27 @@ class PeerWorkers:
             raise RuntimeError(f"the {self.peer} client failed ({process.returncode})")
         return msgspec.json.decode(out, type=Outcome)
 
+    async def measured(self, tasks: int) -> PeerRun:
+        """A fan-out with the workers', the broker's and Redis's CPU read every 10 ms meanwhile,
+        taken over the fan-out's own window as the client reports it."""
+        traces = (
+            CpuTrace(self.pids),
+            CpuTrace(broker_pids()),
+            CpuTrace(pids_named(REDIS_SERVER)),
+        )
+        for trace in traces:
+            trace.read()
+        sampling = [asyncio.ensure_future(trace.sample()) for trace in traces]
+        try:
+            outcome = await self.fanout(tasks)
+        finally:
+            for task in sampling:
+                task.cancel()
+        for trace in traces:
+            trace.read()
+        workers, broker, redis = (t.used(outcome.started_at, outcome.finished_at) for t in traces)
+        return PeerRun(outcome, workers + outcome.client_cpu_s, broker, redis)
+
 
 @contextlib.asynccontextmanager
 async def peer_workers(peer: Peer, directory: Path) -> AsyncIterator[PeerWorkers]:
@@ -144,6 +201,7 @@ async def peer_workers(peer: Peer, directory: Path) -> AsyncIterator[PeerWorkers
                 procs.append(await start(f"{peer} worker {n}", argv, log, env))
                 workers.commands.append(workers.shown(argv))
             await wait_consumers(url, settings.queue, PROCESSES, procs)
+            workers.pids = [pid for proc in procs for pid in descendants(proc.pid)]
             yield workers
         finally:
             for proc in reversed(procs):
