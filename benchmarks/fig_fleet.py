@@ -124,6 +124,16 @@ def cpu_rows(label: str, processes: str, runs: list[JobRun]) -> list[Row]:
             summary=True,
         )
     ]
+    roles = sorted({role for r in runs for role in r.cpu_s_by_role})
+    if len(roles) > 1:
+        rows += [
+            Row(
+                f"{label}: CPU per node run, of which {role}",
+                Spread.of([r.cpu_s_by_role.get(role, 0.0) / r.nodes * 1e6 for r in runs]),
+                "µs CPU/run",
+            )
+            for role in roles
+        ]
     broker = [r.broker_cpu_us_per_run for r in runs if not math.isnan(r.broker_cpu_s)]
     if broker:
         rows.append(

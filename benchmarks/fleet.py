@@ -13,7 +13,7 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -40,6 +40,7 @@ class JobRun:
     name: str = ""  # the job's name
     cpu_s: float = float("nan")  # CPU of every Podium process, POST to JobFinished
     broker_cpu_s: float = float("nan")  # the same for RabbitMQ's beam.smp (NaN: embedded)
+    cpu_s_by_role: dict[str, float] = field(default_factory=dict)  # serve, api, scheduler, ...
 
     @property
     def runs_per_s(self) -> float:
@@ -82,12 +83,15 @@ async def run_job(podium: Podium, nodes: list[str]) -> JobRun:
     """One job over `nodes`, from the POST to its JobFinished, and the CPU every Podium process
     (and, apart, the broker) used over exactly that window: read every 10 ms meanwhile, and
     interpolated at the JobFinished's `at`."""
-    podium_cpu = CpuTrace([proc.pid for proc in podium.procs])
+    roles = {
+        role: CpuTrace([p.pid for p in podium.procs if p.role == role])
+        for role in sorted({p.role for p in podium.procs})
+    }
     broker_cpu = CpuTrace(broker_pids() if podium.amqp is not None else [])
     async with aiohttp.ClientSession() as session:
         client = Client(session, podium)
         before = (await log_state(podium)).position
-        traces = (podium_cpu, broker_cpu)
+        traces = (*roles.values(), broker_cpu)
         for trace in traces:
             trace.read()
         sampling = [asyncio.ensure_future(trace.sample()) for trace in traces]
@@ -104,14 +108,16 @@ async def run_job(podium: Podium, nodes: list[str]) -> JobRun:
     state = await log_state(podium)
     job = job_of(state, name)
     assert job.finished_at is not None
+    by_role = {role: trace.used(started, job.finished_at) for role, trace in roles.items()}
     return JobRun(
         len(nodes),
         accepted - started,
         job.finished_at - started,
         state.position - before,
         name,
-        podium_cpu.used(started, job.finished_at),
+        sum(by_role.values()),
         broker_cpu.used(started, job.finished_at) if broker_cpu.pids else float("nan"),
+        by_role,
     )
 
 
