@@ -20,6 +20,7 @@ import asyncio
 import json
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -96,9 +97,10 @@ async def measure(directory: Path, events: int) -> dict[str, object]:
         "slots": SLOTS,
     }
     (directory / "serve.log").unlink(missing_ok=True)  # a phrase of an earlier run would match
-    started = time.perf_counter()
+    started, spawned = time.perf_counter(), time.time()
     async with embedded(directory, inventory, **flags) as podium:
         result: dict[str, object] = {"serving_s": time.perf_counter() - started}
+        result |= _phases(podium.api.text(), spawned)
         pid = podium.api.pid
         result |= {"serving_peak_mb": rss.peak_mb(pid), "serving_mb": rss.now_mb(pid)}
         result["folded_at_start"] = _folded_at_start(podium.api.text())
@@ -141,6 +143,28 @@ def _summary(timed: _Timed, prefix: str) -> dict[str, object]:
     for kind, counts in timed.items.items():
         result[f"{prefix}{kind}_items"] = sum(counts) / len(counts)
     return result
+
+
+_PHASES: Final = {
+    "starting from the projection": "to_projection_s",  # interpreter, imports, log open
+    "log folded": "to_folded_s",  # the tail folded
+    "podium is serving": "to_serving_line_s",  # token, inventory, roles started
+}
+
+
+def _phases(text: str, spawned: float) -> dict[str, float]:
+    """Seconds from spawning the process to each phase's log line (its own clock, this
+    machine's)."""
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        key = _PHASES.get(entry.get("event", ""))
+        if key is not None and key not in found:
+            at = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+            found[key] = at - spawned
+    return found
 
 
 def _folded_at_start(text: str) -> int:
