@@ -187,8 +187,8 @@ async def figure_1(bench: Bench) -> Figure:
         "and its latency runs from its due time, so a slow answer is not hidden by the requests "
         f"it held back. {plan.open_warmup_s:g} s of warm-up, then {plan.open_s:g} s measured, "
         "per repetition. The same generator (Python, uvloop, its own process) on the bare "
-        "handler shows what it can hold on this machine: its p99 and how late its sends were "
-        "are the ceiling rows. The p99 target is judged on the median of the repetitions' "
+        "handler shows what it can hold on this machine: its p99 and how late it got to its "
+        "requests are the ceiling rows. The p99 target is judged on the median of the repetitions' "
         f"p99s; 'none slower than {SLOW_MS:.0f} ms' on every request of every repetition.",
         "Closed loop: each Podium repetition is paired with a ceiling repetition run just "
         "before it, on a bare server with the same event loop; the ratio is taken per pair and "
@@ -269,7 +269,7 @@ def _open_ceiling_rows(label: str, runs: OpenRuns) -> list[Row]:
     return [
         Row(f"{label}: p99 to 202", runs.of(lambda r: r.p99_ms), "ms", summary=True),
         Row(f"{label}: slowest", runs.of(lambda r: r.max_ms), "ms"),
-        Row(f"{label}: sends late, p99", runs.of(lambda r: r.late_p99_ms), "ms"),
+        Row(f"{label}: generator late, p99", runs.of(lambda r: r.late_p99_ms), "ms"),
     ]
 
 
@@ -308,7 +308,7 @@ def _open_rows(variant: Variant, runs: OpenRuns) -> list[Row]:
             met=runs.accepted > 0 and runs.finished == runs.accepted,
         ),
         Row(f"{label}: Podium CPU per request", Spread.of(runs.cpu_ms), "ms CPU/req", summary=True),
-        Row(f"{label}: sends late, p99", runs.of(lambda r: r.late_p99_ms), "ms"),
+        Row(f"{label}: generator late, p99", runs.of(lambda r: r.late_p99_ms), "ms"),
     ]
 
 
@@ -324,8 +324,10 @@ def _open_notes(label: str, runs: OpenRuns) -> list[str]:
         f"by status {statuses}; {runs.finished:,} of {runs.accepted:,} accepted jobs (warm-ups "
         f"included) finished on the log; the generator used "
         f"{max(r.generator_cpu_share for r in results):.0%} of a core at most, had "
-        f"{max(r.connections for r in results)} connections at most, and sent at most "
-        f"{max(r.late_max_ms for r in results):.1f} ms late; 1-minute load average before "
+        f"{max(r.connections for r in results)} connections at most, got to each request at "
+        f"most {max(r.late_max_ms for r in results):.1f} ms after it was due, and a request "
+        f"waited at most {max(r.connect_wait_max_ms for r in results):.1f} ms for a new "
+        "connection (counted in its latency); 1-minute load average before "
         f"each repetition: {loads}.",
     ]
 

@@ -4,8 +4,9 @@ benchmarks.openloop --url U --rate 1000 --duration-s 15 --warmup-s 3 --body-file
 Request i is due at start + i / rate and is sent then, whether or not earlier ones have been
 answered (a connection is opened when none is idle), so a slow answer cannot hold the next
 request back. Each latency runs from the request's due time, not from when it was written, so a
-late send is counted against the server (no coordinated omission); how late the sends were is
-reported apart. Only requests due after the warm-up are counted. The HTTP/1.1 client is a small
+late send is counted against the server (no coordinated omission). How late the generator got
+to each request (its own lag) and how long a request waited for a new connection are reported
+apart. Only requests due after the warm-up are counted. The HTTP/1.1 client is a small
 asyncio protocol (keep-alive, Content-Length answers), on uvloop when it is installed. It prints
 one JSON line: the figures, and the job names of every 202 (warm-up included).
 """
@@ -37,7 +38,8 @@ _HEAD_END: Final = b"\r\n\r\n"
 @dataclass(slots=True)
 class Sample:
     due: float
-    sent: float = 0.0
+    taken: float = 0.0  # when the generator's loop got to it (late only if the generator is)
+    sent: float = 0.0  # written (later than taken when it waited for a new connection)
     done: float = 0.0
     status: int = 0
     body: bytes = b""
@@ -167,8 +169,9 @@ def http_request(url: str, body: bytes, headers: dict[str, str]) -> tuple[str, i
 
 class Result(msgspec.Struct, frozen=True):
     """What one run prints. Latencies run from each request's due time; `late_*` is how long
-    after its due time each request was written; the window is the measured part (after the
-    warm-up), as Unix times, for CPU readings taken outside."""
+    after its due time the generator got to each request (its own lag), `connect_wait_*` how
+    long one then waited for a new connection before it was written; the window is the measured
+    part (after the warm-up), as Unix times, for CPU readings taken outside."""
 
     offered_per_s: float
     requests: int  # due in the measured window
@@ -184,6 +187,8 @@ class Result(msgspec.Struct, frozen=True):
     late_p50_ms: float
     late_p99_ms: float
     late_max_ms: float
+    connect_wait_p99_ms: float
+    connect_wait_max_ms: float
     connections: int  # open at the end, pre-opened ones included
     connections_opened_late: int  # because none was idle when a request was due
     generator_cpu_share: float  # of one core, while sending
@@ -205,7 +210,7 @@ async def run(
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        sample = Sample(due)
+        sample = Sample(due, time.perf_counter())
         generator.samples.append(sample)
         generator.send(sample)
     sent_s = time.perf_counter() - start
@@ -238,7 +243,8 @@ def summary(
     measured = [s for s in generator.samples if s.due >= measured_from]
     gave_up = time.perf_counter()
     latency_ms = [_latency_ms(s, gave_up) for s in measured]
-    late_ms = [(s.sent - s.due) * 1000 for s in measured if s.sent]
+    late_ms = [(s.taken - s.due) * 1000 for s in measured]
+    waits_ms = [(s.sent - s.taken) * 1000 for s in measured if s.sent]
     answered = sum(1 for s in measured if s.done)
     statuses = Counter(str(s.status) for s in measured)
     decode = msgspec.json.Decoder(Answer).decode
@@ -258,6 +264,8 @@ def summary(
         late_p50_ms=percentile(late_ms, 0.5),
         late_p99_ms=percentile(late_ms, 0.99),
         late_max_ms=max(late_ms, default=math.nan),
+        connect_wait_p99_ms=percentile(waits_ms, 0.99),
+        connect_wait_max_ms=max(waits_ms, default=math.nan),
         connections=generator.connections,
         connections_opened_late=generator.opened_late,
         generator_cpu_share=cpu_share,
