@@ -104,3 +104,28 @@ async def test_an_empty_log_is_caught_up_at_once(event_log: EventLog) -> None:
         assert projector.state.position == 0
     finally:
         running.cancel()
+
+
+async def test_each_waiter_returns_once_its_own_event_is_folded(event_log: EventLog) -> None:
+    projector = Projector(event_log)
+    running = asyncio.create_task(projector.run())
+    try:
+        waiting = {
+            seq: asyncio.create_task(projector.wait_applied(ready(seq))) for seq in (3, 1, 5)
+        }
+        given_up = asyncio.create_task(projector.wait_applied(ready(9)))
+        await asyncio.sleep(0)
+        given_up.cancel()  # as a caller's timeout does: its event never comes
+        for seq in range(1, 4):
+            await event_log.append([ready(seq)])
+        async with asyncio.timeout(10):
+            await asyncio.gather(waiting[1], waiting[3])
+        assert not waiting[5].done()
+        await event_log.append([ready(4), ready(5)])
+        async with asyncio.timeout(10):
+            await waiting[5]
+        assert projector.state.marks == {"contract": 5}
+        assert given_up.cancelled()
+        await projector.wait_applied(ready(2))  # folded already: at once
+    finally:
+        running.cancel()
