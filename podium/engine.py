@@ -244,12 +244,18 @@ class Engine:
         first = await event_log.first_offset()
         if first == 0:
             return State(), 0, b""  # the stream holds the whole log
-        snapshot = await snapshots.covering(first)
-        if snapshot is None:
-            raise ConfigurationError(
-                f"the log on RabbitMQ starts at offset {first} (retention dropped what came "
-                "before) and no snapshot covers it: the projection cannot be built"
-            )
+        while True:
+            snapshot = await snapshots.covering(first)
+            if snapshot is None:
+                raise ConfigurationError(
+                    f"the log on RabbitMQ starts at offset {first} (retention dropped what came "
+                    "before) and no snapshot covers it: the projection cannot be built"
+                )
+            # The oldest covered snapshot is at the edge of retention, which an append (the
+            # markers of these reads, say) may move past it meanwhile: look again.
+            first = await event_log.first_offset()
+            if snapshot.next_offset >= first:
+                break
         log.info(
             "building the projection from a snapshot",
             next_offset=snapshot.next_offset,

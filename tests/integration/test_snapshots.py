@@ -18,8 +18,8 @@ from tests.integration.test_engine import snapshot as api_view
 # A stream of RETAINED bytes drops the start of EARLY jobs' log, and keeps what comes after the
 # first snapshot however small the batches of a busy run are (40,000 bytes once dropped the
 # snapshot's own record after three jobs).
-RETAINED = 120_000
-EARLY = 150
+RETAINED = 240_000
+EARLY = 300
 
 
 async def run_jobs(api: Api, count: int) -> list[str]:
