@@ -19,7 +19,13 @@ from podium.history.store import PROJECTION_FILE
 from tests.conftest import open_broker, serving, settings_for
 from tests.integration.test_engine import snapshot as api_view
 from tests.integration.test_plans import run_plan, wait_plan
-from tests.integration.test_snapshots import EARLY, RETAINED, dropped_the_start, run_jobs
+from tests.integration.test_snapshots import (
+    EARLY,
+    RETAINED,
+    dropped_the_start,
+    replica_after_retention,
+    run_jobs,
+)
 
 SCHEDULER = frozenset({Role.SCHEDULER})
 API = frozenset({Role.API})
@@ -160,7 +166,9 @@ async def test_an_api_whose_checkpoint_the_stream_dropped_builds_its_projection_
             log = first.adapters.event_log
             assert isinstance(log, AmqpEventLog)
             assert await log.first_offset() > checkpoint  # the stream no longer holds it
-            replica = await Engine.start(settings_for(tmp_path / "two", amqp=tiny), API)
+            replica = await replica_after_retention(
+                first, settings_for(tmp_path / "two", amqp=tiny)
+            )
             try:
                 assert (tmp_path / "two" / f"{PROJECTION_FILE}.behind").is_file()
                 async with serving(replica, token=token) as served:

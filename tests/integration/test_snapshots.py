@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from podium.engine import Engine, Role
+from podium.engine import ConfigurationError, Engine, Role
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.ports import LogTruncated
+from podium.settings import Settings
 from tests.conftest import Api, open_broker, serving, settings_for
 from tests.integration.test_engine import snapshot as api_view
 
@@ -75,9 +76,7 @@ async def test_an_api_started_after_retention_builds_its_history_from_the_oldest
                 expected = await api_view(api, later)
                 token = api.token
             await dropped_the_start(first)
-            second = await Engine.start(
-                settings_for(tmp_path / "two", amqp=tiny), frozenset({Role.API})
-            )
+            second = await replica_after_retention(first, settings_for(tmp_path / "two", amqp=tiny))
             try:
                 assert second.projector.state.position > 0  # it started from a snapshot
                 async with serving(second, token=token) as replica:
@@ -90,6 +89,20 @@ async def test_an_api_started_after_retention_builds_its_history_from_the_oldest
                 await second.close()
         finally:
             await first.close()
+
+
+async def replica_after_retention(first: Engine, settings: Settings) -> Engine:
+    """An api replica building its projection from the oldest snapshot the stream covers. That
+    snapshot is at the edge of retention, which may pass it before the replica subscribes
+    (docs/history.md, Not done): the start then fails, and starts once the scheduler has taken
+    its next snapshot (taken here at once)."""
+    try:
+        return await Engine.start(settings, frozenset({Role.API}))
+    except ConfigurationError as exc:
+        if "retention dropped records this reader needs" not in str(exc):
+            raise
+    assert await first.scheduler.snapshot_if_due(min_events=1)
+    return await Engine.start(settings, frozenset({Role.API}))
 
 
 async def dropped_the_start(engine: Engine) -> None:
