@@ -14,7 +14,7 @@ from podium.events.planfold import is_plan_pruned
 from podium.events.projector import Projector
 from podium.events.state import Job, JobEvent, PlanJob, State
 from podium.history.archive import Archive
-from podium.history.store import EVENT_SPAN, SQL_ORDERS, JobFilter, JobKey, PlanKey
+from podium.history.store import EVENT_SPAN, SQL_INT_MAX, SQL_ORDERS, JobFilter, JobKey, PlanKey
 
 T = TypeVar("T")
 REPLAY_SPAN: Final = EVENT_SPAN  # event ids per store read of a replay
@@ -240,7 +240,9 @@ def _plan_key(plan: PlanJob) -> PlanKey:
 
 def _is_name(name: str) -> bool:
     """Job names are decimal integers as `str(int)` writes them."""
-    return name.isdecimal() and name.isascii() and str(int(name)) == name
+    return (
+        name.isdecimal() and name.isascii() and str(int(name)) == name and int(name) <= SQL_INT_MAX
+    )
 
 
 def _key(job: Job) -> JobKey:

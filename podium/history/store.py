@@ -94,6 +94,7 @@ SQL_ORDERS: Final = {
     "environment": ("environment", "name"),
 }
 _IN_CHUNK: Final = 500  # names per `IN (...)`, under SQLite's variable limit
+SQL_INT_MAX: Final = 2**63 - 1  # SQLite's largest integer: a bigger bound means "all" here
 
 
 class ProjectionBusy(Exception):
@@ -320,7 +321,7 @@ class HistoryStore:
         decode = msgspec.msgpack.Decoder(list[JobEvent]).decode
         rows = self._reader().execute(
             "SELECT data FROM events WHERE job = ? AND epoch >= ? ORDER BY epoch",
-            (name, start // EVENT_SPAN),
+            (name, _fit(start) // EVENT_SPAN),
         )
         events = [event for (data,) in rows for event in decode(data)]
         skip = bisect_left(events, start, key=lambda event: event.id)
@@ -331,7 +332,7 @@ class HistoryStore:
         decode = msgspec.msgpack.Decoder(list[JobEvent]).decode
         rows = self._reader().execute(
             "SELECT job, data FROM events WHERE epoch BETWEEN ? AND ?",
-            (low // EVENT_SPAN, (high - 1) // EVENT_SPAN),
+            (_fit(low) // EVENT_SPAN, _fit(high - 1) // EVENT_SPAN),
         )
         found = [
             (job, event) for job, data in rows for event in decode(data) if low <= event.id < high
@@ -356,7 +357,7 @@ class HistoryStore:
             sql += " ORDER BY " + ", ".join(f"{c}{direction}" for c in SQL_ORDERS[order_by])
             if first is not None:
                 sql += " LIMIT ? OFFSET ?"
-                values += [first, skip]
+                values += [_fit(first), _fit(skip)]
         return [JobKey(*row) for row in self._reader().execute(sql, values)]
 
     def count(self, which: JobFilter) -> int:
@@ -602,3 +603,8 @@ def move_aside(path: Path, suffix: str) -> Path:
 
 def encode_checkpoint(state: State) -> bytes:
     return msgspec.msgpack.encode(state)
+
+
+def _fit(number: int) -> int:
+    """A bound a client chose, as SQLite can take it (no row lies beyond its largest integer)."""
+    return min(number, SQL_INT_MAX)
