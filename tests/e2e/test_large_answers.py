@@ -13,7 +13,9 @@ them: at least 20 health checks are answered during the reads (6 before), and th
 takes under half of one read alone (before: about a whole read). A tail bound (9 in 10 under a
 quarter) failed once on a machine busy with other test runs: 68 answered, median 514 ms, p90
 798 ms, one read alone 2.67 s; the tail follows the other processes, the median the loop.
-Today's numbers are printed.
+Today's numbers are printed. Reads grew faster than the window of 20 checks: one round
+of five left 17 in a full run (the checks then took about 400 ms each, beside the Puppet
+servers' start), so the five reads are repeated, up to four rounds, until 20 are answered.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from tests.e2e.test_serve import Server, server_process
 
 NODES = 100_000
+ROUNDS = 4  # of five reads at once, until 20 health checks were answered during them
 
 
 def get(port: int, path: str, token: str | None = None) -> bytes:
@@ -102,8 +105,12 @@ def test_health_checks_are_answered_while_large_answers_are_read(tmp_path: Path)
 
         probe = Probe(server.port)
         probe.start()
-        readers = [curl(server, token, what) for what in ("report", "nodes", "events") * 2][:5]
-        assert [reader.wait() for reader in readers] == [0] * 5
+        for _ in range(ROUNDS):  # faster reads leave fewer checks in one round's window
+            what = ("report", "nodes", "events") * 2
+            readers = [curl(server, token, each) for each in what[:5]]
+            assert [reader.wait() for reader in readers] == [0] * 5
+            if len(probe.latencies_s) >= 20:
+                break
         probe.stopped.set()
         probe.join()
 
