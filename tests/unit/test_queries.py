@@ -3,6 +3,7 @@ select, PQL's translation to AST, the refusals, and Hypothesis fuzzing of both p
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -583,9 +584,17 @@ def test_the_largest_pql_accepted_parses_in_well_under_a_second_of_cpu(query: st
     # This guards against a pathological grammar or parser (Earley took 1.6 s of CPU for 2,000
     # nested parentheses), not for speed: the bound is generous on purpose.
     assert len(query) > MAX_PQL_CHARS - 40
-    started = time.process_time()
-    parsed = outcome(query)
-    assert time.process_time() - started < 1.0
+    # This thread's CPU alone, with no collection of the suite's heap inside the window: the
+    # whole process's CPU time once read 1.04 s for a 0.03 s parse in a full run.
+    gc.collect()
+    gc.disable()
+    try:
+        started = time.thread_time()
+        parsed = outcome(query)
+        spent_s = time.thread_time() - started
+    finally:
+        gc.enable()
+    assert spent_s < 1.0
     if isinstance(parsed, QueryProblem):  # e.g. too deep once translated: not a parse error
         assert "Invalid PQL" not in parsed.msg
         assert "longer than" not in parsed.msg
