@@ -62,7 +62,8 @@ async def _first_start(path: Path, projector: Projector, producer: Producer) -> 
         _keep(pending, path)
         return path
     pending.unlink()
-    if _works(path, projector):  # the winner shares this data dir
+    # The winner may share this data dir and not have renamed its pending file yet: promote it.
+    if _works(path, projector) or _promote_pending(path.parent, projector):
         return path
     log.info("another api replica made the admin token first; it is in that replica's data dir")
     return None
