@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import msgspec
 import structlog
@@ -296,16 +296,10 @@ class HistoryStore:
     def heads(self, names: Iterable[int], *, light: bool = False) -> dict[int, Job]:
         """The jobs' heads; `light`: only what a job event is rendered and filtered with (its
         name, owner, kind and state), for replays that hold a job per event."""
-        wanted = list(names)
         found: dict[int, Job] = {}
-        connection = self._reader()
-        for index in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[index : index + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT name, head FROM jobs WHERE name IN ({marks})"
-            for name, data in connection.execute(sql, chunk):
-                head = self._head.decode(data)
-                found[name] = _light(head) if light else head
+        for name, data in self._rows_named("SELECT name, head FROM jobs", names):
+            head = self._head.decode(data)
+            found[name] = _light(head) if light else head
         return found
 
     def nodes(self, name: int) -> dict[str, NodeRun]:
@@ -367,15 +361,7 @@ class HistoryStore:
 
     def present(self, names: Iterable[int]) -> set[int]:
         """Which of these jobs the store holds."""
-        wanted = list(names)
-        found: set[int] = set()
-        connection = self._reader()
-        for index in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[index : index + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT name FROM jobs WHERE name IN ({marks})"
-            found.update(name for (name,) in connection.execute(sql, chunk))
-        return found
+        return {name for (name,) in self._rows_named("SELECT name FROM jobs", names)}
 
     def plan_job(self, name: int) -> PlanJob | None:
         sql = "SELECT data FROM plan_jobs WHERE name = ?"
@@ -383,16 +369,17 @@ class HistoryStore:
         return None if row is None else self._plan.decode(row[0])
 
     def plan_jobs(self, names: Iterable[int]) -> dict[int, PlanJob]:
+        rows = self._rows_named("SELECT name, data FROM plan_jobs", names)
+        return {name: self._plan.decode(data) for name, data in rows}
+
+    def _rows_named(self, select: str, names: Iterable[int]) -> Iterator[Any]:
+        """The rows of `select` whose `name` is one of `names`, `_IN_CHUNK` names a query."""
         wanted = list(names)
-        found: dict[int, PlanJob] = {}
         connection = self._reader()
         for index in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[index : index + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
-            sql = f"SELECT name, data FROM plan_jobs WHERE name IN ({marks})"
-            for name, data in connection.execute(sql, chunk):
-                found[name] = self._plan.decode(data)
-        return found
+            yield from connection.execute(f"{select} WHERE name IN ({marks})", chunk)
 
     def plan_keys(self, which: JobFilter) -> list[PlanKey]:
         """The archived plan jobs `which` selects (its owner, finish times and pruning)."""
