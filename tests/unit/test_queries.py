@@ -710,6 +710,16 @@ def test_the_budget_is_for_all_the_regexes_of_a_query_together() -> None:
     assert select(query, FLEET, NOW, RegexBudget(100.0, clock=Ticks(0.1))) == WEB
 
 
+def test_waiting_does_not_spend_the_budget_only_work_does() -> None:
+    # A loaded server keeps a query's thread waiting for the GIL or a core; that is not the
+    # query's work, and must not turn a cheap query into a refusal.
+    budget = RegexBudget(0.05)
+    time.sleep(0.2)
+    assert (
+        select(parse_query(["from", "nodes", ["~", "certname", "^web"]]), FLEET, NOW, budget) == WEB
+    )
+
+
 def test_the_pattern_from_the_review_finishes_well_within_the_budget() -> None:
     assert run(["from", "nodes", ["~", "certname", "^(.*)*(.*)*Z$"]]) == []
 
