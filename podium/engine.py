@@ -50,6 +50,7 @@ __all__ = ["ALL_ROLES", "ConfigurationError", "Engine", "Role", "first_of"]
 log = structlog.get_logger(__name__)
 FOLLOWS_THE_LOG: Final = frozenset({Role.API, Role.SCHEDULER})
 READS_CODE: Final = frozenset({Role.API, Role.EXECUTOR})
+_REBUILD_ATTEMPTS: Final = 5  # snapshots tried in turn while retention moves past each
 R = TypeVar("R")
 
 
@@ -149,11 +150,20 @@ class Engine:
         if projector is not None and Role.SCHEDULER in roles:
             self._scheduler = self._start_scheduler(adapters, projector, producer)
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run in the background until the stack unwinds to here."""
         task = asyncio.get_running_loop().create_task(coroutine, name=name)
         self.tasks.append(task)
-        self._stack.push_async_callback(_stopped, task)
+        self._stack.push_async_callback(self._stopped, task)
+        return task
+
+    async def _stopped(self, task: asyncio.Task[None]) -> None:
+        """Cancel a background task and wait for it; one that had failed is logged (unless it
+        was retired, its failure dealt with: a projector started again)."""
+        task.cancel()
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is not None and task in self.tasks:
+            log.error("role failed", role=task.get_name(), error=repr(task.exception()))
 
     def _code(self) -> Environments:
         """One for the process: the api and the executor share what they have read."""
@@ -189,6 +199,7 @@ class Engine:
         archive, checkpoint = (
             await self._open_archive(adapters) if Role.API in self.roles else (None, None)
         )
+        from_stream_snapshot = False
         if checkpoint is not None:
             log.info("starting from the projection", next_offset=checkpoint.next_offset)
             state, offset, chain = checkpoint
@@ -196,6 +207,7 @@ class Engine:
             # A projection to build: from the log's start, or on RabbitMQ, from the oldest
             # snapshot from which what the stream still holds can be folded.
             state, offset, chain = await self._rebuild_from(adapters)
+            from_stream_snapshot = offset > 0 and adapters.file_log is None
         elif snapshot is not None:
             log.info(
                 "starting from a snapshot",
@@ -212,15 +224,17 @@ class Engine:
         else:
             hook = forgetting = Forgetting()
             forgetting.start(state)
-        projector = Projector(adapters.event_log, state, offset, chain, hook)
-        if adapters.mirror is not None:
-            projector.add_listener(adapters.mirror.on_record)
+        projector = self._projector_from(adapters, hook, state, offset, chain)
         if archive is not None:
             self._prune_segments(adapters, archive, projector)
         self._projector = projector
-        self._health.append(lambda: projector_health(projector))
-        self._spawn(projector.run(), "projector")
-        await self._caught_up(projector)
+        self._health.append(lambda: projector_health(self.projector))
+        if from_stream_snapshot:
+            assert archive is not None
+            projector = await self._built_from_snapshots(adapters, archive, projector)
+        else:
+            self._spawn(projector.run(), "projector")
+            await self._caught_up(projector)
         self.folded_at_start = projector.folded
         log.info(
             "log folded",
@@ -228,6 +242,38 @@ class Engine:
             folded=projector.folded,
             live_jobs=len(projector.state.jobs),
         )
+        return projector
+
+    async def _built_from_snapshots(
+        self, adapters: Adapters, archive: Archive, projector: Projector
+    ) -> Projector:
+        """Catch up from the oldest snapshot the stream covered. Retention may drop that
+        snapshot's next record between the choice and the first read (the snapshot was at its
+        edge): nothing was folded then, so begin again from the oldest covered now."""
+        attempts = 1
+        while True:
+            folding = self._spawn(projector.run(), "projector")
+            try:
+                await self._caught_up(projector)
+                return projector
+            except ConfigurationError as exc:
+                if not isinstance(exc.__cause__, LogTruncated) or attempts == _REBUILD_ATTEMPTS:
+                    raise
+            attempts += 1
+            log.warning("retention moved past the snapshot; building from a newer one")
+            self.tasks.remove(folding)
+            state, offset, chain = await self._rebuild_from(adapters)
+            archive.begin_again(state, offset, chain)
+            projector = self._projector = self._projector_from(
+                adapters, archive, state, offset, chain
+            )
+
+    def _projector_from(
+        self, adapters: Adapters, hook: ArchiveHook, state: State, offset: int, chain: bytes
+    ) -> Projector:
+        projector = Projector(adapters.event_log, state, offset, chain, hook)
+        if adapters.mirror is not None:
+            projector.add_listener(adapters.mirror.on_record)
         return projector
 
     async def _rebuild_from(self, adapters: Adapters) -> tuple[State, int, bytes]:
@@ -270,7 +316,7 @@ class Engine:
             await first_of(projector.caught_up.wait(), self.tasks)
         except RuntimeError as exc:
             if isinstance(exc.__cause__, LogCorrupted | LogTruncated):
-                raise ConfigurationError(str(exc.__cause__)) from exc
+                raise ConfigurationError(str(exc.__cause__)) from exc.__cause__
             raise
 
     async def _embedded_start(self, file_log: FileEventLog) -> tuple[State, int, bytes]:
@@ -465,14 +511,6 @@ def _running(role: R | None, what: str) -> R:
     if role is None:
         raise RoleNotRunning(f"this process does not run {what}")
     return role
-
-
-async def _stopped(task: asyncio.Task[None]) -> None:
-    """Cancel a background task and wait for it; one that had failed is logged."""
-    task.cancel()
-    await asyncio.wait([task])
-    if not task.cancelled() and task.exception() is not None:
-        log.error("role failed", role=task.get_name(), error=repr(task.exception()))
 
 
 async def first_of(awaitable: Awaitable[object], tasks: list[asyncio.Task[None]]) -> None:

@@ -69,6 +69,13 @@ class Archive:
     def start(self, state: State, next_offset: int, chain: bytes = b"") -> None:
         """Begin from the state the projector starts with; ended jobs it holds (a snapshot
         taken by a process without an archive) are archived at once."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="archive")
+        self.begin_again(state, next_offset, chain)
+
+    def begin_again(self, state: State, next_offset: int, chain: bytes = b"") -> None:
+        """Begin from another state, nothing having been folded since the last beginning (the
+        log had dropped where that one was to be folded from). What that one archived stays:
+        writing a job again replaces it."""
         self._state, self._next_offset, self._chain = state, next_offset, chain
         self._checkpointed_at = state.position
         for name in [name for name, job in state.jobs.items() if job.state in JOB_TERMINAL]:
@@ -76,7 +83,6 @@ class Archive:
         ended = [name for name, plan in state.plan_jobs.items() if plan.state in PLAN_TERMINAL]
         for name in ended:
             self._archive_plan(state, name)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="archive")
         self._kick()
 
     def on_record(self, record: Record, state: State) -> None:

@@ -22,8 +22,7 @@ from tests.integration.test_plans import run_plan, wait_plan
 from tests.integration.test_snapshots import (
     EARLY,
     RETAINED,
-    dropped_the_start,
-    replica_after_retention,
+    dropped,
     run_jobs,
 )
 
@@ -119,7 +118,7 @@ async def test_a_snapshot_of_an_earlier_version_carrying_every_job_still_loads(
                 names += await run_jobs(api, 2)
                 expected = await api_view(api, names[-20:])
                 token = api.token
-            await dropped_the_start(first)
+            await dropped(first, 0)
             replica = await Engine.start(settings_for(tmp_path / "two", amqp=tiny), API)
             try:
                 async with serving(replica, token=token) as served:
@@ -166,9 +165,9 @@ async def test_an_api_whose_checkpoint_the_stream_dropped_builds_its_projection_
             log = first.adapters.event_log
             assert isinstance(log, AmqpEventLog)
             assert await log.first_offset() > checkpoint  # the stream no longer holds it
-            replica = await replica_after_retention(
-                first, settings_for(tmp_path / "two", amqp=tiny)
-            )
+            # A newer snapshot to begin from, should retention pass the first before it is read
+            assert await first.scheduler.snapshot_if_due(min_events=1)
+            replica = await Engine.start(settings_for(tmp_path / "two", amqp=tiny), API)
             try:
                 assert (tmp_path / "two" / f"{PROJECTION_FILE}.behind").is_file()
                 async with serving(replica, token=token) as served:

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from podium.engine import ConfigurationError, Engine, Role
+from podium.adapters import Adapters
+from podium.engine import Engine, Role
 from podium.events.amqp.settings import AmqpSettings
+from podium.events.amqp.snapshots import AmqpSnapshots
 from podium.events.ports import LogTruncated
-from podium.settings import Settings
+from podium.events.snapshots import Snapshot
+from podium.events.state import State
 from tests.conftest import Api, open_broker, serving, settings_for
 from tests.integration.test_engine import snapshot as api_view
 
@@ -58,16 +61,20 @@ async def test_an_embedded_restart_from_a_snapshot_matches_a_full_fold(tmp_path:
 
 
 async def test_an_api_started_after_retention_builds_its_history_from_the_oldest_snapshot(
-    tmp_path: Path, amqp_settings: AmqpSettings
+    tmp_path: Path, amqp_settings: AmqpSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Snapshots carry live state only: a replica whose stream has dropped the log's start
     folds from the oldest snapshot the stream still covers, and so has every job that ended
-    after it (and none before: their names and ids would need the state before them)."""
+    after it (and none before: their names and ids would need the state before them). That
+    snapshot is at the edge of retention, which may pass it before the replica's first read:
+    the replica then begins again from the oldest covered one."""
     tiny = replace(amqp_settings, log_max_bytes=RETAINED, log_segment_bytes=10_000)
     async with open_broker(tiny, "cleanup"):
         first = await Engine.start(settings_for(tmp_path / "one", amqp=tiny))
         try:
             async with serving(first) as api:
+                await run_jobs(api, 2)
+                assert await first.scheduler.snapshot_if_due(min_events=1)  # retention drops it
                 early = await run_jobs(api, EARLY)  # more than retention keeps
                 assert await first.scheduler.snapshot_if_due(min_events=1)
                 later = await run_jobs(api, 3)
@@ -75,10 +82,19 @@ async def test_an_api_started_after_retention_builds_its_history_from_the_oldest
                 later += await run_jobs(api, 1)
                 expected = await api_view(api, later)
                 token = api.token
-            await dropped_the_start(first)
-            second = await replica_after_retention(first, settings_for(tmp_path / "two", amqp=tiny))
+            snapshots = first.adapters.snapshots
+            assert isinstance(snapshots, AmqpSnapshots)
+            oldest = await snapshots.covering(0)
+            assert oldest is not None
+            await dropped(first, oldest.next_offset)
+            choices = await race_retention_once(monkeypatch, oldest)
+            second = await Engine.start(
+                settings_for(tmp_path / "two", amqp=tiny), frozenset({Role.API})
+            )
             try:
-                assert second.projector.state.position > 0  # it started from a snapshot
+                assert len(choices) == 2  # the dropped one, then the oldest covered
+                assert choices[0] == oldest.next_offset < choices[1] <= second.projector.next_offset
+                assert second.projector.state.position > oldest.state.position
                 async with serving(second, token=token) as replica:
                     await replica.wait_job(later[-1])
                     assert await api_view(replica, later) == expected
@@ -91,22 +107,26 @@ async def test_an_api_started_after_retention_builds_its_history_from_the_oldest
             await first.close()
 
 
-async def replica_after_retention(first: Engine, settings: Settings) -> Engine:
-    """An api replica building its projection from the oldest snapshot the stream covers. That
-    snapshot is at the edge of retention, which may pass it before the replica subscribes
-    (docs/history.md, Not done): the start then fails, and starts once the scheduler has taken
-    its next snapshot (taken here at once)."""
-    try:
-        return await Engine.start(settings, frozenset({Role.API}))
-    except ConfigurationError as exc:
-        if "retention dropped records this reader needs" not in str(exc):
-            raise
-    assert await first.scheduler.snapshot_if_due(min_events=1)
-    return await Engine.start(settings, frozenset({Role.API}))
+async def race_retention_once(monkeypatch: pytest.MonkeyPatch, oldest: Snapshot) -> list[int]:
+    """The first start chosen is `oldest`, whose next record retention has dropped: what a
+    replica meets when retention passes the snapshot it chose before its first read (a race no
+    test can time). Returns the next offsets of the starts chosen, in turn."""
+    chosen: list[int] = []
+    real = Engine._rebuild_from
+
+    async def rebuild_from(engine: Engine, adapters: Adapters) -> tuple[State, int, bytes]:
+        start = (oldest.state, oldest.next_offset, oldest.chain)
+        if chosen:
+            start = await real(engine, adapters)
+        chosen.append(start[1])
+        return start
+
+    monkeypatch.setattr(Engine, "_rebuild_from", rebuild_from)
+    return chosen
 
 
-async def dropped_the_start(engine: Engine) -> None:
-    """Retention has dropped the start of the log."""
+async def dropped(engine: Engine, offset: int) -> None:
+    """Retention has dropped the record at `offset`."""
     with pytest.raises(LogTruncated):
         async with asyncio.timeout(10):
-            await anext(engine.adapters.event_log.subscribe(0))
+            await anext(engine.adapters.event_log.subscribe(offset))
