@@ -14,6 +14,7 @@ import shlex
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -58,7 +59,11 @@ async def _run(
         started = time.monotonic()
         print(f"figure {number}...", flush=True)
         load_before = os.getloadavg()[0]
-        figure = await FIGURES[number](bench)
+        try:
+            figure = await FIGURES[number](bench)
+        except Exception:  # the other figures still run, and the report says this one failed
+            traceback.print_exc()
+            figure = Figure(number, "failed: see the run's output for the traceback")
         figure.seconds = time.monotonic() - started
         figure.notes.append(
             f"Load average (1 minute) of the machine: {load_before:.2f} when the figure began, "

@@ -39,6 +39,7 @@ from podium.events.model import (
 )
 from podium.events.projector import Projector
 from podium.events.segments import SEGMENT_SUFFIX, segments_dir
+from podium.logs import configure_logging
 
 NODES_PER_JOB: Final = 100
 _HEADER: Final = logformat.HEADER
@@ -179,6 +180,7 @@ def _rss_mb() -> float:
 
 
 def main() -> None:
+    configure_logging("warning")  # stdout carries the result alone (no line per segment)
     command, path = sys.argv[1], Path(sys.argv[2])
     if command == "generate":
         result: dict[str, float] = {"events": generate(path, int(sys.argv[3]))}
