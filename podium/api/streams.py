@@ -43,6 +43,7 @@ LEFT_CHECK_S: Final = 1.0  # how often an idle stream looks whether its client i
 # events the state holds anyway are about 6 MB a client.
 MAX_BACKLOG = 100_000
 EVENT_STREAM: Final = "text/event-stream"
+BACKLOG_WRITE_BYTES: Final = 64 * 1024
 
 
 def wants_stream(request: web.Request) -> bool:
@@ -227,10 +228,8 @@ async def _stream(
         await response.prepare(request)
         if done:
             return response
-        async for job, event in backlog:
-            await writer.send(job, event)
-            if ends(event):
-                return response
+        if await writer.send_backlog(backlog, ends):
+            return response
         await _follow(writer, inbox, ends, request)
     except (ConnectionResetError, _TooSlow) as exc:  # the client left, or was cut off
         log.debug("event stream ended", path=request.path, reason=str(exc) or type(exc).__name__)
@@ -262,9 +261,35 @@ class _Writer:
         except TimeoutError as exc:
             raise _TooSlow(f"no write taken in {self._timeout_s:g} s") from exc
 
-    async def send(self, job: Job, event: JobEvent) -> None:
+    def message(self, job: Job, event: JobEvent) -> bytes:
         data = json.dumps(self._render(job, event))
-        await self.write(f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode())
+        return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+
+    async def send(self, job: Job, event: JobEvent) -> None:
+        await self.write(self.message(job, event))
+
+    async def send_backlog(
+        self, backlog: AsyncIterator[tuple[Job, JobEvent]], ends: Callable[[JobEvent], bool]
+    ) -> bool:
+        """Send what is there already in writes of BACKLOG_WRITE_BYTES (one write per event
+        is a system call and a chunk header each: 200,000 of them for a large job's stream).
+        Whether an event that `ends` the stream was among them."""
+        chunk: list[bytes] = []
+        size = 0
+        async for job, event in backlog:
+            message = self.message(job, event)
+            chunk.append(message)
+            size += len(message)
+            if ends(event):
+                await self.write(b"".join(chunk))
+                return True
+            if size >= BACKLOG_WRITE_BYTES:
+                await self.write(b"".join(chunk))
+                chunk.clear()
+                size = 0
+        if chunk:
+            await self.write(b"".join(chunk))
+        return False
 
 
 def _cut_off(request: web.Request, why: str) -> None:

@@ -25,6 +25,7 @@ from podium.api.app import build_app
 from podium.api.settings import ApiSettings
 from podium.api.sources import InventoryHolder, SourceFiles
 from podium.api.views import job_item, node_item
+from podium.auth import new_token, token_sha256
 from podium.engine import Engine
 from podium.environments import Environments
 from podium.events.filelog import FileEventLog
@@ -39,6 +40,7 @@ from podium.events.model import (
     NodeRunFinished,
     NodeRunStarted,
     NodeState,
+    TokenIssued,
 )
 from podium.events.producer import Producer
 from podium.events.projector import Projector
@@ -48,13 +50,15 @@ from podium.history.archive import Archive
 from podium.history.reads import JobReader
 from podium.history.store import PROJECTION_FILE, HistoryStore, JobFilter, Write
 from podium.jsontypes import Json
+from podium.rbac.builtin import ADMIN_ID, ADMIN_LOGIN, builtin_events
 from tests.builders import job_requested, stamp
 from tests.conftest import ENVIRONMENTS, FLEET, INVENTORY, Api, running, serving, settings_for
 from tests.integration.test_plans import run_plan, wait_plan
 
-# Nodes of the large job: 100,000 passes too (about 4 minutes on 2 busy cores; run with
-# PODIUM_TEST_LARGE_JOB=100000), the suite keeps to seconds.
+# Nodes of the large job among every read compared; 100,000 passes too (about 4 minutes on 2
+# busy cores; PODIUM_TEST_LARGE_JOB=100000). A job of HUGE nodes has its reads compared alone.
 LARGE: Final = int(os.environ.get("PODIUM_TEST_LARGE_JOB", "5000"))
+HUGE: Final = 100_000
 PUBLIC_URL: Final = "https://podium.test:8143"  # answers name one host whatever the port
 NOW: Final = 2_000_000_000.0  # the clock of both apps: durations of running nodes agree
 LOG_FILE: Final = "events.log"
@@ -405,6 +409,49 @@ async def test_every_read_answers_the_same_from_the_projection_as_from_memory(
                         job = state.jobs[str(count + 3)]
                         assert job.created_position == highest + 1
                     assert both.compared > 300
+    finally:
+        await log.close()
+
+
+async def test_a_job_of_100000_nodes_answers_the_same_from_the_projection(tmp_path: Path) -> None:
+    """Every read of one ended job of HUGE nodes (all its nodes in one answer, its events, the
+    stream of them), from memory and from the projection, on a log that holds only the admin
+    user and that job."""
+    token = new_token()
+    issued = TokenIssued(
+        at=NOW, token_sha256=token_sha256(token), user_id=ADMIN_ID, login=ADMIN_LOGIN
+    )
+    log = await FileEventLog.open(tmp_path / LOG_FILE, fsync=False)
+    try:
+        seq = await _append(log, [[*builtin_events(State(), NOW), issued]], "synthetic", 1)
+        await _append(log, _large_job("1", HUGE, NOW - 1_000), "synthetic", seq)
+        async with _app(log, None) as memory:
+            job = memory.state.jobs["1"]
+            assert len(job.nodes) == HUGE
+            assert job.finished_at is not None
+            archive, _ = await Archive.open(tmp_path / PROJECTION_FILE)
+            async with _app(log, archive) as projected:
+                await archive.flushed()
+                assert "1" not in projected.state.jobs  # read from the store
+                async with (
+                    TestClient(TestServer(_build(memory, log, None))) as one,
+                    TestClient(TestServer(_build(projected, log, archive))) as two,
+                ):
+                    both = Both(one, two)
+                    mid = job.events[len(job.events) // 2].id
+                    nodes = msgspec.json.decode(await both.same("/jobs/1/nodes", token))
+                    assert len(nodes["items"]) == HUGE
+                    for path in (
+                        "/jobs/1",
+                        "/jobs?limit=5",
+                        "/jobs/1/nodes?order_by=duration&order=desc&limit=5&offset=2",
+                        "/jobs/1/nodes?state=failed&order_by=finish_timestamp&limit=1000",
+                        "/jobs/1/report",
+                        "/jobs/1/events",
+                        f"/jobs/1/events?start={mid}",
+                    ):
+                        await both.same(path, token)
+                    await both.same("/jobs/1/events", token, Accept="text/event-stream")
     finally:
         await log.close()
 
