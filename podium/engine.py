@@ -501,7 +501,12 @@ class Engine:
         self._stack.push_async_callback(executor.close)
         self._health.append(
             lambda: Health(
-                "running", {"executor": executor.id, "runs_in_progress": executor.in_progress}
+                "running",
+                {
+                    "executor": executor.id,
+                    "runs_in_progress": executor.in_progress,
+                    "runs_unreported": executor.unreported,
+                },
             )
         )
         return executor

@@ -3,7 +3,11 @@
 For each delivery of work items: wait for a slot for every item in it, report their
 `NodeRunStarted` (or, for a stopped job, their skip) in one append, ack the delivery once that is
 durable (never holding a delivery for a whole run, and never acking runs that have not started),
-then run each over its transport and report its `NodeRunFinished`. A forced stop cancels the
+then run each over its transport and report its `NodeRunFinished`. A slot is for a run: it is
+given back when the run ends, while its end is being appended, so the next run's start can go in
+the same append (a run waits for one append, not two). Ended runs waiting for their report stay
+bounded: a run starts only once its own start is durable, and the producer appends in order, so
+everything that ended before it was appended with it or earlier. A forced stop cancels the
 runs of its job, and the transports kill what they started. Heartbeats tell the scheduler this
 executor is alive.
 """
@@ -64,10 +68,11 @@ class Executor:
         self._loops: list[asyncio.Task[None]] = []
         self._consuming: asyncio.Task[None] | None = None
         self._closing = False
+        self.unreported = 0  # runs that ended and whose end the log has not taken yet
 
     @property
     def in_progress(self) -> int:
-        """Node runs started and not yet reported."""
+        """Node runs going: started and not ended."""
         return self._slots.busy
 
     async def run(self) -> None:
@@ -140,10 +145,14 @@ class Executor:
         structlog.contextvars.bind_contextvars(job_id=item.job, node=item.node)
         try:
             outcome = await self._run(item)
-            await self._finish(item, outcome)
-            log.debug("node run finished", state=outcome.state.value)
         finally:
             self._slots.release()
+        self.unreported += 1
+        try:
+            await self._finish(item, outcome)
+        finally:
+            self.unreported -= 1
+        log.debug("node run finished", state=outcome.state.value)
 
     async def _run(self, item: WorkItem) -> Outcome:
         transport = self._transports.get(item.transport)
