@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from podium.engine import Engine
@@ -115,17 +115,20 @@ bodies = st.one_of(
 requests = st.one_of(nearly_valid, nearly_valid, st.tuples(st.sampled_from(COMMANDS), bodies))
 
 
+SLOWPOKES: Final[Json] = {"nodes": ["slow-1", "n-01"]}
+
+
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Engine, Api]]:
     async with running(tmp_path / "data") as pair:
         yield pair
 
 
-async def quiet_position(engine: Engine, settle_s: float = 0.05) -> int:
+async def quiet_position(engine: Engine, settle_s: float = 0.05, timeout_s: float = 60) -> int:
     """The log's position once no job or plan is running and nothing was appended for
     `settle_s` (the scheduler's last steps after a job ends)."""
     state = engine.projector.state
-    async with asyncio.timeout(60):
+    async with asyncio.timeout(timeout_s):
         while True:
             while state.active or state.active_plans:
                 await asyncio.sleep(0.02)
@@ -141,6 +144,9 @@ async def quiet_position(engine: Engine, settle_s: float = 0.05) -> int:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(request=requests)
+@example(  # a minute a run: stopped, not waited for
+    request=("/orchestrator/v1/command/deploy", {"environment": "production", "scope": SLOWPOKES})
+)
 async def test_no_body_gets_a_500_or_an_answer_that_is_not_json(
     served: tuple[Engine, Api], request: tuple[str, Json]
 ) -> None:
@@ -154,11 +160,30 @@ async def test_no_body_gets_a_500_or_an_answer_that_is_not_json(
     answer = json.loads(await response.text(), parse_constant=_refuse_constant)
     assert response.status < 500, (path, text[:200], answer)
     if response.status < 300:  # what it started ends before the next example is sent
-        await quiet_position(engine, settle_s=0.25)
+        await ended(engine, api)
     if response.status >= 400:
         assert set(answer) == {"kind", "msg", "details"}, answer
         assert engine.projector is not None
         assert engine.projector.state.position == before, (path, text[:200], answer)
+
+
+async def ended(engine: Engine, api: Api) -> None:
+    """What a command started has ended. A scope may take in the slowpokes (a minute a run:
+    the All Nodes group, a query matching every node); what still runs after two seconds is
+    stopped, by force."""
+    try:
+        await quiet_position(engine, settle_s=0.25, timeout_s=2)
+        return
+    except TimeoutError:
+        pass
+    state = engine.projector.state
+    for plan in list(state.active_plans):
+        status, answer = await api.post("/command/stop_plan", {"plan_job": plan})
+        assert status == 202, answer
+    for job in list(state.active):
+        status, answer = await api.post("/command/stop", {"job": job, "force": True})
+        assert status == 202, answer
+    await quiet_position(engine, settle_s=0.25)
 
 
 def _refuse_constant(name: str) -> float:
