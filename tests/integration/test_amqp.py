@@ -4,6 +4,7 @@ and retention, recovery from a killed connection."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import subprocess
 from dataclasses import replace
@@ -187,6 +188,33 @@ async def test_retention_is_survived_by_starting_from_a_snapshot(
         assert restored.state == writer.state
         assert restored.state.position == 1200
         running.cancel()
+
+
+async def test_a_reader_resumes_after_any_message_across_segment_boundaries(
+    amqp_settings: AmqpSettings,
+) -> None:
+    """RabbitMQ numbers the tracking chunk that starts each segment in the offset sequence, so
+    the offset after a segment's last message holds no message. A reader resuming there (a
+    snapshot or a checkpoint taken after that message) gets the next record, not a claim that
+    retention dropped what it needs."""
+    small = replace(amqp_settings, log_segment_bytes=2_000)
+    async with open_broker(small, "segments") as broker:
+        log = await AmqpEventLog.open(broker)
+        for seq in range(1, 41):
+            await log.append([JobReady(at=1.0, job=f"{seq:0200d}", origin="w", seq=seq)])
+        records: list[Record] = []
+        async with asyncio.timeout(20):
+            async for record in log.subscribe(0):
+                records.append(record)
+                if len(records) == 40:
+                    break
+        offsets = [record.offset for record in records]
+        assert offsets != list(range(40))  # the segments' tracking chunks left gaps
+        for before, after in itertools.pairwise(records):
+            async with asyncio.timeout(10):
+                resumed = await anext(log.subscribe(before.offset + 1))
+            assert resumed.offset == after.offset
+            assert resumed.events == after.events
 
 
 async def test_a_consumer_the_broker_cancels_attaches_again(broker: Broker) -> None:

@@ -81,9 +81,8 @@ class AmqpEventLog:
             queue = await channel.get_queue(self._settings.names.events, ensure=False)
             arguments = {STREAM_OFFSET: "first"}
             async for message in consume(queue, channel, arguments=arguments):
-                raw = message.headers[STREAM_OFFSET]
                 await _ack(message)
-                return raw if isinstance(raw, int) else int(str(raw))
+                return _offset(message)
         raise LogUnavailable("the log's channel closed before its first record was read")
 
     async def subscribe(self, from_offset: int) -> AsyncGenerator[Record, None]:
@@ -103,12 +102,24 @@ class AmqpEventLog:
                 prefetch_count=self._settings.stream_prefetch, timeout=SETUP_TIMEOUT_S
             )
             queue = await channel.get_queue(self._settings.names.events, ensure=False)
-            requested = position.next
-            arguments = {STREAM_OFFSET: requested}
+            # Attach at the last message folded, not at the next offset: RabbitMQ numbers
+            # entries that are not messages in the same sequence (the tracking chunk at the
+            # start of each segment), and a reader asking for one gets the next message, which
+            # looks just like a gap retention made. The last message folded is delivered
+            # again and skipped; delivered first is something after it only if retention
+            # dropped it (then maybe more: the reader's state is behind the stream).
+            anchor = max(position.next - 1, 0)
+            first = not position.started
             async for message in consume(
-                queue, channel, stopping=self._closed, arguments=arguments
+                queue, channel, stopping=self._closed, arguments={STREAM_OFFSET: anchor}
             ):
-                record = _record(message, position, requested)
+                if first and _offset(message) > anchor:
+                    raise LogTruncated(
+                        f"asked for offset {anchor}, the stream starts at "
+                        f"{_offset(message)}: retention dropped records this reader needs"
+                    )
+                first = False
+                record = _record(message, position)
                 if record is not None:
                     yield record
                 await _ack(message)
@@ -125,16 +136,15 @@ class _Position:
         self.started = False
 
 
-def _record(message: AbstractIncomingMessage, position: _Position, requested: int) -> Record | None:
+def _offset(message: AbstractIncomingMessage) -> int:
     raw = message.headers[STREAM_OFFSET]
-    offset = raw if isinstance(raw, int) else int(str(raw))
+    return raw if isinstance(raw, int) else int(str(raw))
+
+
+def _record(message: AbstractIncomingMessage, position: _Position) -> Record | None:
+    offset = _offset(message)
     if offset < position.next:
-        return None  # a replay from the chunk boundary, or after a reconnect
-    if offset > position.next and not position.started and offset > requested:
-        raise LogTruncated(
-            f"asked for offset {position.next}, the stream starts at {offset}: "
-            "retention dropped records this reader needs"
-        )
+        return None  # the anchor, a replay from the chunk boundary, or after a reconnect
     position.next = offset + 1
     position.started = True
     marker = message.headers.get(MARKER_HEADER)
