@@ -229,12 +229,8 @@ class Engine:
             self._prune_segments(adapters, archive, projector)
         self._projector = projector
         self._health.append(lambda: projector_health(self.projector))
-        if from_stream_snapshot:
-            assert archive is not None
-            projector = await self._built_from_snapshots(adapters, archive, projector)
-        else:
-            self._spawn(projector.run(), "projector")
-            await self._caught_up(projector)
+        again = archive if from_stream_snapshot else None
+        projector = await self._folded_from(adapters, projector, again)
         self.folded_at_start = projector.folded
         log.info(
             "log folded",
@@ -244,12 +240,13 @@ class Engine:
         )
         return projector
 
-    async def _built_from_snapshots(
-        self, adapters: Adapters, archive: Archive, projector: Projector
+    async def _folded_from(
+        self, adapters: Adapters, projector: Projector, again: Archive | None
     ) -> Projector:
-        """Catch up from the oldest snapshot the stream covered. Retention may drop that
-        snapshot's next record between the choice and the first read (the snapshot was at its
-        edge): nothing was folded then, so begin again from the oldest covered now."""
+        """Run the projector until it has caught up. `again`: the archive of a projection being
+        built from the oldest snapshot the stream covered, which retention may pass between
+        the choice and the first read (the snapshot is at its edge): nothing was folded then,
+        so begin again from the oldest covered now."""
         attempts = 1
         while True:
             folding = self._spawn(projector.run(), "projector")
@@ -257,15 +254,16 @@ class Engine:
                 await self._caught_up(projector)
                 return projector
             except ConfigurationError as exc:
-                if not isinstance(exc.__cause__, LogTruncated) or attempts == _REBUILD_ATTEMPTS:
+                truncated = isinstance(exc.__cause__, LogTruncated)
+                if again is None or not truncated or attempts == _REBUILD_ATTEMPTS:
                     raise
             attempts += 1
             log.warning("retention moved past the snapshot; building from a newer one")
             self.tasks.remove(folding)
             state, offset, chain = await self._rebuild_from(adapters)
-            archive.begin_again(state, offset, chain)
+            again.begin_again(state, offset, chain)
             projector = self._projector = self._projector_from(
-                adapters, archive, state, offset, chain
+                adapters, again, state, offset, chain
             )
 
     def _projector_from(
@@ -290,18 +288,14 @@ class Engine:
         first = await event_log.first_offset()
         if first == 0:
             return State(), 0, b""  # the stream holds the whole log
-        while True:
-            snapshot = await snapshots.covering(first)
-            if snapshot is None:
-                raise ConfigurationError(
-                    f"the log on RabbitMQ starts at offset {first} (retention dropped what came "
-                    "before) and no snapshot covers it: the projection cannot be built"
-                )
-            # The oldest covered snapshot is at the edge of retention, which an append (the
-            # markers of these reads, say) may move past it meanwhile: look again.
-            first = await event_log.first_offset()
-            if snapshot.next_offset >= first:
-                break
+        # At the edge of retention: if it passes the snapshot before the projector's first
+        # read, the projector begins again from a newer one (`_folded_from`).
+        snapshot = await snapshots.covering(first)
+        if snapshot is None:
+            raise ConfigurationError(
+                f"the log on RabbitMQ starts at offset {first} (retention dropped what came "
+                "before) and no snapshot covers it: the projection cannot be built"
+            )
         log.info(
             "building the projection from a snapshot",
             next_offset=snapshot.next_offset,
