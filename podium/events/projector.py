@@ -8,6 +8,8 @@ scheduler, and listeners see each folded record (event streams).
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 from collections.abc import Callable
 from typing import Protocol
 
@@ -52,6 +54,9 @@ class Projector:
         self._changed = Signal()
         self._listeners: list[Listener] = []
         self._heads: list[tuple[Head, asyncio.Future[None]]] = []
+        # origin -> (seq, ticket, waiter) heaps of wait_applied; tickets break ties in order
+        self._applied_waiters: dict[str, list[tuple[int, int, asyncio.Future[None]]]] = {}
+        self._tickets = itertools.count()
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -99,6 +104,8 @@ class Projector:
             self.archive.on_record(record, state)
         if self._heads:
             self._resolve_heads(record)
+        if self._applied_waiters:
+            self._resolve_applied()
         self._changed.notify()
 
     def _resolve_heads(self, record: Record) -> None:
@@ -114,9 +121,33 @@ class Projector:
         return self.state.marks.get(event.origin, 0) >= event.seq
 
     async def wait_applied(self, event: Event) -> None:
-        """Return once `event` (as stamped by the producer) has been folded."""
-        while not self.applied(event):
-            await self._changed.wait()
+        """Return once `event` (as stamped by the producer) has been folded. Each waiter is
+        woken once, when its own event is folded: an api with many commands in flight would
+        otherwise wake every one of them for every record folded."""
+        if self.applied(event):
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        entry = (event.seq, next(self._tickets), waiter)
+        heap = self._applied_waiters.setdefault(event.origin, [])
+        heapq.heappush(heap, entry)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if entry in heap:  # a timeout: its event may never be folded, so it leaves now
+                heap.remove(entry)
+                heapq.heapify(heap)
+            raise
+
+    def _resolve_applied(self) -> None:
+        marks = self.state.marks
+        for origin, heap in list(self._applied_waiters.items()):
+            mark = marks.get(origin, 0)
+            while heap and heap[0][0] <= mark:
+                waiter = heapq.heappop(heap)[2]
+                if not waiter.done():
+                    waiter.set_result(None)
+            if not heap:
+                del self._applied_waiters[origin]
 
     async def wait_change(self, since_version: int) -> None:
         """Return once a record has been folded after `since_version`."""
