@@ -239,7 +239,8 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "--submit-timeout-s",
         "api",
         "submit_timeout_s",
-        "how long a command waits for the log before a 503",
+        "how long a command may wait to be recorded before a 503, and how far behind its own "
+        "commands the api may fold before it refuses new ones (503, nothing recorded)",
         SERVES_API,
         positive_float,
     ),

@@ -42,6 +42,7 @@ from podium.api.keys import (
     PUPPETDB,
     REQUEST_IDS,
     SETTINGS,
+    UNFOLDED,
     request_ids,
 )
 from podium.api.metrics import REQUESTS, count_requests, metrics
@@ -51,6 +52,7 @@ from podium.api.puppetdb import PuppetDb
 from podium.api.scopes import LocalQueries
 from podium.api.settings import ApiSettings
 from podium.api.sources import InventoryHolder
+from podium.api.submit import Unfolded
 from podium.api.webview import WEB_ROUTES
 from podium.environments import Environments
 from podium.events.ports import EventLog
@@ -142,6 +144,7 @@ def build_app(
     app[JOBS] = JobReader(projector, archive)
     app[PLANS] = PlanReader(projector, archive)
     app[PRODUCER] = producer
+    app[UNFOLDED] = Unfolded()
     app[EVENT_LOG] = event_log
     app[ENVIRONMENTS] = environments
     app[INVENTORY] = sources

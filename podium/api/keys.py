@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -18,10 +19,15 @@ from podium.events.producer import Producer
 from podium.events.projector import Projector
 from podium.history.reads import JobReader, PlanReader
 
+if TYPE_CHECKING:
+    from podium.api.submit import Unfolded
+
 PROJECTOR = web.AppKey("projector", Projector)
 # The log itself, read again from its start for answers about the past (time travel, usage).
 EVENT_LOG = web.AppKey("event_log", EventLog)
 PRODUCER = web.AppKey("producer", Producer)
+# This api's commands on the log and not yet folded here (podium.api.submit).
+UNFOLDED: web.AppKey[Unfolded] = web.AppKey("unfolded")
 JOBS = web.AppKey("jobs", JobReader)  # every job, live or archived
 PLANS = web.AppKey("plans", PlanReader)  # every plan job, live or archived
 ENVIRONMENTS = web.AppKey("environments", Environments)

@@ -1,33 +1,65 @@
 """Recording what a request decided: append its events, wait until this process has folded
-them, so the answer can name what they made and a read right after sees it."""
+them, so the answer can name what they made and a read right after sees it.
+
+A 503 means the command was not recorded and never will be, so it is given only before the
+events are on the log: when the producer could not record them within `--submit-timeout-s`,
+or, without trying, when this api has fallen further behind its own commands than that (they
+are on the log and not yet folded here), which is how an api refuses more work than it can
+fold instead of letting every answer grow late. Once recorded, a command will run, and its
+answer waits for this api's fold however long that takes: a 503 then would be a lie.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from aiohttp import web
 
 from podium.api.errors import Unavailable
-from podium.api.keys import PRODUCER, PROJECTOR, SETTINGS
+from podium.api.keys import PRODUCER, PROJECTOR, SETTINGS, UNFOLDED
 from podium.events.model import Event
 from podium.events.ports import LogUnavailable
+from podium.events.projector import Projector
+
+
+class Unfolded:
+    """This api's commands that are on the log and not yet folded here, oldest first, with
+    when each was recorded (loop time)."""
+
+    def __init__(self) -> None:
+        self._waiting: deque[tuple[float, Event]] = deque()
+
+    def add(self, event: Event, recorded_at: float) -> None:
+        self._waiting.append((recorded_at, event))
+
+    def oldest(self, projector: Projector) -> float | None:
+        """When the oldest command not yet folded was recorded, or None."""
+        waiting = self._waiting
+        while waiting and projector.applied(waiting[0][1]):
+            waiting.popleft()
+        return waiting[0][0] if waiting else None
 
 
 async def submit(request: web.Request, *events: Event) -> None:
     """Append the events (one batch) and wait until they are folded here. Raises Unavailable:
     the events were not recorded and never will be, except where the log could not tell
     (a broker's confirm that never came: then they may still land, each with its id)."""
-    timeout_s = request.app[SETTINGS].submit_timeout_s
+    app = request.app
+    timeout_s = app[SETTINGS].submit_timeout_s
+    projector, unfolded = app[PROJECTOR], app[UNFOLDED]
+    loop = asyncio.get_running_loop()
+    oldest = unfolded.oldest(projector)
+    if oldest is not None and loop.time() - oldest > timeout_s:
+        raise Unavailable(
+            "The command was not recorded: this api has not yet folded commands it recorded "
+            f"{loop.time() - oldest:.0f} s ago (more than {timeout_s:g} s); try again later"
+        )
     try:
         # The producer keeps the deadline: it withdraws the events only while it can.
-        stamped = await request.app[PRODUCER].emit(list(events), timeout_s=timeout_s)
+        stamped = await app[PRODUCER].emit(list(events), timeout_s=timeout_s)
     except LogUnavailable as exc:
         raise Unavailable(f"The command was not recorded: {exc}") from exc
-    projector = request.app[PROJECTOR]
-    if projector.applied(stamped[-1]):
-        return
-    try:
-        async with asyncio.timeout(timeout_s):
-            await projector.wait_applied(stamped[-1])
-    except TimeoutError as exc:
-        raise Unavailable(f"The command was not confirmed within {timeout_s:g} s") from exc
+    if not projector.applied(stamped[-1]):
+        unfolded.add(stamped[-1], loop.time())
+        await projector.wait_applied(stamped[-1])
