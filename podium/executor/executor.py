@@ -160,6 +160,8 @@ class Executor:
             return errored(item.node, f"Transport {item.transport!r} is not available here")
         run = asyncio.get_running_loop().create_task(transport.run(item))
         self._runs.setdefault(item.job, {})[item.node] = run
+        if self._stopped.get(item.job):  # stopped by force while this run's start was recorded
+            self._cancel(run, KILLED_BY_STOP)
         try:
             return await asyncio.shield(run)
         except RunError as exc:

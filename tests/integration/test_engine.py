@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from podium.engine import Engine
@@ -108,6 +109,22 @@ async def test_a_forced_stop_kills_runs_in_progress(api: Api) -> None:
     for node in nodes:
         assert node["result"]["kind"] == "puppetlabs.orchestrator/execution-failure"
         assert "forced stop" in node["result"]["msg"]
+
+
+async def test_a_forced_stop_that_comes_while_runs_start_kills_them(tmp_path: Path) -> None:
+    """Stopped by force right after it was asked for, a job's run may be starting (its start
+    being recorded) when the stop notice reaches the executor: it is killed all the same, not
+    left to the next notice. Notices are not sent again within the test."""
+    settings = settings_for(tmp_path / "data")
+    settings = replace(settings, scheduler=replace(settings.scheduler, stop_repeat_s=3_600.0))
+    async with Engine(settings) as engine, serving(engine) as api:
+        for _ in range(5):
+            name = await api.run_task(["slow-1"])  # a run of 60 seconds
+            status, _ = await api.post("/command/stop", {"job": name, "force": True})
+            assert status == 202
+            job = await api.wait_job(name, timeout_s=30)
+            assert job["state"] == "stopped"
+            assert set(job["node_states"]) <= {"errored", "skipped"}
 
 
 async def test_a_restart_rebuilds_the_same_jobs_names_and_event_ids(tmp_path: Path) -> None:
