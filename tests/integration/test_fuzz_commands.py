@@ -169,10 +169,10 @@ async def test_no_body_gets_a_500_or_an_answer_that_is_not_json(
 
 async def ended(engine: Engine, api: Api) -> None:
     """What a command started has ended. A scope may take in the slowpokes (a minute a run:
-    the All Nodes group, a query matching every node); what still runs after two seconds is
+    the All Nodes group, a query matching every node); what still runs after a second is
     stopped, by force."""
     try:
-        await quiet_position(engine, settle_s=0.25, timeout_s=2)
+        await quiet_position(engine, settle_s=0.1, timeout_s=1)
         return
     except TimeoutError:
         pass
@@ -183,7 +183,7 @@ async def ended(engine: Engine, api: Api) -> None:
     for job in list(state.active):
         status, answer = await api.post("/command/stop", {"job": job, "force": True})
         assert status == 202, answer
-    await quiet_position(engine, settle_s=0.25)
+    await quiet_position(engine, settle_s=0.1)
 
 
 def _refuse_constant(name: str) -> float:
