@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 from podium.events.fold import fold
 from podium.events.model import Event
@@ -20,6 +21,7 @@ from podium.events.signal import Signal
 from podium.events.state import State
 
 Listener = Callable[[Record, State], None]
+_MARKERS_KEPT: Final = 64  # each process appends a marker only now and then (a start, a lead taken)
 
 
 class ArchiveHook(Protocol):
@@ -54,6 +56,9 @@ class Projector:
         self._changed = Signal()
         self._listeners: list[Listener] = []
         self._heads: list[tuple[Head, asyncio.Future[None]]] = []
+        # The markers of the last records folded: a marker may be delivered and folded before
+        # the confirm of its publish lets `sync` ask for it (RabbitMQ orders neither first).
+        self._markers: deque[str] = deque(maxlen=_MARKERS_KEPT)
         # origin -> (seq, ticket, waiter) heaps of wait_applied; tickets break ties in order
         self._applied_waiters: dict[str, list[tuple[int, int, asyncio.Future[None]]]] = {}
         self._tickets = itertools.count()
@@ -84,7 +89,10 @@ class Projector:
         """Return once everything appended before this call has been folded here.
         Raises LogUnavailable."""
         head = await self._log.head()
-        if not head.marker and self.next_offset >= head.offset:
+        if head.marker:
+            if head.marker in self._markers:  # folded already, before its confirm came back
+                return
+        elif self.next_offset >= head.offset:
             return
         reached = asyncio.get_running_loop().create_future()
         self._heads.append((head, reached))
@@ -102,6 +110,8 @@ class Projector:
             listener(record, state)
         if self.archive is not None:
             self.archive.on_record(record, state)
+        if record.marker:
+            self._markers.append(record.marker)
         if self._heads:
             self._resolve_heads(record)
         if self._applied_waiters:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,7 @@ from podium.events.amqp.log import AmqpEventLog
 from podium.events.amqp.settings import AmqpSettings
 from podium.events.filelog import FileEventLog
 from podium.events.model import Event, JobReady
-from podium.events.ports import EventLog, Record
+from podium.events.ports import EventLog, Head, Record
 from podium.events.projector import Projector
 from tests.conftest import open_broker
 
@@ -127,5 +127,49 @@ async def test_each_waiter_returns_once_its_own_event_is_folded(event_log: Event
         assert projector.state.marks == {"contract": 5}
         assert given_up.cancelled()
         await projector.wait_applied(ready(2))  # folded already: at once
+    finally:
+        running.cancel()
+
+
+class LateHead:
+    """The log, but `head` returns only once its reader has folded the end it names: a
+    confirm that comes back after the record itself was delivered (RabbitMQ gives no order
+    between a publisher's confirm and a consumer's delivery)."""
+
+    def __init__(self, event_log: EventLog) -> None:
+        self.event_log = event_log
+        self.taken: list[Record] = []
+
+    async def append(self, batch: Sequence[Event]) -> None:
+        await self.event_log.append(batch)
+
+    async def subscribe(self, from_offset: int) -> AsyncGenerator[Record, None]:
+        async for record in self.event_log.subscribe(from_offset):
+            yield record
+            self.taken.append(record)  # the reader asks for the next once it has folded this
+
+    async def head(self) -> Head:
+        head = await self.event_log.head()
+        async with asyncio.timeout(10):
+            while not any(head.reached_by(record) for record in self.taken):
+                await asyncio.sleep(0.01)
+        return head
+
+    async def close(self) -> None:
+        await self.event_log.close()
+
+
+async def test_sync_returns_when_its_end_was_folded_before_head_returned(
+    event_log: EventLog,
+) -> None:
+    projector = Projector(LateHead(event_log))
+    await event_log.append([ready(1)])
+    running = asyncio.create_task(projector.run())
+    try:
+        async with asyncio.timeout(15):
+            await projector.caught_up.wait()
+            await event_log.append([ready(2)])
+            await projector.sync()
+        assert projector.state.marks == {"contract": 2}
     finally:
         running.cancel()
