@@ -64,7 +64,7 @@ async def make_user(api: Api, login: str, *permissions: str) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    async with running(tmp_path_factory.mktemp("permissions") / "data") as (_, api):
+    async with running(tmp_path_factory.mktemp("permissions") / "data") as (engine, api):
         admin_job = await api.run_task(["n-01"])
         await api.wait_job(admin_job)
         target = {"display_name": "echo on n-01", "tasks": ["testmod::echo"], "nodes": ["n-01"]}
@@ -89,6 +89,11 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         await asyncio.sleep(max(0.0, expired_by + 0.05 - time.time()))
         first_event = (await api.ok(f"/jobs/{admin_job}/events"))["items"][0]["id"]
         yield World(api, tokens, admin_job, scheduled["scheduled_job"]["name"], first_event)
+        # Runs the matrix started on the slowpokes (a minute each) are stopped, not waited for
+        # through the shutdown's grace period.
+        for job in list(engine.projector.state.active):
+            status, answer = await api.post("/command/stop", {"job": job, "force": True})
+            assert status == 202, answer
 
 
 # The matrix. A cell is the status and kind each user gets; the users whose token does not
