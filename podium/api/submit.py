@@ -50,10 +50,11 @@ async def submit(request: web.Request, *events: Event) -> None:
     projector, unfolded = app[PROJECTOR], app[UNFOLDED]
     loop = asyncio.get_running_loop()
     oldest = unfolded.oldest(projector)
-    if oldest is not None and loop.time() - oldest > timeout_s:
+    behind_s = 0.0 if oldest is None else loop.time() - oldest
+    if behind_s > timeout_s:
         raise Unavailable(
             "The command was not recorded: this api has not yet folded commands it recorded "
-            f"{loop.time() - oldest:.0f} s ago (more than {timeout_s:g} s); try again later"
+            f"{behind_s:.0f} s ago (more than {timeout_s:g} s); try again later"
         )
     try:
         # The producer keeps the deadline: it withdraws the events only while it can.

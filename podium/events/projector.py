@@ -143,7 +143,7 @@ class Projector:
         try:
             await waiter
         except asyncio.CancelledError:
-            if entry in heap:  # a timeout: its event may never be folded, so it leaves now
+            if entry in heap:  # its caller gave up (a timeout, a shutdown): it leaves now
                 heap.remove(entry)
                 heapq.heapify(heap)
             raise
