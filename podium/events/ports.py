@@ -33,6 +33,15 @@ class LogUnavailable(PortError):
         self.sent = sent
 
 
+class Unconfirmed(LogUnavailable):
+    """Raised when the producer gave up on events that had left the process: they may be on
+    the log or not, and only a reader that has passed a later record can tell which."""
+
+    def __init__(self, message: str, events: Sequence[Event]) -> None:
+        super().__init__(message, sent=True)
+        self.events = events
+
+
 class LogCorrupted(PortError):
     """Raised on open when the log is damaged other than by a torn last record, or a snapshot
     does not fit it; the message names the file, the record and the byte, in one line. Nothing

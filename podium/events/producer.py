@@ -7,9 +7,12 @@ copy detection relies on a producer's seqs growing along the log. A batch whose 
 retried with the same stamps until `give_up_s` passes. A caller may give a deadline
 (`emit(..., timeout_s=)`): once it passes, the caller is told its events were not recorded, and
 they are dropped, only if that is true, that is while none of them has left the process (an
-append that failed and was rolled back, or a broker known to be away). An append under way when
-the deadline passes decides: the caller gets its outcome, so an api that answers 503 has
-changed nothing and never will, and a batch whose callers were told so is never sent again.
+append that failed and was rolled back, or a broker known to be away). Otherwise the caller
+waits for the append under way and, if it fails having been sent (a confirm that never came),
+for the retries: the events may be on the log already, and a retry that lands after the caller
+was told "not recorded" would make that a lie. A batch given up on after being sent is
+`Unconfirmed` (carrying its stamped events, so the caller can learn from the log whether they
+landed); one whose callers were told "not recorded" is never sent again.
 `max_batch` bounds the events of one append; 1 turns batching off (one event per append: the
 benchmarks measure the gain).
 """
@@ -27,7 +30,7 @@ import msgspec
 import structlog
 
 from podium.events.model import Event
-from podium.events.ports import EventLog, LogUnavailable
+from podium.events.ports import EventLog, LogUnavailable, Unconfirmed
 
 log = structlog.get_logger(__name__)
 
@@ -76,8 +79,9 @@ class Producer:
 
     async def emit(self, events: Sequence[Event], *, timeout_s: float | None = None) -> list[Event]:
         """Return the stamped events once they are durable. Raises LogUnavailable: with `sent`
-        False, they were not recorded and never will be. More events than `max_batch` go in
-        several appends, in order. Past `timeout_s`, events not yet appended are withdrawn."""
+        False, they were not recorded and never will be; `Unconfirmed`, they may have been. More
+        events than `max_batch` go in several appends, in order. Past `timeout_s`, events that
+        cannot have landed are withdrawn; the others are waited for."""
         if self._closing:
             raise LogUnavailable("the producer is closed", sent=False)
         if not events:
@@ -114,7 +118,7 @@ class Producer:
                 LogUnavailable(f"not recorded within {entry.timeout_s:g} s{why}", sent=False)
             )
         else:
-            entry.expired = True  # settled by the outcome of the append under way
+            entry.expired = True  # settled by the outcome of the append under way, or retries
 
     async def close(self) -> None:
         """Append what is pending, then stop."""
@@ -187,7 +191,7 @@ class Producer:
                 self._failing = str(exc)
                 for entry in taken:
                     entry.sent, entry.error = entry.sent or exc.sent, str(exc)
-                    if entry.expired:  # its caller waited for this outcome: this is it
+                    if entry.expired and not entry.sent:  # its caller waited for this outcome
                         _settle([entry], exc)
                 if loop.time() + delay > deadline or self._closing:
                     raise
@@ -209,5 +213,7 @@ def _settle(taken: list[_Entry], error: BaseException | None) -> None:
             continue
         if error is None:
             entry.done.set_result(list(entry.events))
+        elif entry.sent:  # an attempt left the process: the events may be on the log
+            entry.done.set_exception(Unconfirmed(str(error), entry.events))
         else:
             entry.done.set_exception(error)

@@ -1,13 +1,21 @@
 """A 202 means the command will run, a 503 that it will not, even when the api's own fold lags
 far behind the log: a command on the log waits for the fold, and an api too far behind its
 own commands refuses new ones before recording them. Real parts: a file log, a producer, a
-projector held back by not running it yet, and HTTP through aiohttp."""
+projector held back by not running it yet, and HTTP through aiohttp.
+
+And when the broker's confirm never comes: the command may be on the log, so its answer waits
+until the log tells. Real parts: RabbitMQ under a memory alarm (it stops reading what its
+publishers send, so nothing is confirmed, and takes it all once the alarm clears), and an
+operator's `rabbitmqctl close_connection`, which drops what it had not read."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -18,10 +26,16 @@ from podium.api.keys import PRODUCER, PROJECTOR, SETTINGS, UNFOLDED
 from podium.api.middleware import errors
 from podium.api.settings import ApiSettings
 from podium.api.submit import Unfolded, submit
+from podium.events.amqp.log import AmqpEventLog
+from podium.events.amqp.settings import AmqpSettings
 from podium.events.filelog import FileEventLog
 from podium.events.model import JobReady
+from podium.events.ports import EventLog, Record
 from podium.events.producer import Producer
 from podium.events.projector import Projector
+from podium.events.state import State
+from tests.conftest import open_broker
+from tests.integration.test_amqp import close_connections
 
 TIMEOUT_S = 0.3
 
@@ -29,8 +43,9 @@ TIMEOUT_S = 0.3
 @dataclass
 class Parts:
     client: TestClient[web.Request, web.Application]
-    log: FileEventLog
+    log: EventLog
     projector: Projector
+    folded: list[tuple[str, int]] = field(default_factory=list)  # (job, seq) of each folded
 
     async def post(self, job: str) -> tuple[int, dict[str, str]]:
         answer = await self.client.post("/command", json={"job": job})
@@ -54,12 +69,9 @@ async def command(request: web.Request) -> web.Response:
     return web.json_response({"job": body["job"]}, status=202)
 
 
-@pytest.fixture
-async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
-    log = await FileEventLog.open(tmp_path / "events.log", fsync=False)
-    producer = Producer(log, origin="api")
+@asynccontextmanager
+async def serving(log: EventLog, producer: Producer, projector: Projector) -> AsyncIterator[Parts]:
     producer.start()
-    projector = Projector(log)  # not running: the fold lags until a test starts it
     app = web.Application(middlewares=[errors])
     app[SETTINGS] = ApiSettings(submit_timeout_s=TIMEOUT_S)
     app[PRODUCER] = producer
@@ -69,6 +81,14 @@ async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
     async with TestClient(TestServer(app)) as client:
         yield Parts(client, log, projector)
     await producer.close()
+
+
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
+    log = await FileEventLog.open(tmp_path / "events.log", fsync=False)
+    projector = Projector(log)  # not running: the fold lags until a test starts it
+    async with serving(log, Producer(log, origin="api"), projector) as served:
+        yield served
     await log.close()
 
 
@@ -101,3 +121,84 @@ async def test_an_api_too_far_behind_refuses_before_recording(parts: Parts) -> N
         folding.cancel()
         await asyncio.gather(folding, return_exceptions=True)
     assert await parts.recorded() == ["1", "3"]  # the command answered 503 was never recorded
+
+
+CONFIRM_TIMEOUT_S = 0.5
+
+
+@asynccontextmanager
+async def on_rabbitmq(amqp_settings: AmqpSettings, give_up_s: float) -> AsyncIterator[Parts]:
+    """An api's submit on RabbitMQ whose confirms time out after CONFIRM_TIMEOUT_S, with its
+    projector running. Its connections' names start with `podium-doubt-`."""
+    settings = replace(amqp_settings, confirm_timeout_s=CONFIRM_TIMEOUT_S)
+    async with open_broker(settings, f"doubt-{uuid.uuid4().hex[:8]}") as broker:
+        log = await AmqpEventLog.open(broker)
+        projector = Projector(log)
+        folding = asyncio.ensure_future(projector.run())
+        producer = Producer(log, origin="api", give_up_s=give_up_s)
+        try:
+            async with serving(log, producer, projector) as served:
+
+                def on_record(record: Record, _: State) -> None:
+                    events = [e for e in record.events if isinstance(e, JobReady)]
+                    served.folded += [(e.job, e.seq) for e in events]
+
+                projector.add_listener(on_record)
+                yield served
+        finally:
+            folding.cancel()
+            await asyncio.gather(folding, return_exceptions=True)
+            await log.close()
+
+
+def rabbitmqctl(*args: str) -> str:
+    return subprocess.run(
+        ["rabbitmqctl", *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@contextmanager
+def memory_alarm() -> Iterator[None]:
+    """The broker blocks every publishing connection until the block ends."""
+    before = rabbitmqctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().")
+    rabbitmqctl("set_vm_memory_high_watermark", "0")
+    try:
+        yield
+    finally:
+        if before.startswith("{absolute,"):  # e.g. {absolute,1073741824}
+            before = "absolute " + before.strip("{}").split(",")[1]
+        rabbitmqctl("set_vm_memory_high_watermark", *before.split())
+
+
+async def test_a_command_whose_confirm_never_came_is_answered_by_where_it_landed(
+    amqp_settings: AmqpSettings,
+) -> None:
+    async with on_rabbitmq(amqp_settings, give_up_s=30) as served:
+        with memory_alarm():
+            answering = asyncio.ensure_future(served.post("1"))
+            await asyncio.sleep(CONFIRM_TIMEOUT_S * 4)  # past the deadline and a lost confirm
+            assert not answering.done()  # it may be on the log: no 503 yet
+        async with asyncio.timeout(20):  # the broker reads what it held, and the command lands
+            assert await answering == (202, {"job": "1"})
+            await served.projector.sync()
+        assert set(served.folded) == {("1", 1)}  # retries land as copies, which the fold drops
+
+
+async def test_a_command_given_up_on_and_never_landed_is_answered_503(
+    amqp_settings: AmqpSettings,
+) -> None:
+    async with on_rabbitmq(amqp_settings, give_up_s=1) as served:
+        with memory_alarm():
+            answering = asyncio.ensure_future(served.post("1"))
+            await asyncio.sleep(4)  # the producer has given up (after about 1 s), in doubt
+            assert not answering.done()
+            # What the broker had not read, the command and the markers asking about it, is
+            # dropped with the connection: the command never lands.
+            assert close_connections("podium-doubt-") >= 1
+            await asyncio.sleep(1)
+        async with asyncio.timeout(20):
+            status, answer = await answering
+        assert (status, answer["kind"]) == (503, "puppetlabs.orchestrator/broker-unavailable")
+        assert "not recorded" in answer["msg"]
+        assert await served.post("2") == (202, {"job": "2"})
+        assert [job for job, _ in served.folded] == ["2"]  # the one answered 503 is not there
