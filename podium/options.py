@@ -239,8 +239,9 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "--submit-timeout-s",
         "api",
         "submit_timeout_s",
-        "how long a command may wait to be recorded before a 503, and how far behind its own "
-        "commands the api may fold before it refuses new ones (503, nothing recorded)",
+        "how long a command may wait to be recorded before a 503 (one sent to a broker that "
+        "never confirmed it waits until the log shows whether it landed), and how far behind "
+        "its own commands the api may fold before it refuses new ones (503, nothing recorded)",
         SERVES_API,
         positive_float,
     ),
