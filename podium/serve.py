@@ -14,6 +14,7 @@ import signal
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
+from typing import Final
 
 import structlog
 from aiohttp import web
@@ -25,6 +26,12 @@ from podium.settings import Settings
 from podium.webserver import app_runner
 
 log = structlog.get_logger(__name__)
+
+# Connections the kernel completes and queues while the event loop is busy elsewhere (capped by
+# net.core.somaxconn). Past a full queue the kernel drops a client's SYN and the client tries
+# again only after its first retransmission timeout, a whole second: with aiohttp's default of
+# 128, a burst of new clients against a busy api turned milliseconds into seconds.
+LISTEN_BACKLOG: Final = 4096
 
 
 async def serve(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> None:
@@ -85,7 +92,7 @@ async def _site(runner: web.AppRunner, host: str, port: int, hint: str) -> web.A
     """The runner, listening on host:port. Raises ConfigurationError when it cannot listen."""
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG).start()
     except OSError as exc:
         await runner.cleanup()
         reason = "address in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)

@@ -282,3 +282,27 @@ async def runs_of(api: Client, schedule: str) -> list[Json]:
 
 def created(job: Json) -> float:
     return iso_seconds(job["status"][0]["enter_time"])
+
+
+async def test_a_burst_of_new_connections_waits_in_the_listen_queue(tmp_path: Path) -> None:
+    """While the server cannot accept (stopped here; busy in real life), the kernel completes
+    the handshakes of connecting clients into the listen queue, up to its length. A client
+    past it has its SYN dropped and tries again only a second later."""
+    burst = 600
+    with server_process(tmp_path / "data", write_inventory(tmp_path / "inventory.yaml")) as server:
+        async with client(server) as api:
+            assert server.process is not None
+            server.process.send_signal(signal.SIGSTOP)
+            try:
+                attempts = [
+                    asyncio.wait_for(asyncio.open_connection("127.0.0.1", server.port), 0.8)
+                    for _ in range(burst)
+                ]
+                opened = await asyncio.gather(*attempts, return_exceptions=True)
+            finally:
+                server.process.send_signal(signal.SIGCONT)
+            connected = [pair for pair in opened if isinstance(pair, tuple)]
+            for _, writer in connected:
+                writer.close()
+            assert len(connected) == burst
+            assert (await api.get("/jobs"))["items"] == []  # and it serves on
