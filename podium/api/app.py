@@ -144,7 +144,8 @@ def build_app(
     app[JOBS] = JobReader(projector, archive)
     app[PLANS] = PlanReader(projector, archive)
     app[PRODUCER] = producer
-    app[UNFOLDED] = Unfolded()
+    app[UNFOLDED] = unfolded = Unfolded()
+    app.cleanup_ctx.append(unfolded.context)
     app[EVENT_LOG] = event_log
     app[ENVIRONMENTS] = environments
     app[INVENTORY] = sources

@@ -10,15 +10,20 @@ answer waits for this api's fold however long that takes: a 503 then would be a 
 
 Between the two lies doubt: events sent to a broker whose confirm never came, and that the
 producer gave up retrying, may be on the log or not. The answer then waits until this api has
-folded past a marker appended after them (`Projector.sync`, again until the log takes it):
-if the events were folded before the marker they landed, and the answer is the command's;
-if not, they never will, and the 503 is true.
+folded past a marker appended after the producer gave up (`Projector.sync`, again until the
+log takes it): if the events were folded, the answer is the command's; if not, they never
+will be (a copy landing later is dropped by the fold once a later event of this producer has
+been folded, and RabbitMQ ends the old connection that could still carry one, by heartbeat,
+well before the producer gives up), and the 503 is true. One sync at a time settles every
+doubt there was when it began, and doubts count as being behind: an api whose log is away
+refuses new commands before sending them.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Final
 
 from aiohttp import web
@@ -26,34 +31,72 @@ from aiohttp import web
 from podium.api.errors import Unavailable
 from podium.api.keys import PRODUCER, PROJECTOR, SETTINGS, UNFOLDED
 from podium.events.model import Event
-from podium.events.ports import LogUnavailable, Unconfirmed
+from podium.events.ports import LogUnavailable, PortError, Unconfirmed
 from podium.events.projector import Projector
 
 
 class Unfolded:
-    """This api's commands that are on the log and not yet folded here, oldest first, with
-    when each was recorded (loop time)."""
+    """This api's commands not yet known to be folded here: those on the log and not yet
+    folded, oldest first, and those in doubt; each with when it was recorded or given up on
+    (loop time)."""
 
     def __init__(self) -> None:
         self._waiting: deque[tuple[float, Event]] = deque()
+        self._doubts: list[tuple[float, Event, asyncio.Future[bool]]] = []
+        self._settling: asyncio.Task[None] | None = None
 
     def add(self, event: Event, recorded_at: float) -> None:
         self._waiting.append((recorded_at, event))
 
     def oldest(self, projector: Projector) -> float | None:
-        """When the oldest command not yet folded was recorded, or None."""
+        """When the oldest command not yet known to be folded was recorded, or None."""
         waiting = self._waiting
         while waiting and projector.applied(waiting[0][1]):
             waiting.popleft()
-        return waiting[0][0] if waiting else None
+        times = [at for at, _, future in self._doubts if not future.done()]
+        if waiting:
+            times.append(waiting[0][0])
+        return min(times, default=None)
+
+    async def landed(self, projector: Projector, last: Event, since: float) -> bool:
+        """Whether events the producer gave up on (ending with `last`) are on the log."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._doubts.append((since, last, future))
+        if self._settling is None or self._settling.done():
+            self._settling = loop.create_task(self._settle(projector), name="doubts")
+        return await future
+
+    async def _settle(self, projector: Projector) -> None:
+        while self._doubts:
+            if all(future.done() for _, _, future in self._doubts):
+                self._doubts.clear()  # their callers have gone
+                return
+            asked = len(self._doubts)  # a sync settles only what was in doubt before it began
+            try:
+                await projector.sync()
+            except PortError:
+                await asyncio.sleep(_SYNC_RETRY_S)  # the log is still away: the doubt stays
+                continue
+            settled, self._doubts = self._doubts[:asked], self._doubts[asked:]
+            for _, last, future in settled:
+                if not future.done():
+                    future.set_result(projector.landed(last))
+
+    async def context(self, _: web.Application) -> AsyncIterator[None]:
+        """For `cleanup_ctx`: a sync still under way at shutdown is let go."""
+        yield
+        if self._settling is not None:
+            self._settling.cancel()
+            await asyncio.wait([self._settling])
 
 
 _SYNC_RETRY_S: Final = 1.0
 
 
 async def submit(request: web.Request, *events: Event) -> None:
-    """Append the events (one batch) and wait until they are folded here. Raises Unavailable:
-    the events were not recorded and never will be."""
+    """Append the events (one record) and wait until they are folded here. Raises
+    Unavailable: the events were not recorded and never will be."""
     app = request.app
     timeout_s = app[SETTINGS].submit_timeout_s
     projector, unfolded = app[PROJECTOR], app[UNFOLDED]
@@ -62,31 +105,18 @@ async def submit(request: web.Request, *events: Event) -> None:
     behind_s = 0.0 if oldest is None else loop.time() - oldest
     if behind_s > timeout_s:
         raise Unavailable(
-            "The command was not recorded: this api has not yet folded commands it recorded "
-            f"{behind_s:.0f} s ago (more than {timeout_s:g} s); try again later"
+            "The command was not recorded: this api has not yet seen folded commands it "
+            f"recorded or sent {behind_s:.0f} s ago (more than {timeout_s:g} s); try again later"
         )
     try:
         # The producer keeps the deadline: it withdraws the events only while it can.
-        stamped = await app[PRODUCER].emit(list(events), timeout_s=timeout_s)
+        stamped = await app[PRODUCER].emit(list(events), timeout_s=timeout_s, whole=True)
     except Unconfirmed as exc:
-        if not await _landed(projector, exc.events[-1]):
+        if not await unfolded.landed(projector, exc.events[-1], loop.time()):
             raise Unavailable(f"The command was not recorded: {exc}") from exc
-        stamped = list(exc.events)
+        return  # folded already
     except LogUnavailable as exc:
         raise Unavailable(f"The command was not recorded: {exc}") from exc
     if not projector.applied(stamped[-1]):
         unfolded.add(stamped[-1], loop.time())
         await projector.wait_applied(stamped[-1])
-
-
-async def _landed(projector: Projector, last: Event) -> bool:
-    """Whether events the producer gave up on are on the log: folded once this api has folded
-    a marker appended after them (a batch is one record: all of it landed, or none)."""
-    while not projector.applied(last):
-        try:
-            await projector.sync()
-        except LogUnavailable:
-            await asyncio.sleep(_SYNC_RETRY_S)  # the log is still away: the doubt stays
-            continue
-        return projector.applied(last)
-    return True

@@ -99,6 +99,10 @@ class FileEventLog:
         self._subscribers: set[asyncio.Queue[Record]] = set()
         self._closed = False
         self.failure = ""  # why appends fail now; empty while they succeed
+        # A failed append could not be cut back: its bytes may hold a whole record, which the
+        # next open would read. Until an append overwrites it or the probe cuts it, the end of
+        # the log is not known.
+        self._uncut = False
         self._probe: asyncio.Task[None] | None = None
 
     @classmethod
@@ -156,6 +160,11 @@ class FileEventLog:
         return list(self._bases)
 
     async def head(self) -> Head:
+        """Raises LogUnavailable while a failed append could not be cut back."""
+        if self._uncut:
+            raise LogUnavailable(
+                f"the end of {self.directory} is not known: {self.failure}", sent=False
+            )
         return Head(offset=self._next)
 
     def chain_hash(self) -> bytes:
@@ -236,12 +245,13 @@ class FileEventLog:
                 record, chain = logformat.encode(payload, self._chain)
                 await asyncio.to_thread(self._write, record, start)
             except OSError as exc:
+                self._uncut = self._uncut or isinstance(exc, _NotRolledBack)
                 self._failing(exc)
                 raise LogUnavailable(
                     f"{len(batch)} events not written to {self.directory}: {exc.strerror or exc}",
                     sent=isinstance(exc, _NotRolledBack),
                 ) from exc
-            self.failure = ""
+            self.failure, self._uncut = "", False  # written over from where it began
             if segment.records % STRIDE == 0:
                 segment.starts.append(start)
             segment.records += 1
@@ -310,7 +320,7 @@ class FileEventLog:
                     await asyncio.to_thread(self._try_to_grow)
                 except OSError:
                     continue
-                self.failure = ""
+                self.failure, self._uncut = "", False  # and cut back to its last record
                 log.info("appends possible again", path=str(self.path))
 
     def _try_to_grow(self) -> None:

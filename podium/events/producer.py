@@ -77,17 +77,20 @@ class Producer:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="producer")
 
-    async def emit(self, events: Sequence[Event], *, timeout_s: float | None = None) -> list[Event]:
+    async def emit(
+        self, events: Sequence[Event], *, timeout_s: float | None = None, whole: bool = False
+    ) -> list[Event]:
         """Return the stamped events once they are durable. Raises LogUnavailable: with `sent`
         False, they were not recorded and never will be; `Unconfirmed`, they may have been. More
-        events than `max_batch` go in several appends, in order. Past `timeout_s`, events that
-        cannot have landed are withdrawn; the others are waited for."""
+        events than `max_batch` go in several appends, in order, unless `whole`: then in one,
+        so that they land or not together. Past `timeout_s`, events that cannot have landed are
+        withdrawn; the others are waited for."""
         if self._closing:
             raise LogUnavailable("the producer is closed", sent=False)
         if not events:
             return []
         loop = asyncio.get_running_loop()
-        size = self._max_batch
+        size = len(events) if whole else self._max_batch
         parts: list[_Entry] = []
         for start in range(0, len(events), size):
             entry = _Entry(events[start : start + size], loop.create_future(), timeout_s)

@@ -21,7 +21,7 @@ from podium.events.signal import Signal
 from podium.events.state import State
 
 Listener = Callable[[Record, State], None]
-_MARKERS_KEPT: Final = 64  # each process appends a marker only now and then (a start, a lead taken)
+_GAPS_KEPT: Final = 256  # batches given up on are rare: a broker away for longer than give_up_s
 
 
 class ArchiveHook(Protocol):
@@ -56,9 +56,14 @@ class Projector:
         self._changed = Signal()
         self._listeners: list[Listener] = []
         self._heads: list[tuple[Head, asyncio.Future[None]]] = []
-        # The markers of the last records folded: a marker may be delivered and folded before
-        # the confirm of its publish lets `sync` ask for it (RabbitMQ orders neither first).
-        self._markers: deque[str] = deque(maxlen=_MARKERS_KEPT)
+        # The markers folded while a `sync` is under way: a marker may be delivered and folded
+        # before the confirm of its publish lets `sync` ask for it (RabbitMQ orders neither
+        # first), so every one is kept until no sync waits.
+        self._syncs = 0
+        self._markers: set[str] = set()
+        # (origin, first seq, last seq) of the events a producer stamped that were never folded
+        # here: a batch given up on that did not land, seen when a later one of its producer did
+        self._gaps: deque[tuple[str, int, int]] = deque(maxlen=_GAPS_KEPT)
         # origin -> (seq, ticket, waiter) heaps of wait_applied; tickets break ties in order
         self._applied_waiters: dict[str, list[tuple[int, int, asyncio.Future[None]]]] = {}
         self._tickets = itertools.count()
@@ -88,18 +93,29 @@ class Projector:
     async def sync(self) -> None:
         """Return once everything appended before this call has been folded here.
         Raises LogUnavailable."""
-        head = await self._log.head()
-        if head.marker:
-            if head.marker in self._markers:  # folded already, before its confirm came back
+        self._syncs += 1
+        try:
+            head = await self._log.head()
+            if head.marker:
+                if head.marker in self._markers:  # folded already, before its confirm came back
+                    return
+            elif self.next_offset >= head.offset:
                 return
-        elif self.next_offset >= head.offset:
-            return
-        reached = asyncio.get_running_loop().create_future()
-        self._heads.append((head, reached))
-        await reached
+            reached = asyncio.get_running_loop().create_future()
+            self._heads.append((head, reached))
+            await reached
+        finally:
+            self._syncs -= 1
+            if not self._syncs:
+                self._markers.clear()
 
     def apply(self, record: Record) -> None:
         state = self.state
+        if record.events and (origin := record.events[0].origin):
+            # A batch is one producer's events with consecutive seqs: one look per record.
+            mark, first = state.marks.get(origin, 0), record.events[0].seq
+            if first > mark + 1:
+                self._gaps.append((origin, mark + 1, first - 1))
         for event in record.events:
             fold(state, event)
         self.next_offset = record.offset + 1
@@ -110,8 +126,8 @@ class Projector:
             listener(record, state)
         if self.archive is not None:
             self.archive.on_record(record, state)
-        if record.marker:
-            self._markers.append(record.marker)
+        if record.marker and self._syncs:
+            self._markers.add(record.marker)
         if self._heads:
             self._resolve_heads(record)
         if self._applied_waiters:
@@ -128,7 +144,21 @@ class Projector:
         self._heads = waiting
 
     def applied(self, event: Event) -> bool:
+        """Whether the log has been folded past `event`, as stamped by a producer whose appends
+        were all confirmed (it was then folded, or was a copy)."""
         return self.state.marks.get(event.origin, 0) >= event.seq
+
+    def landed(self, event: Event) -> bool:
+        """Whether `event` was folded here, for an event whose append may have been lost: a
+        later batch of its producer moves the mark past it either way, and its own copy coming
+        after that is dropped by the fold. Complete once a sync begun after the producer gave
+        up on it has returned."""
+        if not self.applied(event):
+            return False
+        return not any(
+            origin == event.origin and first <= event.seq <= last
+            for origin, first, last in self._gaps
+        )
 
     async def wait_applied(self, event: Event) -> None:
         """Return once `event` (as stamped by the producer) has been folded. Each waiter is

@@ -139,6 +139,7 @@ class LateHead:
     def __init__(self, event_log: EventLog) -> None:
         self.event_log = event_log
         self.taken: list[Record] = []
+        self.markers = 0  # a marker's head returns only once this many markers were folded
 
     async def append(self, batch: Sequence[Event]) -> None:
         await self.event_log.append(batch)
@@ -152,6 +153,8 @@ class LateHead:
         head = await self.event_log.head()
         async with asyncio.timeout(10):
             while not any(head.reached_by(record) for record in self.taken):
+                await asyncio.sleep(0.01)
+            while head.marker and sum(1 for r in self.taken if r.marker) < self.markers:
                 await asyncio.sleep(0.01)
         return head
 
@@ -171,5 +174,41 @@ async def test_sync_returns_when_its_end_was_folded_before_head_returned(
             await event_log.append([ready(2)])
             await projector.sync()
         assert projector.state.marks == {"contract": 2}
+    finally:
+        running.cancel()
+
+
+async def test_many_syncs_at_once_each_return_though_their_ends_came_first(
+    event_log: EventLog,
+) -> None:
+    late = LateHead(event_log)
+    projector = Projector(late)
+    await event_log.append([ready(1)])  # the file log's end moves only with a record
+    running = asyncio.create_task(projector.run())
+    try:
+        async with asyncio.timeout(30):
+            await projector.caught_up.wait()
+            late.markers = 100  # each sync learns its end only once all 100 were folded
+            await asyncio.gather(*(projector.sync() for _ in range(100)))
+    finally:
+        running.cancel()
+
+
+async def test_an_event_given_up_on_is_landed_only_if_it_was_folded(event_log: EventLog) -> None:
+    """A batch lost between two of its producer's: the mark passes it, it is not landed, and a
+    copy that comes after the later batch is dropped by the fold and still not landed."""
+    projector = Projector(event_log)
+    running = asyncio.create_task(projector.run())
+    try:
+        await event_log.append([ready(1)])
+        await event_log.append([ready(4), ready(5)])  # 2 and 3 were given up on, never sent
+        await event_log.append([ready(2), ready(3)])  # or sent, and landed late: a copy
+        async with asyncio.timeout(15):
+            await projector.sync()
+        assert [projector.applied(ready(seq)) for seq in range(1, 7)] == [True] * 5 + [False]
+        assert [projector.landed(ready(seq)) for seq in range(1, 7)] == [
+            True, False, False, True, True, False
+        ]  # fmt: skip
+        assert projector.state.position == 3
     finally:
         running.cancel()

@@ -3,6 +3,7 @@ logs upgraded."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import shutil
 import zlib
@@ -11,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from podium.events import logformat
+from podium.events import filelog, logformat
 from podium.events.filelog import FileEventLog
 from podium.events.logformat import HEADER, MAGIC, MAX_RECORD_BYTES, NO_CHAIN
 from podium.events.model import Event, JobReady
-from podium.events.ports import LogCorrupted, Record
+from podium.events.ports import LogCorrupted, LogUnavailable, Record
 from podium.events.segments import segment_name, segments_dir
 from podium.events.snapshots import FileSnapshots, Snapshot
 from podium.events.state import State
@@ -292,3 +293,39 @@ async def test_subscribers_see_new_records_after_the_old_ones(tmp_path: Path) ->
     assert seen == [0, 1, 2]
     await log.close()
     assert [r async for r in stream] == []  # closing ends the subscription
+
+
+class UncutLog(FileEventLog):
+    """A file log whose next write lands whole and then fails, and cannot be cut back: a disk
+    cannot be made to refuse a truncate on cue."""
+
+    fail_next = False
+
+    def _write(self, record: bytes, start: int) -> None:
+        if not self.fail_next:
+            return super()._write(record, start)
+        self.fail_next = False
+        super()._write(record, start)
+        raise filelog._NotRolledBack("fdatasync: I/O error; not cut back: I/O error")
+
+
+async def test_the_end_is_unknown_while_a_failed_append_was_not_cut_back(tmp_path: Path) -> None:
+    """Its bytes may be a whole record, which the next open would read: nobody may conclude
+    from the end of the log that it is not there, until it is written over."""
+    path = tmp_path / "events.log"
+    await (await FileEventLog.open(path, fsync=False)).close()
+    log = await asyncio.to_thread(UncutLog._open, path, False)
+    assert isinstance(log, UncutLog)
+    await log.append([JobReady(at=1.0, job="1")])
+    log.fail_next = True
+    with pytest.raises(LogUnavailable) as failed:
+        await log.append([JobReady(at=1.0, job="2")])
+    assert failed.value.sent
+    with pytest.raises(LogUnavailable, match="is not known"):
+        await log.head()
+    await log.append([JobReady(at=1.0, job="3")])  # written over where "2" began
+    assert (await log.head()).offset == 2
+    await log.close()
+    reopened = await FileEventLog.open(path, fsync=False)
+    assert jobs(await read_all(reopened)) == [["1"], ["3"]]
+    await reopened.close()
