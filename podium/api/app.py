@@ -144,7 +144,7 @@ def build_app(
     app[JOBS] = JobReader(projector, archive)
     app[PLANS] = PlanReader(projector, archive)
     app[PRODUCER] = producer
-    app[UNFOLDED] = unfolded = Unfolded()
+    app[UNFOLDED] = unfolded = Unfolded(projector, producer, clock)
     app.cleanup_ctx.append(unfolded.context)
     app[EVENT_LOG] = event_log
     app[ENVIRONMENTS] = environments

@@ -243,7 +243,7 @@ class FileEventLog:
                     segment = await asyncio.to_thread(self._roll)
                 start = segment.size
                 record, chain = logformat.encode(payload, self._chain)
-                await asyncio.to_thread(self._write, record, start)
+                await asyncio.to_thread(self._write, record, start, self._uncut)
             except OSError as exc:
                 self._uncut = self._uncut or isinstance(exc, _NotRolledBack)
                 self._failing(exc)
@@ -263,9 +263,13 @@ class FileEventLog:
             for queue in self._subscribers:
                 queue.put_nowait(published)
 
-    def _write(self, record: bytes, start: int) -> None:
+    def _write(self, record: bytes, start: int, uncut: bool = False) -> None:
+        """`uncut`: a failed append left bytes from `start` on, maybe more than this record
+        covers: they go, or a later roll would seal them into the segment."""
         try:
             _pwrite_all(self._fd, record, start)  # a short write goes on to the real error
+            if uncut:
+                os.ftruncate(self._fd, start + len(record))
             if self._fsync:
                 os.fdatasync(self._fd)
         except OSError as exc:
@@ -317,10 +321,12 @@ class FileEventLog:
                 if self._closed or not self.failure:
                     return
                 try:
+                    await asyncio.to_thread(os.ftruncate, self._fd, self._segments[-1].size)
+                    self._uncut = False  # cut back to its last record
                     await asyncio.to_thread(self._try_to_grow)
                 except OSError:
                     continue
-                self.failure, self._uncut = "", False  # and cut back to its last record
+                self.failure = ""
                 log.info("appends possible again", path=str(self.path))
 
     def _try_to_grow(self) -> None:

@@ -38,6 +38,7 @@ from podium.events.model import (
     PlanStepFinished,
     PlanStepStarted,
     PlanStopRequested,
+    ProducerFenced,
     RoleCreated,
     ScheduleChanged,
     ScheduleCreated,
@@ -82,7 +83,14 @@ def fold(state: State, event: Event) -> State:
             _fold_run_event(state, event)
         case JobRequested() | JobReady() | JobStopRequested() | JobStopping():
             _fold_job_event(state, event)
-        case JobAborted() | JobFinished() | ExecutorLost() | WorkQueued() | JobsPruned():
+        case (
+            JobAborted()
+            | JobFinished()
+            | ExecutorLost()
+            | WorkQueued()
+            | JobsPruned()
+            | ProducerFenced()
+        ):
             _fold_other_event(state, event)
         case (
             PlanJobRequested()
@@ -150,7 +158,8 @@ def _fold_job_event(
 
 
 def _fold_other_event(
-    state: State, event: JobAborted | JobFinished | ExecutorLost | WorkQueued | JobsPruned
+    state: State,
+    event: JobAborted | JobFinished | ExecutorLost | WorkQueued | JobsPruned | ProducerFenced,
 ) -> None:
     match event:
         case JobAborted():
@@ -163,6 +172,8 @@ def _fold_other_event(
             _work_queued(state, event)
         case JobsPruned():
             _jobs_pruned(state, event)
+        case ProducerFenced():
+            pass  # it moved its producer's mark (in `fold`): that is all it does
         case _:
             assert_never(event)
 

@@ -439,6 +439,12 @@ class JobsPruned(EventBase, tag="jobs_pruned", frozen=True, kw_only=True):
     before: float
 
 
+class ProducerFenced(EventBase, tag="producer_fenced", frozen=True, kw_only=True):
+    """Its producer's mark passes every event it stamped before: a copy of one of them that
+    lands later (an append given up on, whose bytes were still on their way) is dropped by
+    every fold. The api appends one before it answers 503 to a command in doubt."""
+
+
 IdentityEvent = (
     TokenIssued
     | TokenRevoked
@@ -468,4 +474,5 @@ Event = (
     | WorkQueued
     | PlanEvent
     | JobsPruned
+    | ProducerFenced
 )

@@ -21,7 +21,7 @@ from podium.events.signal import Signal
 from podium.events.state import State
 
 Listener = Callable[[Record, State], None]
-_GAPS_KEPT: Final = 256  # batches given up on are rare: a broker away for longer than give_up_s
+_GAPS_KEPT: Final = 1024  # per watched producer: one per batch of it given up on and lost
 
 
 class ArchiveHook(Protocol):
@@ -61,12 +61,16 @@ class Projector:
         # first), so every one is kept until no sync waits.
         self._syncs = 0
         self._markers: set[str] = set()
-        # (origin, first seq, last seq) of the events a producer stamped that were never folded
-        # here: a batch given up on that did not land, seen when a later one of its producer did
-        self._gaps: deque[tuple[str, int, int]] = deque(maxlen=_GAPS_KEPT)
+        # origin -> (first seq, last seq) of events a watched producer stamped that were never
+        # folded here: a batch given up on that did not land, seen when a later one of it did
+        self._gaps: dict[str, deque[tuple[int, int]]] = {}
         # origin -> (seq, ticket, waiter) heaps of wait_applied; tickets break ties in order
         self._applied_waiters: dict[str, list[tuple[int, int, asyncio.Future[None]]]] = {}
         self._tickets = itertools.count()
+
+    def watch(self, origin: str) -> None:
+        """Note from now on the events of this producer that are never folded (`landed`)."""
+        self._gaps.setdefault(origin, deque(maxlen=_GAPS_KEPT))
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -111,11 +115,8 @@ class Projector:
 
     def apply(self, record: Record) -> None:
         state = self.state
-        if record.events and (origin := record.events[0].origin):
-            # A batch is one producer's events with consecutive seqs: one look per record.
-            mark, first = state.marks.get(origin, 0), record.events[0].seq
-            if first > mark + 1:
-                self._gaps.append((origin, mark + 1, first - 1))
+        if self._gaps and record.events:
+            self._note_gap(record.events[0])
         for event in record.events:
             fold(state, event)
         self.next_offset = record.offset + 1
@@ -134,6 +135,14 @@ class Projector:
             self._resolve_applied()
         self._changed.notify()
 
+    def _note_gap(self, first: Event) -> None:
+        """Before a record is folded: a record is one producer's events, seqs rising, so one
+        look at its first tells whether events of a watched producer were skipped."""
+        gaps = self._gaps.get(first.origin)
+        mark = self.state.marks.get(first.origin, 0)
+        if gaps is not None and first.seq > mark + 1:
+            gaps.append((mark + 1, first.seq - 1))
+
     def _resolve_heads(self, record: Record) -> None:
         waiting = []
         for head, reached in self._heads:
@@ -149,16 +158,14 @@ class Projector:
         return self.state.marks.get(event.origin, 0) >= event.seq
 
     def landed(self, event: Event) -> bool:
-        """Whether `event` was folded here, for an event whose append may have been lost: a
-        later batch of its producer moves the mark past it either way, and its own copy coming
-        after that is dropped by the fold. Complete once a sync begun after the producer gave
-        up on it has returned."""
+        """Whether `event`, of a watched producer, was folded here: for an event whose append
+        may have been lost, since a later event of its producer moves the mark past it either
+        way (and a copy of it coming after that is dropped by the fold). Final once the mark
+        has passed it: a `ProducerFenced` of its producer folded, say."""
         if not self.applied(event):
             return False
-        return not any(
-            origin == event.origin and first <= event.seq <= last
-            for origin, first, last in self._gaps
-        )
+        gaps = self._gaps.get(event.origin, ())
+        return not any(first <= event.seq <= last for first, last in gaps)
 
     async def wait_applied(self, event: Event) -> None:
         """Return once `event` (as stamped by the producer) has been folded. Each waiter is

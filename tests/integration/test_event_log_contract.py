@@ -198,6 +198,7 @@ async def test_an_event_given_up_on_is_landed_only_if_it_was_folded(event_log: E
     """A batch lost between two of its producer's: the mark passes it, it is not landed, and a
     copy that comes after the later batch is dropped by the fold and still not landed."""
     projector = Projector(event_log)
+    projector.watch("contract")
     running = asyncio.create_task(projector.run())
     try:
         await event_log.append([ready(1)])

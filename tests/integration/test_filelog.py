@@ -301,31 +301,34 @@ class UncutLog(FileEventLog):
 
     fail_next = False
 
-    def _write(self, record: bytes, start: int) -> None:
+    def _write(self, record: bytes, start: int, uncut: bool = False) -> None:
         if not self.fail_next:
-            return super()._write(record, start)
+            return super()._write(record, start, uncut)
         self.fail_next = False
-        super()._write(record, start)
+        super()._write(record, start, uncut)
         raise filelog._NotRolledBack("fdatasync: I/O error; not cut back: I/O error")
 
 
 async def test_the_end_is_unknown_while_a_failed_append_was_not_cut_back(tmp_path: Path) -> None:
     """Its bytes may be a whole record, which the next open would read: nobody may conclude
-    from the end of the log that it is not there, until it is written over."""
+    from the end of the log that it is not there until it is written over, and what is left
+    of it past a shorter record written over it goes before a roll seals the segment."""
     path = tmp_path / "events.log"
     await (await FileEventLog.open(path, fsync=False)).close()
-    log = await asyncio.to_thread(UncutLog._open, path, False)
+    log = await asyncio.to_thread(UncutLog._open, path, False, 2_000)
     assert isinstance(log, UncutLog)
-    await log.append([JobReady(at=1.0, job="1")])
+    await log.append([JobReady(at=1.0, job="1" * 800)])
     log.fail_next = True
     with pytest.raises(LogUnavailable) as failed:
-        await log.append([JobReady(at=1.0, job="2")])
+        await log.append([JobReady(at=1.0, job="2" * 3000)])
     assert failed.value.sent
     with pytest.raises(LogUnavailable, match="is not known"):
         await log.head()
-    await log.append([JobReady(at=1.0, job="3")])  # written over where "2" began
+    await log.append([JobReady(at=1.0, job="3" * 1300)])  # written over where "2" began
     assert (await log.head()).offset == 2
+    await log.append([JobReady(at=1.0, job="4")])  # past 2,000 bytes: the first is sealed
+    assert len(log.segments()) == 2
     await log.close()
     reopened = await FileEventLog.open(path, fsync=False)
-    assert jobs(await read_all(reopened)) == [["1"], ["3"]]
+    assert jobs(await read_all(reopened)) == [["1" * 800], ["3" * 1300], ["4"]]
     await reopened.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -46,6 +47,7 @@ class Parts:
     log: EventLog
     projector: Projector
     folded: list[tuple[str, int]] = field(default_factory=list)  # (job, seq) of each folded
+    origin: str = ""  # its producer's
 
     async def post(self, job: str) -> tuple[int, dict[str, str]]:
         answer = await self.client.post("/command", json={"job": job})
@@ -78,11 +80,11 @@ async def serving(
     app[SETTINGS] = ApiSettings(submit_timeout_s=timeout_s)
     app[PRODUCER] = producer
     app[PROJECTOR] = projector
-    app[UNFOLDED] = unfolded = Unfolded()
+    app[UNFOLDED] = unfolded = Unfolded(projector, producer, time.time)
     app.cleanup_ctx.append(unfolded.context)
     app.router.add_post("/command", command)
     async with TestClient(TestServer(app)) as client:
-        yield Parts(client, log, projector)
+        yield Parts(client, log, projector, origin=producer.origin)
     await producer.close()
 
 
@@ -222,3 +224,28 @@ async def test_a_command_given_up_on_and_never_landed_is_answered_503(
         assert (status, answer["kind"]) == (503, "puppetlabs.orchestrator/broker-unavailable")
         assert "not recorded" in answer["msg"]
         assert {job for job, _ in served.folded} == {"2"}  # the one answered 503 is not there
+
+
+async def test_a_command_answered_503_in_doubt_cannot_land_later(
+    amqp_settings: AmqpSettings,
+) -> None:
+    async with on_rabbitmq(amqp_settings, give_up_s=1) as served:
+        with memory_alarm():
+            answering = asyncio.ensure_future(served.post("1"))
+            await asyncio.sleep(3)  # the producer has given up (after about 1 s), in doubt
+            assert close_connections("podium-doubt-") >= 1  # "1" is dropped unread
+            await asyncio.sleep(0.5)
+        async with asyncio.timeout(20):
+            status, _ = await answering
+        assert status == 503
+        # The producer was fenced before the 503, though nothing else of it was folded: a copy
+        # of "1" still on its way (a broker under an alarm keeps a blocked connection's unread
+        # bytes, heartbeats or not) is dropped by every fold.
+        position = served.projector.state.position
+        late = JobReady(at=1.0, job="1", origin=served.origin, seq=1)
+        await served.log.append([late])
+        async with asyncio.timeout(10):
+            await served.projector.sync()
+        assert served.projector.state.position == position
+        assert not served.projector.landed(late)
+        assert {job for job, _ in served.folded} == {"1"}  # folded as a copy: changed nothing
