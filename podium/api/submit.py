@@ -88,6 +88,10 @@ class Unfolded:
                 log.info("producer not fenced yet; again", error=str(exc))
                 await asyncio.sleep(_FENCE_RETRY_S)
                 continue
+            except Exception:  # a bug: say so, and keep trying, since no answer would be true
+                log.exception("fencing the producer failed; again")
+                await asyncio.sleep(_FENCE_RETRY_S)
+                continue
             settled, self._doubts = self._doubts[:asked], self._doubts[asked:]
             for _, last, future in settled:
                 if not future.done():
